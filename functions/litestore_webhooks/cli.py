@@ -1,0 +1,2 @@
+def main() -> None:
+    raise SystemExit("litestore-webhooks: CLI not built yet")

@@ -1,0 +1,167 @@
+"""Stack-level resources, defined once.
+
+The CDK stack (`infra/`) and the local runtime (`litestore_webhooks.local`) both build
+their tables, topic, functions and queue settings from these definitions, so a local run
+and a deployed stack cannot drift apart (a test compares this module with the synthesized
+template). Pure data: no AWS SDK import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "litestore-webhooks"
+METRICS_NAMESPACE = "LitestoreWebhooks"
+ENDPOINT_ID_PREFIX = "ep_"
+
+# SNS caps a message at 256 KiB (262,144 bytes) including message attributes. We keep
+# 1 KiB for our attributes, so the canonical envelope may be at most this many bytes.
+SNS_MAX_MESSAGE_BYTES = 262_144
+ATTRIBUTE_RESERVE_BYTES = 1_024
+MAX_EVENT_BYTES = SNS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE_BYTES  # 261,120
+MAX_BATCH_EVENTS = 100
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table: on-demand, string keys, optional TTL and GSIs (all projected)."""
+
+    construct_id: str
+    suffix: str
+    env_var: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+    point_in_time_recovery: bool = False
+    retain_by_default: bool = False
+    indexes: tuple[Index, ...] = ()
+
+    def name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.suffix}"
+
+
+ENDPOINTS_TABLE = Table(
+    construct_id="EndpointsTable",
+    suffix="endpoints",
+    env_var="LSW_ENDPOINTS_TABLE",
+    partition_key="id",
+    point_in_time_recovery=True,
+    retain_by_default=True,
+)
+# Ingest idempotency keys ("evt#<id>") and per-endpoint delivered markers
+# ("dlv#<endpoint id>#<event id>") share one TTL'd key table.
+IDEMPOTENCY_TABLE = Table(
+    construct_id="IdempotencyTable",
+    suffix="idempotency",
+    env_var="LSW_IDEMPOTENCY_TABLE",
+    partition_key="key",
+    ttl_attribute="expiresAt",
+)
+# Stored events for replay. byDay lets replay read a time range without a scan.
+EVENTS_TABLE = Table(
+    construct_id="EventsTable",
+    suffix="events",
+    env_var="LSW_EVENTS_TABLE",
+    partition_key="id",
+    ttl_attribute="expiresAt",
+    indexes=(Index("byDay", "day", "receivedKey"),),
+)
+# Attempt log: per endpoint in time order; byEvent answers "what happened to event X".
+ATTEMPTS_TABLE = Table(
+    construct_id="AttemptsTable",
+    suffix="attempts",
+    env_var="LSW_ATTEMPTS_TABLE",
+    partition_key="endpointId",
+    sort_key="attemptKey",
+    ttl_attribute="expiresAt",
+    indexes=(Index("byEvent", "eventId", "attemptKey"),),
+)
+TABLES: tuple[Table, ...] = (ENDPOINTS_TABLE, IDEMPOTENCY_TABLE, EVENTS_TABLE, ATTEMPTS_TABLE)
+
+
+@dataclass(frozen=True)
+class Function:
+    construct_id: str
+    suffix: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    description: str
+
+    def name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.suffix}"
+
+
+# API Gateway integrations time out at 29 s, so API-facing functions stay under it.
+INGEST_FUNCTION = Function(
+    "IngestFunction", "ingest", "litestore_webhooks.handlers.ingest.handler", 512, 28,
+    "Validates, stores and publishes store events",
+)
+ADMIN_FUNCTION = Function(
+    "AdminFunction", "admin", "litestore_webhooks.handlers.admin.handler", 512, 28,
+    "Admin API: endpoints, attempts, dead letters, replay",
+)
+# One attempt per record, all records of a batch in parallel: the longest endpoint
+# timeout (30 s) plus bookkeeping must fit with margin.
+DELIVERY_FUNCTION = Function(
+    "DeliveryFunction", "delivery", "litestore_webhooks.handlers.delivery.handler", 1024, 60,
+    "Signs and POSTs events to one endpoint's URL; retries via SQS delays",
+)
+FUNCTIONS: tuple[Function, ...] = (INGEST_FUNCTION, DELIVERY_FUNCTION, ADMIN_FUNCTION)
+MAX_ENDPOINT_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    visibility_timeout_s: int
+    retention_s: int
+    receive_wait_s: int = 20
+    max_receive_count: int | None = None  # redrive safety net for poison messages
+
+
+FOURTEEN_DAYS_S = 14 * 24 * 3600
+# AWS advises a source-queue visibility timeout of at least 6x the function timeout.
+ENDPOINT_QUEUE = QueueSettings(
+    visibility_timeout_s=6 * DELIVERY_FUNCTION.timeout_s,
+    retention_s=FOURTEEN_DAYS_S,
+    max_receive_count=10,
+)
+DEAD_LETTER_QUEUE = QueueSettings(visibility_timeout_s=30, retention_s=FOURTEEN_DAYS_S)
+
+
+@dataclass(frozen=True)
+class EventSourceSettings:
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    report_batch_item_failures: bool = True
+
+
+EVENT_SOURCE = EventSourceSettings()
+
+
+def topic_name(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}-events"
+
+
+def alarm_topic_name(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}-alarms"
+
+
+def endpoint_queue_name(prefix: str, endpoint_id: str) -> str:
+    return f"{prefix}-{endpoint_id}"
+
+
+def dead_letter_queue_name(prefix: str, endpoint_id: str) -> str:
+    return f"{prefix}-{endpoint_id}-dlq"
+
+
+def endpoint_queue_pattern(prefix: str) -> str:
+    """Name pattern matching every per-endpoint queue and DLQ (for IAM and dashboards)."""
+    return f"{prefix}-{ENDPOINT_ID_PREFIX}*"
