@@ -1,0 +1,107 @@
+"""The event catalog: which event types exist, what their `data` must look like, and how
+subscription patterns ("*", "order.*", exact names) select them.
+
+The catalog is data (event_types.json) so the API, docs and tests all read one source.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.schema import validate
+
+WILDCARD = "*"
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One catalog entry; `schema` validates the envelope's `data`, `example` is a full envelope."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    example: dict[str, Any]
+
+
+def _load() -> dict[str, EventType]:
+    raw = json.loads((Path(__file__).parent / "event_types.json").read_text(encoding="utf-8"))
+    return {
+        name: EventType(name, entry["description"], entry["schema"], entry["example"])
+        for name, entry in sorted(raw.items())
+    }
+
+
+CATALOG: dict[str, EventType] = _load()
+_NAMESPACES = frozenset(name.split(".", 1)[0] for name in CATALOG)
+
+
+def event_names() -> list[str]:
+    """All known event type names, sorted."""
+    return list(CATALOG)
+
+
+def unknown_type_message(name: object) -> str:
+    """The one wording for an unknown event type, listing the known ones so the fix is obvious."""
+    return f"unknown event type {name!r:.80}; known types: {', '.join(CATALOG)}"
+
+
+def get(name: str) -> EventType:
+    """The event type called `name`; ValidationFailed naming the known types otherwise."""
+    try:
+        return CATALOG[name]
+    except (KeyError, TypeError):
+        raise ValidationFailed(
+            [{"path": "event", "message": unknown_type_message(name)}]
+        ) from None
+
+
+def validate_data(name: str, data: Any) -> list[dict[str, str]]:
+    """Problems with `data` for event type `name` (paths start at "data")."""
+    return validate(data, get(name).schema, "data")
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether subscription `pattern` ("*", "namespace.*" or an exact name) selects event `name`."""
+    if pattern == WILDCARD:
+        return True
+    if pattern.endswith(".*"):
+        return name.startswith(pattern[:-1])
+    return pattern == name
+
+
+def _pattern_problem(pattern: Any) -> str | None:
+    if not isinstance(pattern, str):
+        return "expected string"
+    if pattern == WILDCARD or pattern in CATALOG:
+        return None
+    if pattern.endswith(".*"):
+        if pattern[:-2] in _NAMESPACES:
+            return None
+        return f"no event type in namespace {pattern[:-2]!r}; namespaces: {', '.join(sorted(_NAMESPACES))}"
+    return unknown_type_message(pattern)
+
+
+def validate_patterns(patterns: list[str], path: str = "events") -> None:
+    """Reject subscriptions that could never match, so typos fail at subscribe time, not silently."""
+    if not isinstance(patterns, list):
+        raise ValidationFailed([{"path": path, "message": "expected array"}])
+    if not patterns:
+        raise ValidationFailed(
+            [{"path": path, "message": f'must list at least one event type or "*"; known types: {", ".join(CATALOG)}'}]
+        )
+    problems = [
+        {"path": f"{path}[{index}]", "message": message}
+        for index, pattern in enumerate(patterns)
+        if (message := _pattern_problem(pattern)) is not None
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+
+
+def expand(patterns: list[str]) -> list[str]:
+    """The sorted event type names selected by any of `patterns`."""
+    return [name for name in CATALOG if any(matches(pattern, name) for pattern in patterns)]

@@ -1,0 +1,131 @@
+"""The event envelope a store posts and every subscriber receives: {event, id, timestamp, data}.
+
+build_envelope is the single gate between untrusted input and the pipeline: it rejects typos and
+out-of-range values with every problem at once, and fills in id/timestamp when the store omits them.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from litestore_webhooks.core import catalog
+from litestore_webhooks.core.canonical import canonical_bytes
+from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.schema import parse_date_time, validate
+
+# Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
+# least one letter or digit so "." / ".." cannot pose as path segments.
+ID_PATTERN = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.:-]{1,128}")
+_ID_RULE = "must be 1-128 characters of A-Z a-z 0-9 _ . : - including at least one letter or digit"
+
+# UTC only ("Z" or "+00:00"); fraction capped at nanoseconds so a huge value cannot slip through.
+_UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|\+00:00)")
+_TIMESTAMP_RULE = "must be an ISO-8601 UTC date-time such as 2024-01-15T10:30:00Z"
+
+_FIELDS = ("event", "id", "timestamp", "data")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event: str
+    id: str
+    timestamp: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Keys in the product document's order, which subscribers see on the wire."""
+        return {"event": self.event, "id": self.id, "timestamp": self.timestamp, "data": self.data}
+
+    def body(self) -> bytes:
+        """The exact bytes that are signed and delivered, identical on every attempt."""
+        return canonical_bytes(self.to_dict())
+
+
+def new_event_id() -> str:
+    """"evt_" + 26 lowercase base32 chars (128 random bits): unguessable and ID_PATTERN-safe."""
+    return "evt_" + base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+
+
+def format_timestamp(moment: datetime) -> str:
+    """An aware datetime as YYYY-MM-DDTHH:MM:SS.fffZ."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+def _problem(path: str, message: str) -> dict[str, str]:
+    return {"path": path, "message": message}
+
+
+def build_envelope(
+    raw: Any,
+    *,
+    now: datetime | None = None,
+    max_skew_future: timedelta = timedelta(hours=1),
+    max_age: timedelta = timedelta(days=30),
+) -> Envelope:
+    """Validate a store's posted event and complete it; ValidationFailed lists every problem.
+
+    max_age defaults to the event retention period: an older event could not be redelivered anyway.
+    `now` must be timezone-aware.
+    """
+    if not isinstance(raw, dict):
+        raise ValidationFailed([_problem("", "expected object")])
+    now = now or datetime.now(timezone.utc)
+    problems: list[dict[str, str]] = []
+
+    event = raw.get("event")
+    if "event" not in raw:
+        problems.append(_problem("event", "is required"))
+    elif not isinstance(event, str):
+        problems.append(_problem("event", "expected string"))
+    elif event not in catalog.CATALOG:
+        problems.append(_problem("event", catalog.unknown_type_message(event)))
+
+    event_id = raw.get("id")
+    if event_id is None:
+        event_id = new_event_id()
+    elif not isinstance(event_id, str):
+        problems.append(_problem("id", "expected string"))
+    elif not ID_PATTERN.fullmatch(event_id):
+        problems.append(_problem("id", _ID_RULE))
+
+    timestamp = raw.get("timestamp")
+    if timestamp is None:
+        timestamp = format_timestamp(now)
+    elif not isinstance(timestamp, str):
+        problems.append(_problem("timestamp", "expected string"))
+    elif not _UTC_TIMESTAMP.fullmatch(timestamp) or (moment := parse_date_time(timestamp)) is None:
+        problems.append(_problem("timestamp", _TIMESTAMP_RULE))
+    elif moment > now + max_skew_future:
+        problems.append(_problem("timestamp", f"{timestamp} is more than {_span(max_skew_future)} in the future"))
+    elif moment < now - max_age:
+        problems.append(_problem("timestamp", f"{timestamp} is more than {_span(max_age)} in the past"))
+    elif timestamp.endswith("+00:00"):
+        timestamp = timestamp[: -len("+00:00")] + "Z"
+
+    data = raw.get("data")
+    if "data" not in raw:
+        problems.append(_problem("data", "is required"))
+    else:
+        known = isinstance(event, str) and event in catalog.CATALOG
+        schema = catalog.CATALOG[event].schema if known else {"type": "object"}
+        problems.extend(validate(data, schema, "data"))
+
+    problems.extend(_problem(key, "unknown field") for key in sorted(k for k in raw if k not in _FIELDS))
+
+    if problems:
+        raise ValidationFailed(problems)
+    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data)
