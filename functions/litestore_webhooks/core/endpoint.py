@@ -1,0 +1,198 @@
+"""The endpoint model: what a user submits (EndpointSpec) and what is stored (Endpoint).
+
+Field names are the product document's camelCase, in Python too, so the document's
+``webhookConfig`` object and each ``webhooks`` entry load verbatim and there is one name
+per concept everywhere. Validation is strict (no "5" for 5, no "true" for true).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
+
+from litestore_webhooks.core import catalog
+from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.retry import MAX_DELAY_MS
+from litestore_webhooks.core.signing import generate_secret, validate_secret
+from litestore_webhooks.core.urls import validate_url
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # lowercase base32: 22 chars = 110 random bits
+_ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+# Stored/already-accepted URLs were checked under the deployment's flag when submitted;
+# loading them must not fail if the flag changes. Delivery re-checks at send time.
+_STORED = {"allow_insecure": True}
+
+
+def new_endpoint_id() -> str:
+    """``ep_`` + 22 random lowercase base32 characters."""
+    return "ep_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a Z suffix, the timestamp format of every stored field."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """Name the allowed keys: a typo such as ``retry_policy`` must not be silently ignored."""
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                names = ", ".join(map(repr, unknown))
+                raise ValueError(f"unknown field(s) {names}; allowed: {', '.join(cls.model_fields)}")
+        return data
+
+
+class RetryPolicy(_Model):
+    """Exponential backoff; delays in milliseconds. maxDelay defaults to max(30000, initialDelay)."""
+
+    maxAttempts: int = Field(5, ge=1, le=20)
+    backoffMultiplier: float = Field(2.0, ge=1, le=10)
+    initialDelay: int = Field(1000, ge=0, le=MAX_DELAY_MS)
+    maxDelay: int = Field(30000, ge=0, le=MAX_DELAY_MS)
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> RetryPolicy:
+        if self.maxDelay < self.initialDelay:
+            if "maxDelay" in self.model_fields_set:
+                raise ValueError(f"maxDelay ({self.maxDelay}) must be >= initialDelay ({self.initialDelay})")
+            self.maxDelay = self.initialDelay
+        return self
+
+
+class EndpointSpec(_Model):
+    """An endpoint as submitted. Pass ``context={"allow_insecure": True}`` to accept local-dev URLs."""
+
+    name: str = Field("", min_length=1, max_length=100)  # "" only as default: replaced by the URL's host
+    url: str
+    secret: str = Field(default_factory=generate_secret, repr=False)
+    events: list[str]
+    active: bool = True
+    retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
+    description: str | None = Field(None, max_length=500)
+    timeout: int = Field(10000, ge=1, le=30000)  # ms
+    maxConcurrency: int = Field(10, ge=2, le=1000)  # Lambda SQS event-source maximum concurrency bounds
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        return validate_url(value, allow_insecure=bool((info.context or {}).get("allow_insecure")))
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        validate_secret(value)
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        try:
+            catalog.validate_patterns(value)
+        except ValidationFailed as exc:
+            raise ValueError(exc.message) from None
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _default_name(self) -> EndpointSpec:
+        if not self.name:
+            self.name = urlsplit(self.url).hostname or self.url
+        return self
+
+
+class PreviousSecret(_Model):
+    """A rotated-out secret still signed with until ``expiresAt``, so receivers can switch over."""
+
+    secret: str = Field(repr=False)
+    expiresAt: str = Field(pattern=_ISO_Z)
+
+
+class Endpoint(EndpointSpec):
+    """A stored endpoint: the spec plus identity, timestamps, rotation and health state."""
+
+    id: str = Field(default_factory=new_endpoint_id, pattern=r"^ep_[a-z0-9]{22}$")
+    createdAt: str = Field(pattern=_ISO_Z)
+    updatedAt: str = Field(pattern=_ISO_Z)
+    secret: str = Field(repr=False)
+    previousSecrets: list[PreviousSecret] = Field(default_factory=list, repr=False)
+    pausedReason: Literal["manual", "auto_disabled", "gone"] | None = None
+    failingSince: str | None = Field(None, pattern=_ISO_Z)
+    consecutiveFailures: int = Field(0, ge=0)
+
+    @classmethod
+    def from_spec(cls, spec: EndpointSpec, *, now: datetime | None = None) -> Endpoint:
+        """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec."""
+        stamp = utc_iso(now or datetime.now(timezone.utc))
+        return cls.model_validate({**spec.model_dump(), "createdAt": stamp, "updatedAt": stamp}, context=_STORED)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """Secrets to sign with: the current one first, then previous ones not yet expired."""
+        return [self.secret] + [p.secret for p in self.previousSecrets if datetime.fromisoformat(p.expiresAt) > now]
+
+    def public_dict(self) -> dict[str, Any]:
+        """camelCase JSON for API responses and listings; contains no secret of any kind."""
+        return self.model_dump(mode="json", exclude={"secret", "previousSecrets"})
+
+    def to_item(self) -> dict[str, Any]:
+        """Plain dict for DynamoDB: no floats (backoffMultiplier is stored as its repr string), no None."""
+        item = self.model_dump(exclude_none=True)
+        item["retryPolicy"]["backoffMultiplier"] = repr(self.retryPolicy.backoffMultiplier)
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Endpoint:
+        """Inverse of ``to_item``; accepts boto3's Decimals and ignores storage-only keys (pk, GSI attributes)."""
+        data = {key: _plain(value) for key, value in item.items() if key in cls.model_fields}
+        policy = data["retryPolicy"]
+        data["retryPolicy"] = {**policy, "backoffMultiplier": float(policy["backoffMultiplier"])}
+        return cls.model_validate(data, context=_STORED)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; strict models want int."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+_SPECS = TypeAdapter(list[EndpointSpec])
+
+
+def parse_endpoint_configs(doc: Any, *, allow_insecure: bool = False) -> list[EndpointSpec]:
+    """Endpoints from a config document: one object (``webhookConfig``), a list (``webhooks``) or {"webhooks": [...]}.
+
+    Raises pydantic.ValidationError; for lists each error's location starts with the item index.
+    """
+    context = {"allow_insecure": allow_insecure}
+    if isinstance(doc, dict) and set(doc) == {"webhooks"}:
+        doc = doc["webhooks"]
+    if isinstance(doc, dict):
+        return [EndpointSpec.model_validate(doc, context=context)]
+    return _SPECS.validate_python(doc, context=context)
+
+
+def filter_policy(events: list[str]) -> dict[str, Any] | None:
+    """SNS subscription filter policy on the ``event`` message attribute; None (everything) for "*"."""
+    if catalog.WILDCARD in events:
+        return None
+    rules: list[Any] = [{"prefix": p[:-1]} if p.endswith(".*") else p for p in dict.fromkeys(events)]
+    return {"event": rules}
+
+
+def subscribes(endpoint_events: list[str], event_type: str) -> bool:
+    """Whether an endpoint subscribed to ``endpoint_events`` receives ``event_type`` (same rule as the filter)."""
+    return any(catalog.matches(pattern, event_type) for pattern in endpoint_events)
