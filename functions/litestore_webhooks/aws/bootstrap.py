@@ -1,0 +1,60 @@
+"""Create the stack-level resources (tables, TTL, topic) outside CloudFormation.
+
+Used by the local runtime and the tests, from the same `resources` definitions the CDK
+stack uses, so both see identical names, keys, indexes and TTL settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import clients
+
+
+def table_request(table: r.Table, prefix: str) -> dict[str, Any]:
+    """CreateTable arguments for one table definition (on-demand, string keys)."""
+    def key_schema(pk: str, sk: str | None) -> list[dict[str, str]]:
+        return [{"AttributeName": pk, "KeyType": "HASH"}] + (
+            [{"AttributeName": sk, "KeyType": "RANGE"}] if sk else []
+        )
+
+    attrs = {table.partition_key, *filter(None, [table.sort_key])}
+    for ix in table.indexes:
+        attrs |= {ix.partition_key, *filter(None, [ix.sort_key])}
+    req: dict[str, Any] = {
+        "TableName": table.name(prefix),
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": key_schema(table.partition_key, table.sort_key),
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+    }
+    if table.indexes:
+        req["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": ix.name,
+                "KeySchema": key_schema(ix.partition_key, ix.sort_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for ix in table.indexes
+        ]
+    return req
+
+
+def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
+    """Create (or find) the tables and the topic; returns the LSW_* environment to run with."""
+    ddb = clients.client("dynamodb")
+    existing = set(ddb.list_tables().get("TableNames", []))
+    env: dict[str, str] = {"LSW_PREFIX": prefix}
+    for table in r.TABLES:
+        name = table.name(prefix)
+        if name not in existing:
+            ddb.create_table(**table_request(table, prefix))
+            if table.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+        env[table.env_var] = name
+    topic = clients.client("sns").create_topic(Name=r.topic_name(prefix))
+    env["LSW_TOPIC_ARN"] = topic["TopicArn"]
+    return env

@@ -1,0 +1,340 @@
+"""DynamoDB access: the only module that knows the tables' item layouts.
+
+Tables and keys come from `litestore_webhooks.resources`. Items are written with the
+low-level client and boto3's type (de)serializers; nothing here stores floats, so no
+Decimal juggling leaks out. Cursors are opaque base64url JSON of DynamoDB's
+LastEvaluatedKey.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from litestore_webhooks.aws import clients
+from litestore_webhooks.config import Settings
+from litestore_webhooks.core.errors import ApiError
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+
+
+def to_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    out = {k: _de.deserialize(v) for k, v in item.items()}
+    # DynamoDB numbers come back as Decimal; everything we store as a number is integral.
+    return {k: (int(v) if type(v).__name__ == "Decimal" else v) for k, v in out.items()}
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    raw = json.dumps(from_ddb(key), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+        if not isinstance(key, dict):
+            raise ValueError
+        return to_ddb(key)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API returned; start without it") from exc
+
+
+def iso_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None = None
+
+
+@dataclass
+class Store:
+    """Typed access to the four tables for one stack (names from Settings)."""
+
+    settings: Settings
+    ddb: Any = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.ddb is None:
+            self.ddb = clients.client("dynamodb")
+
+    # -- endpoints ---------------------------------------------------------------------
+    def get_endpoint_item(self, endpoint_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}), ConsistentRead=True
+        )
+        return from_ddb(resp["Item"]) if "Item" in resp else None
+
+    def put_endpoint_item(self, item: dict[str, Any], *, must_exist: bool | None = None) -> None:
+        """Write a whole endpoint item; `must_exist` True/False adds the matching condition."""
+        kwargs: dict[str, Any] = {"TableName": self.settings.endpoints_table, "Item": to_ddb(item)}
+        if must_exist is True:
+            kwargs["ConditionExpression"] = "attribute_exists(id)"
+        elif must_exist is False:
+            kwargs["ConditionExpression"] = "attribute_not_exists(id)"
+        try:
+            self.ddb.put_item(**kwargs)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                code, msg = (
+                    ("not_found", f"endpoint {item['id']} does not exist")
+                    if must_exist
+                    else ("conflict", f"endpoint {item['id']} already exists")
+                )
+                raise ApiError(404 if must_exist else 409, code, msg) from exc
+            raise
+
+    def update_endpoint_fields(self, endpoint_id: str, fields: dict[str, Any]) -> None:
+        """SET (or REMOVE, for None values) a few attributes of an existing endpoint."""
+        sets, removes, names, values = [], [], {}, {}
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :v{i}")
+                values[f":v{i}"] = _ser.serialize(value)
+        expr = " ".join(p for p in (
+            "SET " + ", ".join(sets) if sets else "",
+            "REMOVE " + ", ".join(removes) if removes else "",
+        ) if p)
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.endpoints_table,
+            "Key": to_ddb({"id": endpoint_id}),
+            "UpdateExpression": expr,
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self.ddb.update_item(**kwargs)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
+            raise
+
+    def delete_endpoint_item(self, endpoint_id: str) -> None:
+        self.ddb.delete_item(TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}))
+
+    def list_endpoint_items(self, *, limit: int = 50, cursor: str | None = None) -> Page:
+        kwargs: dict[str, Any] = {"TableName": self.settings.endpoints_table, "Limit": limit}
+        start = decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.ddb.scan(**kwargs)
+        items = sorted((from_ddb(i) for i in resp.get("Items", [])), key=lambda i: i.get("createdAt", ""))
+        return Page(items, encode_cursor(resp.get("LastEvaluatedKey")))
+
+    def all_endpoint_items(self) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = self.list_endpoint_items(limit=100, cursor=cursor)
+            yield from page.items
+            if not page.cursor:
+                return
+            cursor = page.cursor
+
+    # -- ingest idempotency ------------------------------------------------------------
+    def claim_event_id(self, event_id: str, *, now: float | None = None) -> bool:
+        """Reserve an event id for the idempotency window; False if already taken.
+
+        Expired keys count as free even before DynamoDB's TTL sweeper removes them
+        (which can lag by days, and never happens on moto).
+        """
+        now = time.time() if now is None else now
+        try:
+            self.ddb.put_item(
+                TableName=self.settings.idempotency_table,
+                Item=to_ddb({"key": f"evt#{event_id}", "expiresAt": int(now + self.settings.idempotency_window_s)}),
+                ConditionExpression="attribute_not_exists(#k) OR expiresAt < :now",
+                ExpressionAttributeNames={"#k": "key"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
+    def release_event_id(self, event_id: str) -> None:
+        self.ddb.delete_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"evt#{event_id}"}))
+
+    # -- delivered markers -------------------------------------------------------------
+    @staticmethod
+    def _marker_key(endpoint_id: str, event_id: str) -> str:
+        return f"dlv#{endpoint_id}#{event_id}"
+
+    def mark_delivered(self, endpoint_id: str, event_id: str, *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        ttl = int(now + self.settings.event_retention_days * 86400)
+        self.ddb.put_item(
+            TableName=self.settings.idempotency_table,
+            Item=to_ddb({"key": self._marker_key(endpoint_id, event_id), "expiresAt": ttl}),
+        )
+
+    def clear_delivered(self, endpoint_id: str, event_id: str) -> None:
+        """Forget a delivered marker, so an operator's resend/replay really sends again."""
+        self.ddb.delete_item(
+            TableName=self.settings.idempotency_table, Key=to_ddb({"key": self._marker_key(endpoint_id, event_id)})
+        )
+
+    def delivered_among(self, endpoint_id: str, event_ids: Iterable[str]) -> set[str]:
+        """Which of these events already reached this endpoint (one BatchGetItem per 100)."""
+        wanted = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        for i in range(0, len(wanted), BATCH_GET_MAX):
+            keys = [to_ddb({"key": self._marker_key(endpoint_id, e)}) for e in wanted[i : i + BATCH_GET_MAX]]
+            request = {self.settings.idempotency_table: {"Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"}}}
+            while request:
+                resp = self.ddb.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self.settings.idempotency_table, []):
+                    found.add(from_ddb(item)["key"].rsplit("#", 1)[1])
+                request = resp.get("UnprocessedKeys") or None
+        return found
+
+    # -- stored events -----------------------------------------------------------------
+    def event_item(self, envelope: dict[str, Any], body: bytes, *, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        received = datetime.fromtimestamp(now, timezone.utc)
+        return {
+            "id": envelope["id"],
+            "event": envelope["event"],
+            "timestamp": envelope["timestamp"],
+            "body": body.decode("utf-8"),
+            "receivedAt": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "day": received.strftime("%Y-%m-%d"),
+            "receivedKey": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z#" + envelope["id"],
+            "expiresAt": int(now + self.settings.event_retention_days * 86400),
+        }
+
+    def put_event_items(self, items: list[dict[str, Any]]) -> None:
+        self._batch_write(self.settings.events_table, items)
+
+    def get_event_item(self, event_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.settings.events_table, Key=to_ddb({"id": event_id}))
+        return from_ddb(resp["Item"]) if "Item" in resp else None
+
+    def events_between(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """Stored events received in [since, until), oldest first, via the byDay index."""
+        day = since.astimezone(timezone.utc).date()
+        last = until.astimezone(timezone.utc).date()
+        lo = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        hi = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        while day <= last:
+            kwargs: dict[str, Any] = {
+                "TableName": self.settings.events_table,
+                "IndexName": "byDay",
+                "KeyConditionExpression": "#d = :d AND receivedKey BETWEEN :lo AND :hi",
+                "ExpressionAttributeNames": {"#d": "day"},
+                "ExpressionAttributeValues": to_ddb({":d": day.isoformat(), ":lo": lo, ":hi": hi}),
+            }
+            while True:
+                resp = self.ddb.query(**kwargs)
+                for item in resp.get("Items", []):
+                    yield from_ddb(item)
+                if "LastEvaluatedKey" not in resp:
+                    break
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            day = day.fromordinal(day.toordinal() + 1)
+
+    # -- attempt log -------------------------------------------------------------------
+    def attempt_item(self, attempt: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+        """Complete an attempt record (endpointId, eventId, attempt, at, ...) with keys and TTL."""
+        now = time.time() if now is None else now
+        item = dict(attempt)
+        item["attemptKey"] = f"{attempt['at']}#{attempt['eventId']}#{int(attempt['attempt']):03d}"
+        item["expiresAt"] = int(now + self.settings.attempt_retention_days * 86400)
+        return item
+
+    def put_attempt_items(self, items: list[dict[str, Any]]) -> None:
+        self._batch_write(self.settings.attempts_table, items)
+
+    def attempts_for_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        since: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        newest_first: bool = True,
+    ) -> Page:
+        names = {"#p": "endpointId"}
+        values: dict[str, Any] = {":p": endpoint_id}
+        cond = "#p = :p"
+        if since:
+            cond += " AND attemptKey >= :since"
+            values[":since"] = since
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.attempts_table,
+            "KeyConditionExpression": cond,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+        }
+        if status:
+            kwargs["FilterExpression"] = "#s = :s"
+            names["#s"] = "status"
+            values[":s"] = status
+        kwargs["ExpressionAttributeNames"] = names
+        kwargs["ExpressionAttributeValues"] = to_ddb(values)
+        start = decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.ddb.query(**kwargs)
+        return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
+
+    def attempts_for_event(self, event_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.attempts_table,
+            "IndexName": "byEvent",
+            "KeyConditionExpression": "eventId = :e",
+            "ExpressionAttributeValues": to_ddb({":e": event_id}),
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.ddb.query(**kwargs)
+            out.extend(from_ddb(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # -- shared ------------------------------------------------------------------------
+    def _batch_write(self, table: str, items: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff."""
+        for i in range(0, len(items), BATCH_WRITE_MAX):
+            request = {table: [{"PutRequest": {"Item": to_ddb(it)}} for it in items[i : i + BATCH_WRITE_MAX]]}
+            for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+                resp = self.ddb.batch_write_item(RequestItems=request)
+                request = resp.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                if backoff is None:
+                    raise RuntimeError(f"DynamoDB left {len(request[table])} items unprocessed in {table}")
+                time.sleep(backoff)
