@@ -1,0 +1,44 @@
+"""The README's receiver examples run as written against our signer."""
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from litestore_webhooks.core.signing import generate_secret, signature_headers
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _node_snippet() -> str:
+    text = README.read_text()
+    match = re.search(r"```js\n// verify-litestore\.js\n(.*?)```", text, re.S)
+    assert match, "README lost its Node verification example"
+    return match.group(1)
+
+
+def test_readme_node_example_verifies_our_signatures_and_rejects_tampering(tmp_path):
+    node = shutil.which("node")
+    assert node, "node is required"
+    (tmp_path / "verify-litestore.js").write_text(_node_snippet())
+    cases = []
+    for secret, wrong in ((generate_secret(), generate_secret()), ("order-secret-123", "order-secret-124")):
+        body = '{"event":"user.registered","id":"evt_1","timestamp":"2024-01-15T08:30:00Z","data":{"name":"Zoë"}}'.encode()
+        headers = signature_headers(body=body, event_id="evt_1", event_type="user.registered", attempt=1,
+                                    secrets=[secret], timestamp=int(time.time()))
+        lower = {k.lower(): v for k, v in headers.items()}
+        cases.append({"body": body.decode(), "headers": lower, "secret": secret, "expect": True})
+        cases.append({"body": body.decode().replace("Zoë", "Zoe"), "headers": lower, "secret": secret, "expect": False})
+        cases.append({"body": body.decode(), "headers": lower, "secret": wrong, "expect": False})
+    script = """
+const { verifyLitestoreWebhook } = require(process.argv[1]);
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+console.log(JSON.stringify(cases.map(c => {
+  try { verifyLitestoreWebhook(Buffer.from(c.body, 'utf8'), c.headers, c.secret); return true; } catch (e) { return false; }
+})));
+"""
+    out = subprocess.run([node, "-e", script, str(tmp_path / "verify-litestore.js")], input=json.dumps(cases),
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [c["expect"] for c in cases]
