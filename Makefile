@@ -20,5 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Synthesize the stack offline into cdk.out (no AWS credentials, no Docker; bundles with pip).
+synth: $(STAMP)
+	CDK_OUTDIR=cdk.out $(PY) app.py
+
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache

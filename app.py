@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""CDK app: `python app.py` (make synth) or `cdk synth` / `cdk deploy` via cdk.json."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# jsii runs on Node 20 here; keep its end-of-life banners out of synth output (the
+# END_OF_LIFE variable takes a list of Node major versions).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+ROOT = Path(__file__).resolve().parent
+# `python app.py` writes the cloud assembly to ./cdk.out (the CDK CLI sets its own CDK_OUTDIR).
+os.environ.setdefault("CDK_OUTDIR", str(ROOT / "cdk.out"))
+for path in (ROOT, ROOT / "functions"):  # infra/ and litestore_webhooks without an install
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
+from infra.stack import LitestoreWebhooksStack  # noqa: E402
+
+
+def build(app: cdk.App) -> LitestoreWebhooksStack:
+    """The stack plus cdk-nag (AwsSolutions) as a policy-validation plugin (cdk-nag 3 API)."""
+    settings = StackSettings.from_context(app.node)
+    stack = LitestoreWebhooksStack(
+        app, stack_name(settings.prefix), settings=settings,
+        description="Litestore webhooks: signed, retried webhook delivery (API Gateway, SNS, SQS, Lambda)",
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+def main() -> None:
+    app = cdk.App(context=cdk_json_context())
+    build(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CDK constructs and the stack for Litestore webhooks (see docs/deploy.md)."""

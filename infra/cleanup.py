@@ -1,0 +1,83 @@
+"""Clean destroy: a custom resource whose Delete removes what the admin function made at run time.
+
+The per-endpoint queues, their topic subscriptions and their event source mappings are not
+CloudFormation resources, so `cdk destroy` would leave them behind. The custom resource
+references the topic and the delivery function, so CloudFormation deletes it (and runs the
+cleanup) BEFORE it deletes them. The handler answers CloudFormation itself (no provider
+framework function): functions/litestore_webhooks/handlers/cleanup.py.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import bundling
+from infra.pipeline import Pipeline, acknowledge, mapping_arn_pattern
+
+HANDLER = "litestore_webhooks.handlers.cleanup.handler"
+
+
+class RuntimeResourceCleanup(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline: Pipeline) -> None:
+        super().__init__(scope, construct_id)
+        settings = pipeline.settings
+        role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Removes run-time queues, subscriptions and mappings on stack delete",
+        )
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sns:ListSubscriptionsByTopic"], resources=[pipeline.topic.topic_arn],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sqs:DeleteQueue", "sqs:GetQueueUrl"], resources=[pipeline.queue_arn_pattern],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["lambda:DeleteEventSourceMapping"],
+            resources=[mapping_arn_pattern()],
+            conditions={"StringEquals": {"lambda:FunctionArn": pipeline.delivery_function_arn}},
+        ))
+        # No resource-level permissions for these list calls / subscription deletes.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sns:Unsubscribe", "lambda:ListEventSourceMappings", "sqs:ListQueues"],
+            resources=["*"],
+        ))
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+                    "Unsubscribe and the list calls have no resource-level permissions")
+        pipeline._ack_queue_pattern(role)
+        pipeline._ack_mapping_pattern(role)
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.function = lambda_.Function(
+            self, "Function",
+            description="Stack-delete cleanup of run-time endpoint queues, subscriptions, mappings",
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            handler=HANDLER,
+            code=pipeline.code,
+            memory_size=256,
+            timeout=Duration.minutes(10),
+            role=role,
+            log_group=log_group,
+        )
+        self.resource = CustomResource(
+            self, "Resource",
+            service_token=self.function.function_arn,
+            resource_type="Custom::LitestoreRuntimeCleanup",
+            properties={
+                "Prefix": settings.prefix,
+                "TopicArn": pipeline.topic.topic_arn,
+                "DeliveryFunctionArn": pipeline.delivery_function_arn,
+            },
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # DeliveryFunctionArn is built from the name, so make the ordering explicit: the
+        # cleanup runs before the delivery function (and the tables it reads) are deleted.
+        for fn in pipeline.functions.values():
+            self.resource.node.add_dependency(fn)
