@@ -1,0 +1,262 @@
+"""API Gateway emulation: HTTP request -> REST proxy event (v1) -> the same handlers.
+
+Routes mirror `infra/api.py` (a test keeps them equal). Authentication stands in for the
+deployed gateway: ingest routes need the API key in `x-api-key` (403 otherwise, as API
+Gateway answers), admin routes need `Authorization: Bearer <admin token>` in place of IAM
+SigV4 (401). Every path is served at "/" and under the "/v1" stage prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from litestore_webhooks import resources as r
+from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, LambdaContext, load_handler
+
+log = logging.getLogger(__name__)
+
+STAGE = "v1"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
+    ("/endpoints", "ANY"),
+    ("/endpoints/{proxy+}", "ANY"),
+    ("/events/{id}", "GET"),
+    ("/events/{id}/{proxy+}", "ANY"),
+    ("/event-types", "GET"),
+    ("/dead-letters", "ANY"),
+    ("/dead-letters/{proxy+}", "ANY"),
+    ("/openapi.json", "GET"),
+    ("/docs", "GET"),
+)
+INGEST_ROUTES: tuple[tuple[str, str], ...] = (("/events", "POST"), ("/events/batch", "POST"))
+
+
+@dataclass(frozen=True)
+class Route:
+    resource: str
+    method: str
+    function: r.Function
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        """Path parameters if `segments` fit this resource template, else None."""
+        template = [s for s in self.resource.split("/") if s]
+        params: dict[str, str] = {}
+        for i, part in enumerate(template):
+            if part.endswith("+}"):
+                if i >= len(segments):
+                    return None
+                params[part[1:-2]] = "/".join(segments[i:])
+                return params
+            if i >= len(segments):
+                return None
+            if part.startswith("{"):
+                params[part[1:-1]] = segments[i]
+            elif part != segments[i]:
+                return None
+        return params if len(template) == len(segments) else None
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """API Gateway prefers literal segments over variables, and greedy paths last."""
+        parts = [s for s in self.resource.split("/") if s]
+        return (sum(not p.startswith("{") for p in parts), -sum(p.endswith("+}") for p in parts))
+
+
+ROUTES: tuple[Route, ...] = tuple(
+    [Route(p, m, r.INGEST_FUNCTION) for p, m in INGEST_ROUTES] + [Route(p, m, r.ADMIN_FUNCTION) for p, m in ADMIN_ROUTES]
+)
+
+
+def resolve(path: str, method: str) -> tuple[Route, dict[str, str]] | tuple[None, int]:
+    """The route for a request, or (None, 404/405)."""
+    segments = [unquote(s) for s in path.split("/") if s]
+    matched = [(route, params) for route in ROUTES if (params := route.match(segments)) is not None]
+    if not matched:
+        return None, 404
+    allowed = [(route, params) for route, params in matched if route.method in (method, "ANY")]
+    if not allowed:
+        return None, 405
+    return max(allowed, key=lambda rp: rp[0].specificity)
+
+
+def error_response(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(ApiError(status, code, message).body()),
+    }
+
+
+class ApiServer:
+    """A threaded HTTP server on 127.0.0.1 that invokes the ingest/admin handlers."""
+
+    def __init__(self, *, port: int, api_key: str, admin_token: str, prefix: str, host: str = "127.0.0.1") -> None:
+        self.api_key = api_key
+        self.admin_token = admin_token
+        self.prefix = prefix
+        self._httpd = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._httpd.daemon_threads = True
+        self._httpd.api = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
+                                        name="lsw-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=2)
+
+    # -- request -> event -> response ------------------------------------------------
+    def authorize(self, route: Route, headers: dict[str, list[str]]) -> dict[str, Any] | None:
+        """None if the caller may use `route`, else the error response."""
+        if route.function is r.INGEST_FUNCTION:
+            given = (headers.get("x-api-key") or [""])[-1]
+            if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+                return error_response(403, "forbidden", "missing or invalid x-api-key header")
+            return None
+        scheme, _, token = (headers.get("authorization") or [""])[-1].partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
+            response = error_response(401, "unauthorized", "admin routes need 'Authorization: Bearer <admin token>'")
+            response["headers"]["WWW-Authenticate"] = "Bearer"
+            return response
+        return None
+
+    def handle(self, method: str, raw_path: str, header_pairs: list[tuple[str, str]], body: bytes,
+               source_ip: str) -> dict[str, Any]:
+        """One request as API Gateway would process it; returns a proxy response dict."""
+        split = urlsplit(raw_path)
+        path = split.path or "/"
+        if path == f"/{STAGE}" or path.startswith(f"/{STAGE}/"):
+            path = path[len(STAGE) + 1:] or "/"
+        route, params = resolve(path, method)
+        if route is None:
+            code = "not_found" if params == 404 else "method_not_allowed"
+            return error_response(params, code, f"no route for {method} {path}")
+        lowered: dict[str, list[str]] = {}
+        for name, value in header_pairs:
+            lowered.setdefault(name.lower(), []).append(value)
+        denied = self.authorize(route, lowered)
+        if denied:
+            return denied
+        handler = load_handler(route.function)
+        if handler is None:
+            return error_response(404, "not_found", f"{route.function.suffix} API is not available yet")
+        event = self.proxy_event(method, path, route, params, header_pairs, split.query, body, source_ip)
+        context = LambdaContext.for_function(route.function, self.prefix)
+        try:
+            return handler(event, context)
+        except Exception:
+            # API Gateway answers 502 when the integration itself fails.
+            log.exception("%s handler raised", route.function.suffix)
+            return error_response(502, "internal_error", "Internal server error")
+
+    def proxy_event(self, method: str, path: str, route: Route, params: dict[str, str],
+                    header_pairs: list[tuple[str, str]], query: str, body: bytes, source_ip: str) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in header_pairs:
+            headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            multi_query.setdefault(name, []).append(value)
+        try:
+            text, is_b64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode("ascii"), True
+        request_id = str(uuid.uuid4())
+        now = time.time()
+        ingest = route.function is r.INGEST_FUNCTION
+        return {
+            "resource": route.resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": LOCAL_ACCOUNT,
+                "apiId": "local",
+                "domainName": headers.get("Host", "127.0.0.1"),
+                "extendedRequestId": request_id,
+                "httpMethod": method,
+                "identity": {
+                    "sourceIp": source_ip,
+                    "apiKey": self.api_key if ingest else None,
+                    "apiKeyId": "local" if ingest else None,
+                    "userAgent": headers.get("User-Agent"),
+                    # Admin calls are IAM-authorized when deployed; locally the token holder.
+                    "userArn": None if ingest else f"arn:aws:iam::{LOCAL_ACCOUNT}:user/local-admin",
+                    "caller": None if ingest else "local-admin",
+                },
+                "path": f"/{STAGE}{path}",
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "resourceId": "local",
+                "resourcePath": route.resource,
+                "stage": STAGE,
+            },
+            "body": text if body else None,
+            "isBase64Encoded": is_b64 if body else False,
+        }
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "litestore-webhooks-local"
+
+    def _serve(self) -> None:
+        api: ApiServer = self.server.api  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._reply(error_response(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes"))
+            return
+        body = self.rfile.read(length) if length else b""
+        self._reply(api.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0]))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def _reply(self, response: dict[str, Any]) -> None:
+        raw = response.get("body") or ""
+        payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode("utf-8")
+        self.send_response(int(response.get("statusCode", 200)))
+        headers: dict[str, list[str]] = {k: [str(v)] for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name] = [str(v) for v in values]
+        for name, values in headers.items():
+            if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                for value in values:
+                    self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api %s " + format, self.client_address[0], *args)

@@ -1,0 +1,63 @@
+"""Calling a handler the way Lambda does: resolved from the shared function definition,
+with a Lambda-like context object (Powertools reads its fields into every log line)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestore_webhooks import resources as r
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def function_arn(fn: r.Function, prefix: str) -> str:
+    return f"arn:aws:lambda:{region()}:{LOCAL_ACCOUNT}:function:{fn.name(prefix)}"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's Python context object that handlers and Powertools use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+
+    @classmethod
+    def for_function(cls, fn: r.Function, prefix: str) -> "LambdaContext":
+        return cls(fn.name(prefix), fn.memory_mb, function_arn(fn, prefix), fn.timeout_s)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(fn: r.Function) -> Handler | None:
+    """The function's handler, or None while its module does not exist yet (e.g. admin)."""
+    module_name, attr = fn.handler.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    return getattr(module, attr)
