@@ -1,4 +1,4 @@
-"""SQS access: sending to endpoint queues and dead-letter queues.
+"""SQS access: endpoint queues and dead-letter queues, their lifecycle, and sending to them.
 
 Message attributes carry delivery state between hops, so a retry is just a re-send of the
 same canonical body to the endpoint's own queue with a delay. Attribute names live here.
@@ -6,9 +6,14 @@ same canonical body to the endpoint's own queue with a delay. Attribute names li
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
 
 # Attribute names on endpoint-queue and dead-letter messages.
@@ -61,3 +66,124 @@ def send(queue_url: str, body: str, attributes: Mapping[str, Any], *, delay_s: i
         DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
     )
     return resp["MessageId"]
+
+
+# -- endpoint queue lifecycle ------------------------------------------------------------
+# Attributes SQS may echo in another spelling (JSON documents) are compared parsed.
+_JSON_ATTRIBUTES = frozenset({"Policy", "RedrivePolicy"})
+
+
+@dataclass(frozen=True)
+class EndpointQueues:
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+
+
+def _is_missing_queue(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {
+        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue",
+    }
+
+
+def queue_url(name: str) -> str | None:
+    try:
+        return clients.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as exc:
+        if _is_missing_queue(exc):
+            return None
+        raise
+
+
+def queue_arn(url: str) -> str:
+    attrs = clients.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attrs["Attributes"]["QueueArn"]
+
+
+def topic_send_policy(arn: str, topic_arn: str) -> dict[str, Any]:
+    """Queue policy letting only our topic deliver into the queue."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TopicDelivers",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+        }],
+    }
+
+
+def _normalized(name: str, value: str) -> Any:
+    if name not in _JSON_ATTRIBUTES:
+        return str(value)
+    doc = json.loads(value)
+    if name == "RedrivePolicy":
+        doc["maxReceiveCount"] = int(doc["maxReceiveCount"])
+    return doc
+
+
+def ensure_queue(
+    name: str, settings: r.QueueSettings, *, dead_letter_arn: str | None = None, topic_arn: str | None = None
+) -> tuple[str, str, list[str]]:
+    """Create the queue or bring its attributes back to `settings`; returns (url, arn, fixes).
+
+    Safe to repeat and to race: CreateQueue with the same attributes returns the existing
+    queue, and attributes are only rewritten where they differ.
+    """
+    sqs = clients.client("sqs")
+    base = {
+        "VisibilityTimeout": str(settings.visibility_timeout_s),
+        "MessageRetentionPeriod": str(settings.retention_s),
+        "ReceiveMessageWaitTimeSeconds": str(settings.receive_wait_s),
+    }
+    fixes: list[str] = []
+    url = queue_url(name)
+    if url is None:
+        url = sqs.create_queue(QueueName=name, Attributes=base)["QueueUrl"]
+        fixes.append(f"created queue {name}")
+    arn = queue_arn(url)
+    wanted = dict(base)
+    if dead_letter_arn and settings.max_receive_count:
+        wanted["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": settings.max_receive_count}
+        )
+    if topic_arn:
+        wanted["Policy"] = json.dumps(topic_send_policy(arn, topic_arn))
+    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    drifted = {
+        k: v for k, v in wanted.items() if k not in current or _normalized(k, current[k]) != _normalized(k, v)
+    }
+    if drifted:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=drifted)
+        if not fixes:
+            fixes.append(f"reset {', '.join(sorted(drifted))} of queue {name}")
+    return url, arn, fixes
+
+
+def ensure_endpoint_queues(prefix: str, endpoint_id: str, topic_arn: str) -> tuple[EndpointQueues, list[str]]:
+    """The endpoint's DLQ, then its queue (redriving into the DLQ, writable by the topic)."""
+    dlq_url, dlq_arn, dlq_fixes = ensure_queue(r.dead_letter_queue_name(prefix, endpoint_id), r.DEAD_LETTER_QUEUE)
+    url, arn, fixes = ensure_queue(
+        r.endpoint_queue_name(prefix, endpoint_id), r.ENDPOINT_QUEUE, dead_letter_arn=dlq_arn, topic_arn=topic_arn
+    )
+    return EndpointQueues(url, arn, dlq_url, dlq_arn), dlq_fixes + fixes
+
+
+def delete_queue(url: str) -> None:
+    """Delete a queue; already gone is fine."""
+    try:
+        clients.client("sqs").delete_queue(QueueUrl=url)
+    except ClientError as exc:
+        if not _is_missing_queue(exc):
+            raise
+
+
+def delete_endpoint_queues(prefix: str, endpoint_id: str) -> None:
+    """Delete the endpoint's queue and DLQ by name (the queue first: it redrives into the DLQ)."""
+    for name in (r.endpoint_queue_name(prefix, endpoint_id), r.dead_letter_queue_name(prefix, endpoint_id)):
+        url = queue_url(name)
+        if url:
+            delete_queue(url)

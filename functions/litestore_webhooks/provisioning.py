@@ -1,0 +1,268 @@
+"""Endpoint provisioning: the item, its queue and DLQ, its subscription, its event source mapping.
+
+One module for the admin API, the local runtime and the tests. Every step is an "ensure":
+it looks at what exists (recorded ids first, then deterministic names / lookups) and only
+creates or corrects what is missing or different. So create, reconcile and a re-run after a
+crash half-way all converge on the same state.
+
+Order on create: the endpoint item first (so a crash leaves something `reconcile` can find),
+then DLQ, queue, subscription and mapping, recording their ids in the item's `resources` map
+as they appear; the queue is recorded before the subscription exists, so any message that
+reaches delivery belongs to an item that knows its queue. Delete runs the other way round
+and removes the subscription first: SNS must never publish into a deleted queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import bus, queues
+from litestore_webhooks.aws.event_sources import EventSources
+from litestore_webhooks.aws.event_sources import current as current_event_sources
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.config import Settings
+from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, filter_policy, utc_iso
+from litestore_webhooks.core.errors import ApiError, ValidationFailed
+
+RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
+UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
+_HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
+
+
+@dataclass(frozen=True)
+class EndpointResources:
+    """AWS ids of one endpoint's pipeline; empty strings / None until provisioned."""
+
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    subscription_arn: str | None
+    mapping_id: str | None
+
+    @classmethod
+    def from_item(cls, stored: dict[str, Any] | None) -> EndpointResources:
+        stored = stored or {}
+        return cls(
+            stored.get("queueUrl", ""),
+            stored.get("queueArn", ""),
+            stored.get("dlqUrl", ""),
+            stored.get("dlqArn", ""),
+            stored.get("subscriptionArn"),
+            stored.get("mappingId"),
+        )
+
+    def to_item(self) -> dict[str, str]:
+        values = {
+            "queueUrl": self.queue_url,
+            "queueArn": self.queue_arn,
+            "dlqUrl": self.dlq_url,
+            "dlqArn": self.dlq_arn,
+            "subscriptionArn": self.subscription_arn,
+            "mappingId": self.mapping_id,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+_UNPROVISIONED = EndpointResources("", "", "", "", None, None)
+
+
+def _split(item: dict[str, Any]) -> tuple[Endpoint, EndpointResources]:
+    item = dict(item)
+    stored = item.pop(RESOURCES, None)
+    return Endpoint.from_item(item), EndpointResources.from_item(stored)
+
+
+def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources] | None:
+    """The endpoint and its AWS ids (consistent read), or None if there is no such endpoint."""
+    item = store.get_endpoint_item(endpoint_id)
+    return None if item is None else _split(item)
+
+
+def _validation_failed(exc: ValidationError) -> ValidationFailed:
+    return ValidationFailed([
+        {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
+    ])
+
+
+class Provisioner:
+    def __init__(self, settings: Settings, store: Store | None = None, event_sources: EventSources | None = None):
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.event_sources = event_sources or current_event_sources()
+
+    # -- input -------------------------------------------------------------------------
+    def parse_spec(self, doc: Any) -> EndpointSpec:
+        """A submitted endpoint, validated under this deployment's URL rules (allow_insecure)."""
+        try:
+            return EndpointSpec.model_validate(doc, context={"allow_insecure": self.settings.allow_insecure})
+        except ValidationError as exc:
+            raise _validation_failed(exc) from None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def create(self, spec: EndpointSpec) -> Endpoint:
+        """Store the endpoint, then provision its pipeline (build `spec` with `parse_spec`)."""
+        endpoint = Endpoint.from_spec(spec)
+        self.store.put_endpoint_item({**endpoint.to_item(), RESOURCES: {}}, must_exist=False)
+        self._converge(endpoint, _UNPROVISIONED)
+        return endpoint
+
+    def update(self, endpoint_id: str, changes: dict) -> Endpoint:
+        """Apply a camelCase partial update (retryPolicy is replaced whole) and re-provision in place."""
+        if not isinstance(changes, dict):
+            raise ValidationFailed([{"path": "", "message": "expected object"}])
+        unknown = sorted(set(changes) - UPDATABLE)
+        if unknown:
+            raise ValidationFailed([{"path": k, "message": "unknown or read-only field"} for k in unknown])
+        endpoint, res = self._load(endpoint_id)
+        revision = dict(changes)
+        if changes.get("active") is True and not endpoint.active:
+            revision.update(_HEALTH_RESET)
+        elif changes.get("active") is False and endpoint.active:
+            revision["pausedReason"] = "manual"
+        updated = self._revised(endpoint, revision)
+        self._save(updated)
+        self._converge(updated, res)
+        return updated
+
+    def delete(self, endpoint_id: str) -> None:
+        """Subscription, mapping, queues, item: in that order, each step tolerating "already gone"."""
+        endpoint, res = self._load(endpoint_id)
+        queue_arn = res.queue_arn or self._existing_queue_arn(endpoint_id)
+        subscription = res.subscription_arn or (queue_arn and bus.find_subscription(self.settings.topic_arn, queue_arn))
+        if subscription:
+            bus.unsubscribe(subscription)
+        mapping = res.mapping_id or (queue_arn and self.event_sources.find(queue_arn, self.settings.delivery_function))
+        if mapping:
+            self.event_sources.delete(mapping)
+        queues.delete_endpoint_queues(self.settings.prefix, endpoint.id)
+        self.store.delete_endpoint_item(endpoint.id)
+
+    def pause(self, endpoint_id: str, reason: str = "manual") -> Endpoint:
+        """Stop deliveries by disabling the mapping only: events keep buffering in the queue."""
+        endpoint, res = self._load(endpoint_id)
+        paused = self._revised(endpoint, {"active": False, "pausedReason": reason})
+        self._save(paused)
+        if res.mapping_id:
+            self.event_sources.update(res.mapping_id, enabled=False)
+        return paused
+
+    def resume(self, endpoint_id: str) -> Endpoint:
+        """Re-enable the mapping and start health tracking afresh; buffered events flow again."""
+        endpoint, res = self._load(endpoint_id)
+        resumed = self._revised(endpoint, {"active": True, **_HEALTH_RESET})
+        self._save(resumed)
+        if res.mapping_id:
+            self.event_sources.update(res.mapping_id, enabled=True)
+        return resumed
+
+    def reconcile(self, endpoint_id: str | None = None) -> list[str]:
+        """Repair drift for one endpoint or all; returns what was fixed ("<id>: <fix>")."""
+        items = [self._item(endpoint_id)] if endpoint_id else self.store.all_endpoint_items()
+        fixes: list[str] = []
+        for item in items:
+            endpoint, res = _split(item)
+            fixes += [f"{endpoint.id}: {fix}" for fix in self._converge(endpoint, res)]
+        return fixes
+
+    # -- internals ---------------------------------------------------------------------
+    def _item(self, endpoint_id: str) -> dict[str, Any]:
+        item = self.store.get_endpoint_item(endpoint_id)
+        if item is None:
+            raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist")
+        return item
+
+    def _load(self, endpoint_id: str) -> tuple[Endpoint, EndpointResources]:
+        return _split(self._item(endpoint_id))
+
+    def _revised(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint:
+        """The endpoint with `changes` applied and validated, stamped with a new updatedAt."""
+        merged = {**endpoint.model_dump(), **changes, "updatedAt": utc_iso(datetime.now(timezone.utc))}
+        # A stored URL was accepted under the rules of its day; only a new one meets today's.
+        allow_insecure = self.settings.allow_insecure or "url" not in changes
+        try:
+            return Endpoint.model_validate(merged, context={"allow_insecure": allow_insecure})
+        except ValidationError as exc:
+            raise _validation_failed(exc) from None
+
+    def _save(self, endpoint: Endpoint) -> None:
+        """Write the model's fields (None removes) and leave the `resources` map alone."""
+        item = endpoint.to_item()
+        self.store.update_endpoint_fields(
+            endpoint.id, {k: item.get(k) for k in Endpoint.model_fields if k != "id"}
+        )
+
+    def _record(self, endpoint_id: str, before: EndpointResources, after: EndpointResources) -> None:
+        if after != before:
+            self.store.update_endpoint_fields(endpoint_id, {RESOURCES: after.to_item()})
+
+    def _existing_queue_arn(self, endpoint_id: str) -> str:
+        url = queues.queue_url(r.endpoint_queue_name(self.settings.prefix, endpoint_id))
+        return queues.queue_arn(url) if url else ""
+
+    def _converge(self, endpoint: Endpoint, recorded: EndpointResources) -> list[str]:
+        q, fixes = queues.ensure_endpoint_queues(self.settings.prefix, endpoint.id, self.settings.topic_arn)
+        res = replace(recorded, queue_url=q.queue_url, queue_arn=q.queue_arn, dlq_url=q.dlq_url, dlq_arn=q.dlq_arn)
+        self._record(endpoint.id, recorded, res)
+        subscription, sub_fixes = self._ensure_subscription(endpoint, res)
+        mapping, map_fixes = self._ensure_mapping(endpoint, res)
+        final = replace(res, subscription_arn=subscription, mapping_id=mapping)
+        self._record(endpoint.id, res, final)
+        return fixes + sub_fixes + map_fixes
+
+    def _ensure_subscription(self, endpoint: Endpoint, res: EndpointResources) -> tuple[str, list[str]]:
+        topic, wanted = self.settings.topic_arn, filter_policy(endpoint.events)
+        attrs = bus.get_subscription(res.subscription_arn) if res.subscription_arn else None
+        if attrs is not None and attrs.get("Endpoint") == res.queue_arn:
+            arn, fixes = res.subscription_arn, []
+        else:
+            fixes = ["subscribed queue to topic" if res.subscription_arn is None else "re-created missing subscription"]
+            try:
+                arn = bus.subscribe_queue(topic, res.queue_arn, wanted)
+                return arn, fixes
+            except ClientError as exc:  # exists unrecorded, with other attributes: adopt and correct it
+                if exc.response.get("Error", {}).get("Code") != "InvalidParameter":
+                    raise
+                arn = bus.find_subscription(topic, res.queue_arn)
+                if arn is None:
+                    raise
+                attrs = bus.get_subscription(arn) or {}
+        if bus.filter_policy_of(attrs) != wanted:
+            bus.set_filter_policy(arn, wanted)
+            fixes.append("reset subscription filter policy")
+        if attrs.get("RawMessageDelivery") != "true":
+            bus.set_raw_delivery(arn)
+            fixes.append("re-enabled raw message delivery")
+        return arn, fixes
+
+    def _ensure_mapping(self, endpoint: Endpoint, res: EndpointResources) -> tuple[str, list[str]]:
+        sources, function = self.event_sources, self.settings.delivery_function
+        found = sources.get(res.mapping_id) if res.mapping_id else None
+        if found is None or found["queue_arn"] != res.queue_arn:
+            mapping_id = sources.find(res.queue_arn, function)
+            found = sources.get(mapping_id) if mapping_id else None
+        if found is None:
+            mapping_id = sources.create(
+                res.queue_arn,
+                function,
+                batch_size=r.EVENT_SOURCE.batch_size,
+                max_batching_window_s=r.EVENT_SOURCE.max_batching_window_s,
+                max_concurrency=endpoint.maxConcurrency,
+                enabled=endpoint.active,
+            )
+            return mapping_id, ["created event source mapping"]
+        drift = {
+            "enabled": endpoint.active,
+            "max_concurrency": endpoint.maxConcurrency,
+            "batch_size": r.EVENT_SOURCE.batch_size,
+        }
+        drift = {k: v for k, v in drift.items() if found[k] != v}
+        if drift:
+            sources.update(found["id"], **drift)
+        return found["id"], [f"set mapping {k} to {v}" for k, v in drift.items()]
