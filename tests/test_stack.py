@@ -1,0 +1,687 @@
+"""The CDK stack, synthesized once per module (bundling skipped), asserted resource by resource.
+
+Two stacks share one App and one synth: the default stack (cdk.json context) and a dev stack
+(prefix "lsw-dev", destroyData=true, alarmEmail set). cdk-nag (AwsSolutions) runs as a
+policy-validation plugin during that synth; cfn-lint runs on both templates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Before aws_cdk is imported anywhere in this process: no Node 20 end-of-life banners.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+for _p in (ROOT, ROOT / "functions"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk.assertions import Match, Template  # noqa: E402
+
+import app as cdk_app  # noqa: E402
+from infra import api as api_mod  # noqa: E402
+from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
+from infra.stack import LitestoreWebhooksStack  # noqa: E402
+from litestore_webhooks import resources as r  # noqa: E402
+
+DEV_PREFIX = "lsw-dev"
+SERVICE = "litestore-webhooks"
+# cfn-lint checks ignored, with the reason:
+#   W3005: CDK adds an explicit DependsOn on a function's role although the GetAtt already
+#          orders them (harmless redundancy in generated code).
+CFN_LINT_IGNORES = ["W3005"]
+
+
+# ---------------------------------------------------------------------------------------------
+# one synth per module
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    context = {**cdk_json_context(), "aws:cdk:bundling-stacks": [], "@aws-cdk/core:validationReportJson": True}
+    app = cdk.App(context=context, outdir=str(outdir))
+    default = cdk_app.build(app)  # also adds the cdk-nag plugin to the app
+    dev = LitestoreWebhooksStack(
+        app, stack_name(DEV_PREFIX),
+        settings=StackSettings(prefix=DEV_PREFIX, destroy_data=True, alarm_email="ops@example.com",
+                               stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
+                               log_retention_days=7, log_level="DEBUG"),
+    )
+    assembly = app.synth()  # raises if cdk-nag reports an unacknowledged error
+    templates = {
+        name: assembly.get_stack_by_name(stack.stack_name).template
+        for name, stack in (("default", default), ("dev", dev))
+    }
+    return {
+        "outdir": outdir,
+        "assembly": assembly,
+        "stacks": {"default": default, "dev": dev},
+        "json": templates,
+        "t": {name: Template.from_json(tpl) for name, tpl in templates.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def tpl(synth) -> dict:
+    return synth["json"]["default"]
+
+
+@pytest.fixture(scope="module")
+def t(synth) -> Template:
+    return synth["t"]["default"]
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def flat(value) -> str:
+    """Render an intrinsic as text: Fn::Join joined, Ref -> ${X}, GetAtt -> ${X.Attr}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            sep, parts = value["Fn::Join"]
+            return sep.join(flat(p) for p in parts)
+        if "Ref" in value:
+            return "${" + value["Ref"] + "}"
+        if "Fn::GetAtt" in value:
+            return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def resources(tpl: dict, rtype: str) -> dict[str, dict]:
+    return {k: v for k, v in tpl["Resources"].items() if v["Type"] == rtype}
+
+
+def logical_id(tpl: dict, rtype: str, **props) -> str:
+    found = [k for k, v in resources(tpl, rtype).items()
+             if all(v["Properties"].get(p) == want for p, want in props.items())]
+    assert len(found) == 1, (rtype, props, found)
+    return found[0]
+
+
+def table_id(tpl: dict, spec: r.Table, prefix: str = r.DEFAULT_PREFIX) -> str:
+    return logical_id(tpl, "AWS::DynamoDB::Table", TableName=spec.name(prefix))
+
+
+def function_id(tpl: dict, spec: r.Function, prefix: str = r.DEFAULT_PREFIX) -> str:
+    return logical_id(tpl, "AWS::Lambda::Function", FunctionName=spec.name(prefix))
+
+
+def statements_of(tpl: dict, role_logical_id: str) -> list[dict]:
+    out = []
+    for policy in resources(tpl, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            out.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def role_of(tpl: dict, function_logical_id: str) -> str:
+    return tpl["Resources"][function_logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def actions(stmt: dict) -> list[str]:
+    a = stmt["Action"]
+    return [a] if isinstance(a, str) else a
+
+
+def res(stmt: dict) -> list[str]:
+    v = stmt["Resource"]
+    return [flat(x) for x in (v if isinstance(v, list) else [v])]
+
+
+QUEUE_ARN = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{r.endpoint_queue_pattern(r.DEFAULT_PREFIX)}"
+MAPPING_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:*"
+DELIVERY_ARN = (
+    f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:"
+    f"{r.DELIVERY_FUNCTION.name(r.DEFAULT_PREFIX)}"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# inventory
+# ---------------------------------------------------------------------------------------------
+def test_every_resource_is_accounted_for(t):
+    n_admin, n_ingest = len(api_mod.ADMIN_ROUTES), len(api_mod.INGEST_ROUTES)
+    expected = {
+        "AWS::DynamoDB::Table": len(r.TABLES),
+        "AWS::Lambda::Function": len(r.FUNCTIONS) + 1,  # + stack-delete cleanup
+        "AWS::Logs::LogGroup": len(r.FUNCTIONS) + 2,  # + cleanup + API access logs
+        "AWS::IAM::Role": len(r.FUNCTIONS) + 2,  # + cleanup + API Gateway CloudWatch role
+        "AWS::IAM::Policy": len(r.FUNCTIONS) + 1,
+        "AWS::SNS::Topic": 2,  # events + alarms
+        "AWS::SNS::TopicPolicy": 2,
+        "AWS::SNS::Subscription": 0,  # email only when alarmEmail is set
+        "AWS::SQS::Queue": 0,  # endpoint queues are made at run time
+        "AWS::ApiGateway::RestApi": 1,
+        "AWS::ApiGateway::Stage": 1,
+        "AWS::ApiGateway::Deployment": 1,
+        "AWS::ApiGateway::Account": 1,
+        "AWS::ApiGateway::Method": n_admin + n_ingest,
+        "AWS::ApiGateway::ApiKey": 1,
+        "AWS::ApiGateway::UsagePlan": 1,
+        "AWS::ApiGateway::UsagePlanKey": 1,
+        "AWS::ApiGateway::RequestValidator": 1,
+        "AWS::ApiGateway::Model": 2,
+        "AWS::Lambda::Permission": n_admin + n_ingest,
+        "AWS::CloudWatch::Dashboard": 1,
+        "AWS::CloudWatch::Alarm": 4 + 2 * len(r.FUNCTIONS) + 1,
+        "Custom::LitestoreRuntimeCleanup": 1,
+    }
+    for rtype, count in expected.items():
+        t.resource_count_is(rtype, count)
+
+
+# ---------------------------------------------------------------------------------------------
+# resources.py is the single definition
+# ---------------------------------------------------------------------------------------------
+def test_tables_match_resources_py(tpl):
+    for spec in r.TABLES:
+        props = tpl["Resources"][table_id(tpl, spec)]["Properties"]
+        keys = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+        if spec.sort_key:
+            keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+        assert props["KeySchema"] == keys
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        attrs = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+        assert set(attrs.values()) == {"S"}
+        if spec.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in props
+        pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False)
+        assert pitr is spec.point_in_time_recovery
+        gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
+        assert set(gsis) == {ix.name for ix in spec.indexes}
+        for ix in spec.indexes:
+            want = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
+            if ix.sort_key:
+                want.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
+            assert gsis[ix.name]["KeySchema"] == want
+            assert gsis[ix.name]["Projection"] == {"ProjectionType": "ALL"}
+            assert {ix.partition_key, *([ix.sort_key] if ix.sort_key else [])} <= set(attrs)
+
+
+def test_functions_match_resources_py(tpl):
+    for spec in r.FUNCTIONS:
+        props = tpl["Resources"][function_id(tpl, spec)]["Properties"]
+        assert props["Handler"] == spec.handler
+        assert props["MemorySize"] == spec.memory_mb
+        assert props["Timeout"] == spec.timeout_s
+        assert props["Description"] == spec.description
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+    # delivery: the longest endpoint timeout fits in one invocation, with margin
+    assert r.DELIVERY_FUNCTION.timeout_s * 1000 > r.MAX_ENDPOINT_TIMEOUT_MS
+    assert r.ENDPOINT_QUEUE.visibility_timeout_s >= 6 * r.DELIVERY_FUNCTION.timeout_s
+
+
+def test_newest_python_runtime_is_used():
+    from aws_cdk import aws_lambda
+
+    newest = max(
+        (tuple(int(p) for p in name.split("_")[1:]) for name in dir(aws_lambda.Runtime)
+         if name.startswith("PYTHON_3_")),
+    )
+    assert f"python{newest[0]}.{newest[1]}" == "python3.14"
+
+
+def test_topic_matches_resources_py_and_is_ssl_only(tpl, t):
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
+    assert flat(tpl["Resources"][topic]["Properties"]["KmsMasterKeyId"]).endswith("alias/aws/sns")
+    logical_id(tpl, "AWS::SNS::Topic", TopicName=r.alarm_topic_name(r.DEFAULT_PREFIX))
+    for policy in resources(tpl, "AWS::SNS::TopicPolicy").values():
+        stmts = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in stmts
+        )
+    t.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "Topics": [{"Ref": topic}],
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# environment
+# ---------------------------------------------------------------------------------------------
+def test_function_environment(tpl):
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
+    for spec in r.FUNCTIONS:
+        env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
+        assert set(env) == {
+            "LSW_PREFIX", "LSW_TOPIC_ARN", "LSW_DELIVERY_FUNCTION",
+            *(tbl.env_var for tbl in r.TABLES),
+            "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+        }
+        assert env["LSW_PREFIX"] == r.DEFAULT_PREFIX
+        assert env["LSW_TOPIC_ARN"] == {"Ref": topic}
+        for tbl in r.TABLES:
+            assert env[tbl.env_var] == {"Ref": table_id(tpl, tbl)}
+        assert flat(env["LSW_DELIVERY_FUNCTION"]) == DELIVERY_ARN
+        assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == r.METRICS_NAMESPACE
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_no_function_allows_insecure_delivery(synth):
+    for tpl in synth["json"].values():
+        for fn in resources(tpl, "AWS::Lambda::Function").values():
+            env = fn["Properties"].get("Environment", {}).get("Variables", {})
+            assert "LSW_ALLOW_INSECURE" not in env
+            assert "LSW_LOCAL_RUNTIME" not in env
+
+
+def test_context_flows_into_dev_stack(synth):
+    tpl = synth["json"]["dev"]
+    for spec in r.FUNCTIONS:
+        env = tpl["Resources"][function_id(tpl, spec, DEV_PREFIX)]["Properties"]["Environment"]["Variables"]
+        assert env["LSW_PREFIX"] == DEV_PREFIX
+        assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    stage = next(iter(resources(tpl, "AWS::ApiGateway::Stage").values()))["Properties"]
+    assert stage["StageName"] == "dev"
+    plan = next(iter(resources(tpl, "AWS::ApiGateway::UsagePlan").values()))["Properties"]
+    assert plan["Throttle"] == {"RateLimit": 5, "BurstLimit": 10}
+    assert {g["Properties"].get("RetentionInDays") for g in resources(tpl, "AWS::Logs::LogGroup").values()} == {7}
+    subs = resources(tpl, "AWS::SNS::Subscription")
+    assert [s["Properties"]["Protocol"] for s in subs.values()] == ["email"]
+    assert next(iter(subs.values()))["Properties"]["Endpoint"] == "ops@example.com"
+
+
+# ---------------------------------------------------------------------------------------------
+# deletion policies
+# ---------------------------------------------------------------------------------------------
+def test_deletion_policies_default_retains_endpoints_table(tpl):
+    for spec in r.TABLES:
+        table = tpl["Resources"][table_id(tpl, spec)]
+        want = "Retain" if spec.retain_by_default else "Delete"
+        assert table["DeletionPolicy"] == want, spec.suffix
+        assert table["UpdateReplacePolicy"] == want, spec.suffix
+    assert r.ENDPOINTS_TABLE.retain_by_default
+    for group in resources(tpl, "AWS::Logs::LogGroup").values():
+        assert group["DeletionPolicy"] == "Delete"
+
+
+def test_deletion_policies_destroy_data_deletes_everything(synth):
+    tpl = synth["json"]["dev"]
+    for spec in r.TABLES:
+        assert tpl["Resources"][table_id(tpl, spec, DEV_PREFIX)]["DeletionPolicy"] == "Delete"
+    retained = {k for k, v in tpl["Resources"].items() if v.get("DeletionPolicy") == "Retain"}
+    # only the account-wide API Gateway logging role/setting survives (shared by every API in the region)
+    assert {tpl["Resources"][k]["Type"] for k in retained} <= {"AWS::IAM::Role", "AWS::ApiGateway::Account"}
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM: least privilege with prefix / function conditions
+# ---------------------------------------------------------------------------------------------
+def _stmts(tpl, spec):
+    return statements_of(tpl, role_of(tpl, function_id(tpl, spec)))
+
+
+def test_no_managed_policies_on_function_roles(tpl):
+    for spec in r.FUNCTIONS:
+        role = tpl["Resources"][role_of(tpl, function_id(tpl, spec))]["Properties"]
+        assert "ManagedPolicyArns" not in role
+
+
+def test_sqs_access_is_confined_to_prefix_queues(tpl):
+    for spec in r.FUNCTIONS:
+        for s in _stmts(tpl, spec):
+            for a in actions(s):
+                if a.startswith("sqs:") and a != "sqs:ListQueues":
+                    assert res(s) == [QUEUE_ARN], (spec.suffix, a)
+                assert a != "sqs:*"
+
+
+def test_admin_iam(tpl):
+    stmts = _stmts(tpl, r.ADMIN_FUNCTION)
+    by_action = {}
+    for s in stmts:
+        for a in actions(s):
+            by_action.setdefault(a, []).append(s)
+    for a in ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:StartMessageMoveTask"):
+        assert [res(s) for s in by_action[a]] == [[QUEUE_ARN]], a
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
+    (subscribe,) = by_action["sns:Subscribe"]
+    assert res(subscribe) == ["${" + topic + "}"]
+    assert subscribe["Condition"]["StringEquals"] == {"sns:Protocol": "sqs"}
+    assert flat(subscribe["Condition"]["StringLike"]["sns:Endpoint"]) == QUEUE_ARN
+    for a in ("lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping",
+              "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping"):
+        (s,) = by_action[a]
+        assert flat(s["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN, a
+        if a != "lambda:CreateEventSourceMapping":  # no resource type for Create
+            assert res(s) == [MAPPING_ARN]
+    (publish,) = by_action["sns:Publish"]
+    assert res(publish) == ["${" + topic + "}"]
+    assert not any(a.startswith("kms:") or a.startswith("iam:") for a in by_action)
+
+
+def test_delivery_iam(tpl):
+    stmts = _stmts(tpl, r.DELIVERY_FUNCTION)
+    acts = {a for s in stmts for a in actions(s)}
+    assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility"} <= acts
+    assert not acts & {"sqs:CreateQueue", "sqs:DeleteQueue", "sns:Subscribe", "lambda:CreateEventSourceMapping",
+                       "lambda:DeleteEventSourceMapping", "sns:Publish"}
+    (update,) = [s for s in stmts if "lambda:UpdateEventSourceMapping" in actions(s)]
+    assert res(update) == [MAPPING_ARN]
+    assert flat(update["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN
+    for spec in r.TABLES:
+        tid = table_id(tpl, spec)
+        assert any(f"${{{tid}.Arn}}" in res(s) and "dynamodb:UpdateItem" in actions(s) for s in stmts), spec.suffix
+
+
+def test_ingest_iam(tpl):
+    stmts = _stmts(tpl, r.INGEST_FUNCTION)
+    acts = {a for s in stmts for a in actions(s)}
+    assert not any(a.startswith(("sqs:", "lambda:")) for a in acts)
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
+    assert [res(s) for s in stmts if "sns:Publish" in actions(s)] == [["${" + topic + "}"]]
+    tables = {spec.construct_id for spec in (r.IDEMPOTENCY_TABLE, r.EVENTS_TABLE)}
+    granted = {k for spec in r.TABLES for s in stmts
+               if f"${{{(k := table_id(tpl, spec))}.Arn}}" in res(s)}
+    assert granted == {table_id(tpl, s) for s in r.TABLES if s.construct_id in tables}
+
+
+def test_index_grants_name_each_gsi(tpl):
+    stmts = _stmts(tpl, r.ADMIN_FUNCTION)
+    for spec in r.TABLES:
+        for ix in spec.indexes:
+            want = f"${{{table_id(tpl, spec)}.Arn}}/index/{ix.name}"
+            assert any(want in res(s) for s in stmts), want
+    assert not any(x.endswith("/index/*") for s in stmts for x in res(s))
+
+
+# ---------------------------------------------------------------------------------------------
+# API
+# ---------------------------------------------------------------------------------------------
+def _method_paths(tpl) -> dict[tuple[str, str], dict]:
+    api_res = resources(tpl, "AWS::ApiGateway::Resource")
+
+    def path(ref) -> str:
+        if "Fn::GetAtt" in ref:  # the root resource
+            return ""
+        node = api_res[ref["Ref"]]["Properties"]
+        return path(node["ParentId"]) + "/" + node["PathPart"]
+
+    return {(path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
+            for m in resources(tpl, "AWS::ApiGateway::Method").values()}
+
+
+def test_api_routes_and_auth(tpl):
+    methods = _method_paths(tpl)
+    assert set(methods) == set(api_mod.ADMIN_ROUTES) | set(api_mod.INGEST_ROUTES)
+    admin_fn, ingest_fn = function_id(tpl, r.ADMIN_FUNCTION), function_id(tpl, r.INGEST_FUNCTION)
+    for route in api_mod.INGEST_ROUTES:
+        m = methods[route]
+        assert m["AuthorizationType"] == "NONE" and m["ApiKeyRequired"] is True, route
+        assert m["RequestValidatorId"] and set(m["RequestModels"]) == {"application/json"}
+        assert f"${{{ingest_fn}.Arn}}" in flat(m["Integration"]["Uri"])
+    for route in api_mod.ADMIN_ROUTES:
+        m = methods[route]
+        assert m["AuthorizationType"] == "AWS_IAM", route
+        assert not m.get("ApiKeyRequired"), route
+        assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
+    paths = {p for p, _ in methods}
+    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types",
+            "/dead-letters", "/dead-letters/{proxy+}", "/openapi.json", "/docs", "/events", "/events/batch"} == paths
+
+
+def test_api_validation_models(t, tpl):
+    t.has_resource_properties("AWS::ApiGateway::RequestValidator",
+                              {"ValidateRequestBody": True, "ValidateRequestParameters": True})
+    models = {m["Properties"]["Name"] if "Name" in m["Properties"] else k: m["Properties"]
+              for k, m in resources(tpl, "AWS::ApiGateway::Model").items()}
+    schemas = [m["Schema"] for m in models.values()]
+    assert {s["title"] for s in schemas} == {"Event", "EventBatch"}
+    batch = next(s for s in schemas if s["title"] == "EventBatch")
+    assert batch["maxItems"] == r.MAX_BATCH_EVENTS
+    assert all(m["ContentType"] == "application/json" for m in models.values())
+
+
+def test_api_stage_logging_metrics_and_throttles(t, tpl):
+    stage = next(iter(resources(tpl, "AWS::ApiGateway::Stage").values()))["Properties"]
+    assert stage["StageName"] == "v1"
+    assert stage["TracingEnabled"] is True
+    (settings,) = stage["MethodSettings"]
+    assert settings["MetricsEnabled"] is True
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["DataTraceEnabled"] is False
+    assert settings["ThrottlingRateLimit"] == 100 and settings["ThrottlingBurstLimit"] == 200
+    fmt = json.loads(stage["AccessLogSetting"]["Format"])
+    assert {"requestId", "ip", "status", "resourcePath", "httpMethod"} <= set(fmt)
+    access_logs = stage["AccessLogSetting"]["DestinationArn"]
+    group = flat(access_logs).split(":log-group:")[1].strip("${}")
+    assert tpl["Resources"][group]["Properties"]["RetentionInDays"] == 30
+    t.has_resource_properties("AWS::ApiGateway::UsagePlan", {
+        "Throttle": {"RateLimit": 100, "BurstLimit": 200},
+        "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
+    })
+    key = logical_id(tpl, "AWS::ApiGateway::ApiKey", Description="Litestore event ingest key")
+    t.has_resource_properties("AWS::ApiGateway::UsagePlanKey", {"KeyId": {"Ref": key}, "KeyType": "API_KEY"})
+
+
+def test_function_log_groups_have_retention(tpl):
+    for spec in r.FUNCTIONS:
+        fn = tpl["Resources"][function_id(tpl, spec)]["Properties"]
+        group = fn["LoggingConfig"]["LogGroup"]["Ref"]
+        props = tpl["Resources"][group]["Properties"]
+        assert props["LogGroupName"] == f"/aws/lambda/{spec.name(r.DEFAULT_PREFIX)}"
+        assert props["RetentionInDays"] == 30
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboard and alarms
+# ---------------------------------------------------------------------------------------------
+def test_dashboard_has_every_widget(tpl, synth):
+    (dash,) = resources(tpl, "AWS::CloudWatch::Dashboard").values()
+    assert dash["Properties"]["DashboardName"] == synth["stacks"]["default"].stack_name
+    body = flat(dash["Properties"]["DashboardBody"])
+    titles = [
+        "Ingest requests", "Ingest 4xx / 5xx", "Ingest latency (ms)", "Events published", "Deliveries",
+        "Delivery latency (ms)", "Delivered per endpoint", "Failed per endpoint", "Retried per endpoint",
+        "Dead-lettered per endpoint", "Auto-paused per endpoint", "Delivery latency p90 per endpoint (ms)",
+        "Dead-letter queue depth per endpoint", "Dead-letter oldest message age per endpoint (s)",
+        "Endpoint queue oldest message age (s)", "Lambda errors", "Lambda throttles", "Lambda duration p90 (ms)",
+        "Lambda concurrent executions", "Alarms",
+    ]
+    for title in titles:
+        assert f'"title":"{title}"' in body, title
+    # API Gateway stage metrics
+    for metric in ("Count", "4XXError", "5XXError", "Latency"):
+        assert f'"AWS/ApiGateway","{metric}"' in body, metric
+    for p in ("p50", "p90", "p99"):
+        assert f'"stat":"{p}"' in body
+    # EMF metrics: aggregate {service} series
+    for metric in ("Published", "Delivered", "Failed", "Retried", "DeadLettered", "DeliveryLatency"):
+        assert f'"{r.METRICS_NAMESPACE}","{metric}","service","{SERVICE}"' in body, metric
+    # per-endpoint {service, endpoint} series via SEARCH
+    for metric in ("Delivered", "Failed", "Retried", "DeadLettered", "AutoPaused", "DeliveryLatency"):
+        assert (f"SEARCH('{{{r.METRICS_NAMESPACE},endpoint,service}} MetricName=\\\"{metric}\\\" "
+                f"service=\\\"{SERVICE}\\\"'") in body, metric
+    # run-time queues via Metrics Insights over the prefix
+    like = f"{r.DEFAULT_PREFIX}-{r.ENDPOINT_ID_PREFIX}%"
+    for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+        assert (f"SELECT MAX({metric}) FROM SCHEMA(\\\"AWS/SQS\\\", QueueName) "
+                f"WHERE QueueName LIKE '{like}-dlq' GROUP BY QueueName") in body, metric
+    assert f"WHERE QueueName LIKE '{like}' AND QueueName NOT LIKE '%-dlq' GROUP BY QueueName" in body
+    # Lambda metrics, one line per function
+    for metric in ("Errors", "Throttles", "Duration", "ConcurrentExecutions"):
+        for spec in r.FUNCTIONS:
+            fid = function_id(tpl, spec)
+            assert f'"AWS/Lambda","{metric}","FunctionName","${{{fid}}}"' in body, (metric, spec.suffix)
+
+
+def _alarms(tpl) -> list[dict]:
+    return [a["Properties"] for a in resources(tpl, "AWS::CloudWatch::Alarm").values()]
+
+
+def _emf(alarm: dict) -> str | None:
+    """The EMF metric an alarm watches directly (single MetricStat), else None."""
+    metrics = alarm.get("Metrics", [])
+    if len(metrics) == 1 and "MetricStat" in metrics[0]:
+        stat = metrics[0]["MetricStat"]
+        if stat["Metric"]["Namespace"] == r.METRICS_NAMESPACE:
+            assert stat["Metric"]["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+            alarm.update(Statistic=stat["Stat"], Period=stat["Period"])
+            return stat["Metric"]["MetricName"]
+    return None
+
+
+def test_every_alarm_goes_to_the_alarm_topic(tpl):
+    alarm_topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.alarm_topic_name(r.DEFAULT_PREFIX))
+    for alarm in _alarms(tpl):
+        assert alarm["AlarmActions"] == [{"Ref": alarm_topic}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_alarms(tpl):
+    alarms = _alarms(tpl)
+    by_emf = {m: a for a in alarms if (m := _emf(a))}
+    dl = by_emf["DeadLettered"]
+    assert (dl["Statistic"], dl["Period"], dl["Threshold"], dl["EvaluationPeriods"]) == ("Sum", 300, 1, 1)
+    assert dl["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    ap = by_emf["AutoPaused"]
+    assert (ap["Statistic"], ap["Threshold"]) == ("Sum", 1)
+
+    (ratio,) = [a for a in alarms if any("failed / (delivered + failed)" in m.get("Expression", "")
+                                         for m in a.get("Metrics", []))]
+    assert ratio["Threshold"] == 20 and ratio["ComparisonOperator"] == "GreaterThanThreshold"
+    stats = {m["Id"]: m["MetricStat"] for m in ratio["Metrics"] if "MetricStat" in m}
+    assert {s["Metric"]["MetricName"] for s in stats.values()} == {"Delivered", "Failed"}
+    assert {s["Period"] for s in stats.values()} == {900}
+
+    (api5xx,) = [a for a in alarms if a.get("MetricName") == "5XXError"]
+    assert api5xx["Namespace"] == "AWS/ApiGateway" and api5xx["Threshold"] == 1
+    assert {d["Name"] for d in api5xx["Dimensions"]} == {"ApiName", "Stage"}
+
+    for metric in ("Errors", "Throttles"):
+        fns = {flat(d["Value"]) for a in alarms if a.get("MetricName") == metric and a["Namespace"] == "AWS/Lambda"
+               for d in a["Dimensions"]}
+        assert fns == {f"${{{function_id(tpl, spec)}}}" for spec in r.FUNCTIONS}, metric
+
+    (oldest,) = [a for a in alarms if any(m.get("Expression", "").startswith("SELECT") for m in a.get("Metrics", []))]
+    (query,) = oldest["Metrics"]
+    assert query["Expression"] == (
+        'SELECT MAX(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS", QueueName) '
+        f"WHERE QueueName LIKE '{r.DEFAULT_PREFIX}-{r.ENDPOINT_ID_PREFIX}%' AND QueueName NOT LIKE '%-dlq'"
+    )
+    assert query["Period"] == 300
+    assert oldest["Threshold"] == 15 * 60 and oldest["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+# ---------------------------------------------------------------------------------------------
+# clean destroy
+# ---------------------------------------------------------------------------------------------
+def test_cleanup_custom_resource(tpl):
+    (cr_id, cr), = resources(tpl, "Custom::LitestoreRuntimeCleanup").items()
+    props = cr["Properties"]
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
+    assert props["Prefix"] == r.DEFAULT_PREFIX
+    assert props["TopicArn"] == {"Ref": topic}
+    assert flat(props["DeliveryFunctionArn"]) == DELIVERY_ARN
+    assert cr["DeletionPolicy"] == "Delete"
+    assert function_id(tpl, r.DELIVERY_FUNCTION) in cr["DependsOn"]  # runs before the delivery fn goes
+    service_token = props["ServiceToken"]["Fn::GetAtt"][0]
+    fn = tpl["Resources"][service_token]["Properties"]
+    assert fn["Handler"] == "litestore_webhooks.handlers.cleanup.handler"
+    assert fn["Runtime"] == "python3.14" and fn["Architectures"] == ["arm64"]
+    stmts = statements_of(tpl, role_of(tpl, service_token))
+    (delete_q,) = [s for s in stmts if "sqs:DeleteQueue" in actions(s)]
+    assert res(delete_q) == [QUEUE_ARN]
+    (delete_m,) = [s for s in stmts if "lambda:DeleteEventSourceMapping" in actions(s)]
+    assert flat(delete_m["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN
+    assert any("sns:Unsubscribe" in actions(s) for s in stmts)
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+# ---------------------------------------------------------------------------------------------
+def test_outputs(tpl):
+    outputs = tpl["Outputs"]
+    assert {"ApiUrl", "ApiKeyId", "DashboardUrl", "TopicArn", *(f"{s.construct_id}Name" for s in r.TABLES)} <= set(outputs)
+    for spec in r.TABLES:
+        assert outputs[f"{spec.construct_id}Name"]["Value"] == {"Ref": table_id(tpl, spec)}
+    key = logical_id(tpl, "AWS::ApiGateway::ApiKey", Description="Litestore event ingest key")
+    assert outputs["ApiKeyId"]["Value"] == {"Ref": key}
+    assert "get-api-key" in outputs["ApiKeyId"]["Description"]
+    assert flat(outputs["DashboardUrl"]["Value"]).endswith("#dashboards:name=LitestoreWebhooks")
+    stage = logical_id(tpl, "AWS::ApiGateway::Stage", StageName="v1")
+    assert flat(outputs["ApiUrl"]["Value"]).endswith(f"/${{{stage}}}/")
+
+
+# ---------------------------------------------------------------------------------------------
+# cdk-nag, cfn-lint, cdk.json
+# ---------------------------------------------------------------------------------------------
+def test_cdk_nag_has_no_unacknowledged_errors(synth):
+    report = json.loads((synth["outdir"] / "policy-validation-report.json").read_text())
+    errors = [
+        (v["ruleName"], [x["constructPath"] for x in v["violatingResources"]])
+        for plugin in report["pluginReports"] for v in plugin["violations"] if v["severity"] == "error"
+    ]
+    assert errors == []
+    for plugin in report["pluginReports"]:
+        assert plugin["summary"]["status"] != "failure"
+    for stack in synth["stacks"].values():
+        msgs = synth["assembly"].get_stack_by_name(stack.stack_name).messages
+        assert [m for m in msgs if m.level.value == "error"] == []
+
+
+def test_cfn_lint_passes(synth):
+    files = [str(synth["outdir"] / f"{s.stack_name}.template.json") for s in synth["stacks"].values()]
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", *CFN_LINT_IGNORES, "--", *files],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cdk_json():
+    cfg = json.loads((ROOT / "cdk.json").read_text())
+    assert cfg["app"].endswith("app.py")
+    ctx = cfg["context"]
+    assert ctx["prefix"] == r.DEFAULT_PREFIX
+    assert (ctx["stageName"], ctx["throttleRateLimit"], ctx["throttleBurstLimit"]) == ("v1", 100, 200)
+    assert (ctx["logLevel"], ctx["destroyData"], ctx["logRetentionDays"]) == ("INFO", False, 30)
+    assert "alarmEmail" in ctx
+    flags = [k for k in ctx if k.startswith("@aws-cdk")]
+    assert len(flags) > 50  # the recommended feature flags of `cdk init`
+    assert ctx["@aws-cdk/aws-lambda:recognizeLayerVersion"] is True
+    defaults = StackSettings.from_context(cdk.App(context=ctx).node)
+    assert defaults == StackSettings()
+
+
+@pytest.mark.bundling
+def test_real_bundling_contains_dependencies_for_lambda(tmp_path):
+    """Bundles for real (pip for manylinux2014_aarch64 / CPython 3.14) through a full synth."""
+    app = cdk.App(context={**cdk_json_context(), "aws:cdk:bundling-stacks": ["**"]}, outdir=str(tmp_path))
+    stack = LitestoreWebhooksStack(app, "BundlingProbe", settings=StackSettings())
+    assembly = app.synth()
+    tpl = assembly.get_stack_by_name(stack.stack_name).template
+    keys = {fn["Properties"]["Code"]["S3Key"] for fn in resources(tpl, "AWS::Lambda::Function").values()}
+    assert len(keys) == 1  # one shared code asset
+    manifest = json.loads((tmp_path / f"{stack.stack_name}.assets.json").read_text())
+    (entry,) = [f for f in manifest["files"].values() if f["source"]["path"].startswith("asset.")]
+    asset = tmp_path / entry["source"]["path"]
+    assert (asset / "aws_lambda_powertools").is_dir()
+    assert (asset / "requests").is_dir()
+    sos = list((asset / "pydantic_core").glob("_pydantic_core*.so"))
+    assert sos and all("aarch64" in so.name and "cpython-314" in so.name for so in sos)
+    pkg = asset / "litestore_webhooks"
+    assert (pkg / "resources.py").is_file() and (pkg / "handlers" / "cleanup.py").is_file()
+    assert not (pkg / "local").exists() and not (pkg / "cli").exists() and not (pkg / "cli.py").exists()
+    assert not list(pkg.rglob("__pycache__"))
+    assert not (asset / "botocore").exists()  # provided by the Lambda runtime
