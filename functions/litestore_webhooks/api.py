@@ -1,0 +1,123 @@
+"""Shared glue for our API Gateway handlers (ingest, admin): one resolver setup, one error shape.
+
+Every non-2xx answer, including Powertools' own (route not found, request validation) and
+unexpected exceptions, is `ApiError.body()` JSON; a known path with the wrong method is 405
+with an Allow header. Bodies are read as raw bytes and parsed with the strict canonical
+parser, so invalid UTF-8 or JavaScript-unsafe JSON is a 400, never a silent substitution.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from litestore_webhooks.core.canonical import CanonicalJSONError, parse_json
+from litestore_webhooks.core.errors import ApiError, ValidationFailed
+
+JSON = "application/json"
+logger = Logger(child=True)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(exc.status, exc.body(), headers)
+
+
+def raw_body(event: dict[str, Any]) -> bytes:
+    """The request body exactly as sent: base64-decoded when API Gateway encoded it.
+
+    Text bodies are re-encoded with surrogatepass so any undecodable input survives as
+    invalid UTF-8 and is refused by the parser instead of being silently repaired.
+    """
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(400, "invalid_body", "body is not valid base64") from None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def _is_json(content_type: str) -> bool:
+    media, *params = (part.strip() for part in content_type.split(";"))
+    if media.lower() != JSON:
+        return False
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in {"utf-8", "utf8"}:
+            return False
+    return True
+
+
+def json_body(app: APIGatewayRestResolver, *, max_bytes: int) -> Any:
+    """The current request's JSON body: 415 unless application/json (UTF-8), 413 over max_bytes, 400 if invalid."""
+    content_type = app.current_event.headers.get("content-type") or ""
+    if not _is_json(content_type):
+        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json",
+                       [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}])
+    raw = raw_body(app.current_event.raw_event)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "payload_too_large", f"body is {len(raw)} bytes; the limit is {max_bytes}",
+                       {"limit": max_bytes, "size": len(raw)})
+    try:
+        return parse_json(raw)
+    except CanonicalJSONError as exc:
+        raise ApiError(400, "invalid_json", exc.message, [{"path": exc.path, "message": exc.message}]) from None
+
+
+def resolver(title: str) -> APIGatewayRestResolver:
+    """An APIGatewayRestResolver with data validation, OpenAPI metadata and our error handlers."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.configure_openapi(title=title, version="1.0.0")
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _request_invalid(exc: RequestValidationError) -> Response:
+        return error_response(ValidationFailed([
+            {"path": ".".join(map(str, e.get("loc", ()))), "message": e.get("msg", e.get("type", "invalid"))}
+            for e in exc.errors()
+        ]))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response:
+        event = app.current_event
+        allowed = sorted({
+            route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(event.path)
+        })
+        if allowed:
+            return error_response(
+                ApiError(405, "method_not_allowed", f"{event.http_method} is not allowed on {event.path}",
+                         {"allowed": allowed}),
+                {"Allow": ", ".join(allowed)},
+            )
+        return error_response(ApiError(404, "not_found", f"no route for {event.path}"))
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        message = exc.msg if isinstance(exc.msg, str) else "request failed"
+        return error_response(ApiError(int(exc.status_code), "request_failed", message))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(ApiError(500, "internal_error", "internal error; the request may be retried"))
+
+    return app

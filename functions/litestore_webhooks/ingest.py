@@ -1,0 +1,178 @@
+"""Ingest: validate -> claim the id -> store -> publish, for one event or a batch.
+
+Each step only runs for the events that passed the previous one; an event whose store or
+publish step fails has its id released, so the store's retry is not taken for a duplicate.
+The overall status tells the store whether to retry: 5xx only when nothing was accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import bus
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.config import Settings
+from litestore_webhooks.core.envelope import Envelope, build_envelope
+from litestore_webhooks.core.errors import ApiError, ValidationFailed
+
+# Lambda's synchronous invocation payload limit: no larger batch body can reach us anyway.
+MAX_BATCH_BODY_BYTES = 6 * 1024 * 1024
+logger = Logger(child=True)
+_AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+@dataclass
+class Item:
+    """One event's way through the pipeline; `status` is 202 until a step says otherwise."""
+
+    index: int
+    id: str | None
+    event: str | None
+    envelope: Envelope | None = None
+    body: bytes = b""
+    status: int = 202
+    duplicate: bool = False
+    error: ApiError | None = field(default=None, repr=False)
+
+    def fail(self, error: ApiError) -> None:
+        self.status, self.error = error.status, error
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "event": self.event,
+            "status": self.status,
+            "duplicate": self.duplicate,
+            "error": self.error.body()["error"] if self.error else None,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    published: int  # events accepted and published by this request (the Published metric)
+
+
+def _unavailable(code: str, message: str) -> ApiError:
+    return ApiError(503, code, message, {"retryable": True})
+
+
+def _validated(index: int, raw: Any) -> Item:
+    given = raw if isinstance(raw, dict) else {}
+    item = Item(
+        index,
+        given.get("id") if isinstance(given.get("id"), str) else None,
+        given.get("event") if isinstance(given.get("event"), str) else None,
+    )
+    try:
+        envelope = build_envelope(raw)
+    except ValidationFailed as exc:
+        item.fail(exc)
+        return item
+    item.id, item.event, item.envelope, item.body = envelope.id, envelope.event, envelope, envelope.body()
+    if len(item.body) > r.MAX_EVENT_BYTES:
+        item.fail(ApiError(
+            413, "payload_too_large",
+            f"event is {len(item.body)} bytes as canonical JSON; the limit is {r.MAX_EVENT_BYTES}",
+            {"limit": r.MAX_EVENT_BYTES, "size": len(item.body)},
+        ))
+    return item
+
+
+def _accept(settings: Settings, store: Store, items: list[Item]) -> int:
+    """Claim, store and publish every still-valid item in place; returns how many were published."""
+    first: dict[str, Item] = {}
+    repeats: list[tuple[Item, Item]] = []
+    claimed: list[Item] = []
+    for item in items:
+        if item.error:
+            continue
+        if item.id in first:  # same id twice in one request: the later one shares the first's fate
+            repeats.append((item, first[item.id]))
+            continue
+        first[item.id] = item
+        try:
+            if store.claim_event_id(item.id):
+                claimed.append(item)
+            else:
+                item.status, item.duplicate = 200, True
+        except _AWS_ERRORS:
+            logger.exception("claiming event id failed", extra={"event_id": item.id})
+            item.fail(_unavailable("claim_failed", "could not record the event id; retry"))
+
+    if claimed:
+        try:
+            store.put_event_items([store.event_item(i.envelope.to_dict(), i.body) for i in claimed])  # type: ignore[union-attr]
+        except (*_AWS_ERRORS, RuntimeError):
+            logger.exception("storing events failed", extra={"event_ids": [i.id for i in claimed]})
+            _release(store, claimed, _unavailable("store_failed", "could not store the event; retry"))
+            claimed = []
+
+    errors = bus.publish_batch(settings.topic_arn, [(i.id, i.body.decode("utf-8"), i.event) for i in claimed]) if claimed else {}
+    failed = [i for i in claimed if errors.get(i.id)]
+    for item in failed:
+        logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.id]})
+    _release(store, failed, _unavailable("publish_failed", "could not publish the event; retry"))
+    for item in claimed:
+        if not item.error:
+            logger.info("event accepted", extra={"event_id": item.id, "event_type": item.event})
+
+    for repeat, original in repeats:
+        if original.error:
+            repeat.fail(original.error)
+        else:
+            repeat.status, repeat.duplicate = 200, True
+    return len(claimed) - len(failed)
+
+
+def _release(store: Store, items: list[Item], error: ApiError) -> None:
+    """Free the ids of events that were not published, so the store's retry is accepted."""
+    for item in items:
+        item.fail(error)
+        try:
+            store.release_event_id(item.id or "")
+        except _AWS_ERRORS:  # the key expires with the idempotency window; retries until then are duplicates
+            logger.exception("releasing event id failed", extra={"event_id": item.id})
+
+
+def accept_event(settings: Settings, store: Store, raw: Any) -> Outcome:
+    """POST /events: 202 accepted, 200 duplicate, otherwise the item's error."""
+    item = _validated(0, raw)
+    published = _accept(settings, store, [item])
+    if item.error:
+        raise item.error
+    return Outcome(item.status, {"id": item.id, "event": item.event, "duplicate": item.duplicate}, published)
+
+
+def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
+    """POST /events/batch: 202 all accepted, 207 mixed, 400/503 when none was (results in details)."""
+    events = raw.get("events") if isinstance(raw, dict) else None
+    problems = [{"path": k, "message": "unknown field"} for k in sorted(raw) if k != "events"] if isinstance(raw, dict) else []
+    if not isinstance(raw, dict):
+        problems.append({"path": "", "message": "expected object"})
+    elif not isinstance(events, list):
+        problems.append({"path": "events", "message": "expected array"})
+    elif not 1 <= len(events) <= r.MAX_BATCH_EVENTS:
+        problems.append({"path": "events", "message": f"must hold 1 to {r.MAX_BATCH_EVENTS} events, got {len(events)}"})
+    if problems:
+        raise ValidationFailed(problems)
+
+    items = [_validated(i, event) for i, event in enumerate(events)]
+    published = _accept(settings, store, items)
+    results = [item.result() for item in items]
+    failures = [item for item in items if item.error]
+    if not failures:
+        status = 200 if all(item.duplicate for item in items) else 202
+        return Outcome(status, {"results": results}, published)
+    if len(failures) < len(items):
+        return Outcome(207, {"results": results}, published)
+    if any(item.status >= 500 for item in failures):
+        raise ApiError(503, "unavailable", "no event was accepted; retry the batch", results)
+    raise ApiError(400, "validation_failed", "no event in the batch is valid", results)
