@@ -187,3 +187,125 @@ def delete_endpoint_queues(prefix: str, endpoint_id: str) -> None:
         url = queue_url(name)
         if url:
             delete_queue(url)
+
+
+# -- operator access (admin API: dead letters, resend, replay, stats) --------------------
+BATCH_MAX_ENTRIES = 10
+BATCH_MAX_BYTES = r.SNS_MAX_MESSAGE_BYTES  # conservative: a batch never exceeds one max-size message
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    key: str  # caller's name for the entry; results are keyed by it
+    body: str
+    attributes: Mapping[str, Any]
+    delay_s: int = 0
+
+
+def receive(queue_url: str, *, max_messages: int, visibility_s: int, wait_s: int = 1) -> list[Message]:
+    """Receive up to 10 messages, hidden for `visibility_s`; long-polled so an empty answer means empty."""
+    resp = clients.client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=max(1, min(BATCH_MAX_ENTRIES, max_messages)),
+        VisibilityTimeout=visibility_s,
+        WaitTimeSeconds=wait_s,
+        MessageAttributeNames=["All"],
+    )
+    return [
+        Message(m["MessageId"], m["ReceiptHandle"], m["Body"], decode_attributes(m.get("MessageAttributes", {})))
+        for m in resp.get("Messages", [])
+    ]
+
+
+def release(queue_url: str, messages: list[Message]) -> None:
+    """Make received messages visible again at once (visibility 0), ten per call."""
+    sqs = clients.client("sqs")
+    for i in range(0, len(messages), BATCH_MAX_ENTRIES):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+            for n, m in enumerate(messages[i : i + BATCH_MAX_ENTRIES])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def delete(queue_url: str, messages: list[Message]) -> None:
+    """Delete received messages, ten per call."""
+    sqs = clients.client("sqs")
+    for i in range(0, len(messages), BATCH_MAX_ENTRIES):
+        entries = [{"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(messages[i : i + BATCH_MAX_ENTRIES])]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def _send_chunks(messages: list[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    chunks: list[list[OutgoingMessage]] = [[]]
+    size = 0
+    for m in messages:
+        n = len(m.body.encode("utf-8")) + 1024  # body plus a generous allowance for attributes
+        if chunks[-1] and (len(chunks[-1]) == BATCH_MAX_ENTRIES or size + n > BATCH_MAX_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(m)
+        size += n
+    return [c for c in chunks if c]
+
+
+def send_batch(queue_url: str, messages: list[OutgoingMessage]) -> dict[str, str | None]:
+    """SendMessageBatch within the entry and byte limits; maps each key to None (sent) or its error."""
+    sqs = clients.client("sqs")
+    outcome: dict[str, str | None] = {}
+    for chunk in _send_chunks(messages):
+        entries = [
+            {
+                "Id": str(n),
+                "MessageBody": m.body,
+                "MessageAttributes": encode_attributes(m.attributes),
+                "DelaySeconds": max(0, min(MAX_DELAY_S, int(m.delay_s))),
+            }
+            for n, m in enumerate(chunk)
+        ]
+        try:
+            resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except ClientError as exc:
+            outcome.update({m.key: exc.response.get("Error", {}).get("Code", "Error") for m in chunk})
+            continue
+        for ok in resp.get("Successful", []):
+            outcome[chunk[int(ok["Id"])].key] = None
+        for failed in resp.get("Failed", []):
+            outcome[chunk[int(failed["Id"])].key] = failed.get("Code", "Error")
+        for m in chunk:
+            outcome.setdefault(m.key, "no result reported")
+    return outcome
+
+
+@dataclass(frozen=True)
+class Depth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+def depth(queue_url: str) -> Depth:
+    """SQS's approximate counts (they lag by up to a minute on AWS)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    attrs = clients.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    visible, in_flight, delayed = (int(attrs.get(n, 0)) for n in names)
+    return Depth(visible, in_flight, delayed)
+
+
+def purge(queue_url: str) -> bool:
+    """PurgeQueue; False when SQS refuses because a purge ran in the last 60 seconds."""
+    try:
+        clients.client("sqs").purge_queue(QueueUrl=queue_url)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}:
+            return False
+        raise

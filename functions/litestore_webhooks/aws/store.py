@@ -112,6 +112,13 @@ class Store:
 
     def update_endpoint_fields(self, endpoint_id: str, fields: dict[str, Any]) -> None:
         """SET (or REMOVE, for None values) a few attributes of an existing endpoint."""
+        self._update_endpoint(endpoint_id, fields, {})
+
+    def update_endpoint_fields_if(self, endpoint_id: str, fields: dict[str, Any], expected: dict[str, Any]) -> None:
+        """Like update_endpoint_fields, only while each `expected` attribute still has its value (else 409)."""
+        self._update_endpoint(endpoint_id, fields, expected)
+
+    def _update_endpoint(self, endpoint_id: str, fields: dict[str, Any], expected: dict[str, Any]) -> None:
         sets, removes, names, values = [], [], {}, {}
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
@@ -120,6 +127,11 @@ class Store:
             else:
                 sets.append(f"#f{i} = :v{i}")
                 values[f":v{i}"] = _ser.serialize(value)
+        condition = "attribute_exists(id)"
+        for i, (name, value) in enumerate(expected.items()):
+            names[f"#e{i}"] = name
+            values[f":e{i}"] = _ser.serialize(value)
+            condition += f" AND #e{i} = :e{i}"
         expr = " ".join(p for p in (
             "SET " + ", ".join(sets) if sets else "",
             "REMOVE " + ", ".join(removes) if removes else "",
@@ -128,7 +140,7 @@ class Store:
             "TableName": self.settings.endpoints_table,
             "Key": to_ddb({"id": endpoint_id}),
             "UpdateExpression": expr,
-            "ConditionExpression": "attribute_exists(id)",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
         }
         if values:
@@ -136,9 +148,11 @@ class Store:
         try:
             self.ddb.update_item(**kwargs)
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
-            raise
+            if not _is_conditional_failure(exc):
+                raise
+            if expected and self.get_endpoint_item(endpoint_id) is not None:
+                raise ApiError(409, "conflict", f"endpoint {endpoint_id} changed meanwhile; retry") from exc
+            raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
 
     def delete_endpoint_item(self, endpoint_id: str) -> None:
         self.ddb.delete_item(TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}))
@@ -186,6 +200,39 @@ class Store:
     def release_event_id(self, event_id: str) -> None:
         self.ddb.delete_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"evt#{event_id}"}))
 
+    # -- admin idempotency keys -------------------------------------------------------
+    def claim_admin_key(self, key: str, fingerprint: str, *, window_s: int, now: float | None = None) -> dict[str, Any] | None:
+        """Reserve an Idempotency-Key ("adm#<key>") for `window_s`; None if ours, else the live holder's item."""
+        now = time.time() if now is None else now
+        item = {"key": f"adm#{key}", "fingerprint": fingerprint, "expiresAt": int(now + window_s)}
+        try:
+            self.ddb.put_item(
+                TableName=self.settings.idempotency_table,
+                Item=to_ddb(item),
+                ConditionExpression="attribute_not_exists(#k) OR expiresAt < :now",
+                ExpressionAttributeNames={"#k": "key"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+            return None
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        resp = self.ddb.get_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"adm#{key}"}), ConsistentRead=True)
+        return from_ddb(resp["Item"]) if "Item" in resp else None
+
+    def complete_admin_key(self, key: str, result: dict[str, Any]) -> None:
+        """Record what the request under `key` produced, so a retry returns the same thing."""
+        self.ddb.update_item(
+            TableName=self.settings.idempotency_table,
+            Key=to_ddb({"key": f"adm#{key}"}),
+            UpdateExpression="SET #r = :r",
+            ExpressionAttributeNames={"#r": "result"},
+            ExpressionAttributeValues={":r": _ser.serialize(result)},
+        )
+
+    def release_admin_key(self, key: str) -> None:
+        self.ddb.delete_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"adm#{key}"}))
+
     # -- delivered markers -------------------------------------------------------------
     @staticmethod
     def _marker_key(endpoint_id: str, event_id: str) -> str:
@@ -204,6 +251,14 @@ class Store:
         self.ddb.delete_item(
             TableName=self.settings.idempotency_table, Key=to_ddb({"key": self._marker_key(endpoint_id, event_id)})
         )
+
+    def clear_delivered_many(self, endpoint_id: str, event_ids: Iterable[str]) -> None:
+        """clear_delivered for many events, 25 per BatchWriteItem (replay clears thousands)."""
+        keys = [{"key": self._marker_key(endpoint_id, e)} for e in dict.fromkeys(event_ids)]
+        table = self.settings.idempotency_table
+        for i in range(0, len(keys), BATCH_WRITE_MAX):
+            request = {table: [{"DeleteRequest": {"Key": to_ddb(k)}} for k in keys[i : i + BATCH_WRITE_MAX]]}
+            self._write_until_done(table, request)
 
     def delivered_among(self, endpoint_id: str, event_ids: Iterable[str]) -> set[str]:
         """Which of these events already reached this endpoint (one BatchGetItem per 100)."""
@@ -330,11 +385,14 @@ class Store:
         """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff."""
         for i in range(0, len(items), BATCH_WRITE_MAX):
             request = {table: [{"PutRequest": {"Item": to_ddb(it)}} for it in items[i : i + BATCH_WRITE_MAX]]}
-            for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
-                resp = self.ddb.batch_write_item(RequestItems=request)
-                request = resp.get("UnprocessedItems") or {}
-                if not request:
-                    break
-                if backoff is None:
-                    raise RuntimeError(f"DynamoDB left {len(request[table])} items unprocessed in {table}")
-                time.sleep(backoff)
+            self._write_until_done(table, request)
+
+    def _write_until_done(self, table: str, request: dict[str, Any]) -> None:
+        for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+            resp = self.ddb.batch_write_item(RequestItems=request)
+            request = resp.get("UnprocessedItems") or {}
+            if not request:
+                return
+            if backoff is None:
+                raise RuntimeError(f"DynamoDB left {len(request[table])} items unprocessed in {table}")
+            time.sleep(backoff)
