@@ -211,9 +211,10 @@ class Provisioner:
         res = replace(recorded, queue_url=q.queue_url, queue_arn=q.queue_arn, dlq_url=q.dlq_url, dlq_arn=q.dlq_arn)
         self._record(endpoint.id, recorded, res)
         subscription, sub_fixes = self._ensure_subscription(endpoint, res)
-        mapping, map_fixes = self._ensure_mapping(endpoint, res)
-        final = replace(res, subscription_arn=subscription, mapping_id=mapping)
-        self._record(endpoint.id, res, final)
+        subscribed = replace(res, subscription_arn=subscription)
+        self._record(endpoint.id, res, subscribed)
+        mapping, map_fixes = self._ensure_mapping(endpoint, subscribed)
+        self._record(endpoint.id, subscribed, replace(subscribed, mapping_id=mapping))
         return fixes + sub_fixes + map_fixes
 
     def _ensure_subscription(self, endpoint: Endpoint, res: EndpointResources) -> tuple[str, list[str]]:
