@@ -1,0 +1,277 @@
+"""The SSRF-safe HTTP client that POSTs webhooks.
+
+Why not a plain ``requests.post``: a hostname that passed the create-time URL check can
+resolve to a private or metadata address at send time (DNS rebinding), and a second lookup
+inside the HTTP library could answer differently from the one we checked. So the host is
+resolved once, every address is vetted with ``core.urls.check_address``, and the socket
+connects to the vetted address while Host, TLS SNI and certificate verification still use
+the hostname. Redirects are never followed. A response body is read only up to 4 KiB, and a
+wall-clock deadline bounds the whole exchange (socket timeouts bound each read, not a
+receiver that dribbles one byte at a time).
+
+No AWS SDK here: the local runtime and the admin API's test send use it as is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import certifi
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import Timeout
+
+from litestore_webhooks.core.urls import IPAddress, UrlRejected, check_address, parse_host_ip
+
+EXCERPT_BYTES = 4096
+BLOCKED = "blocked_address"
+MAX_POOLS = 64  # distinct (scheme, host, ip, port) kept warm; older pools are closed
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one POST produced: an HTTP status, or an error code when no response arrived."""
+
+    status: int | None
+    error: str | None
+    duration_ms: int
+    excerpt: str = ""
+    retry_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status <= 299
+
+    @property
+    def blocked(self) -> bool:
+        return (self.error or "").startswith(BLOCKED)
+
+
+class _Deadline:
+    """Shuts the request's socket down when the wall-clock budget is spent."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(timeout_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.fired:
+                _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+    def cancel(self) -> bool:
+        """Stop the timer; True if it had already fired (the connection is then unusable)."""
+        with self._lock:
+            self._timer.cancel()
+            self._sock = None
+            return self.fired
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# The deadline of the request the current thread is making; the pinned connections report
+# their socket to it, because urllib3 does not hand the connection of a request to the caller.
+_current = threading.local()
+
+
+class _Pinned:
+    """Mixin: connect to the vetted IP instead of resolving ``host`` again."""
+
+    pinned_ip: str
+    _raw_sock: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:  # type: ignore[override]
+        ip = ipaddress.ip_address(self.pinned_ip)
+        sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.attach(sock)
+        try:
+            sock.settimeout(self.timeout)  # type: ignore[attr-defined]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect((self.pinned_ip, self.port))  # type: ignore[attr-defined]
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeoutError(self, f"connect to {self.pinned_ip} timed out") from exc
+        except OSError as exc:
+            sock.close()
+            raise NewConnectionError(self, f"connect to {self.pinned_ip} failed: {exc}") from exc
+        self._raw_sock = sock
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        if deadline is not None and self._raw_sock is not None:
+            deadline.attach(self._raw_sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _PinnedHTTPConnection(_Pinned, HTTPConnection):
+    def __init__(self, *args: Any, pinned_ip: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pinned_ip = pinned_ip
+
+
+class _PinnedHTTPSConnection(_Pinned, HTTPSConnection):
+    def __init__(self, *args: Any, pinned_ip: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pinned_ip = pinned_ip
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+def _error_code(exc: BaseException, *, deadline_fired: bool) -> str:
+    """Stable short code for a failed exchange, from anywhere in urllib3's exception chain."""
+    if deadline_fired:
+        return "timeout"
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e in seen:
+            continue
+        seen.append(e)
+        todo += [x for x in (e.__cause__, e.__context__, *e.args) if isinstance(x, BaseException)]
+    if any(isinstance(e, ConnectionRefusedError) for e in seen):
+        return "connection_refused"
+    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in seen):
+        return "tls_error"
+    # NewConnectionError subclasses urllib3's ConnectTimeoutError for historical reasons.
+    if any(isinstance(e, TimeoutError | Urllib3Timeout) and not isinstance(e, NewConnectionError) for e in seen):
+        return "timeout"
+    return "connection_error"
+
+
+class Sender:
+    """One per process: thread-safe, with keep-alive pools per (scheme, host, vetted ip, port)."""
+
+    def __init__(self, *, allow_insecure: bool = False, ca_bundle: str | None = None, pool_size: int = 10) -> None:
+        self.allow_insecure = allow_insecure
+        self.pool_size = pool_size
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        if ca_bundle:
+            self._ssl.load_verify_locations(ca_bundle)
+        self._pools: OrderedDict[tuple[str, str, str, int], HTTPConnectionPool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
+        """POST once; never raises for anything the receiver or the network does."""
+        started = time.monotonic()
+
+        def result(status: int | None = None, error: str | None = None, **kw: Any) -> SendResult:
+            return SendResult(status, error, round((time.monotonic() - started) * 1000), **kw)
+
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        if scheme != "https" and not (scheme == "http" and self.allow_insecure):
+            return result(error=f"{BLOCKED}: {scheme}:// is not allowed, use https://")
+        port = parts.port or (443 if scheme == "https" else 80)
+        try:
+            ip = self._vetted_ip(host, port)
+        except UrlRejected as exc:
+            return result(error=f"{BLOCKED}: {exc}" if exc.reason == BLOCKED else "dns_failure")
+        except OSError:  # socket.gaierror and friends
+            return result(error="dns_failure")
+
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        pool = self._pool(scheme, host, ip, port)
+        deadline = _Deadline(timeout_s)
+        _current.deadline = deadline
+        response = None
+        try:
+            response = pool.urlopen(
+                "POST", target, body=body, headers=headers, retries=False, redirect=False,
+                timeout=Timeout(total=timeout_s), preload_content=False, decode_content=False,
+                release_conn=False, assert_same_host=False,
+            )
+            data = response.read(EXCERPT_BYTES + 1)
+        except Exception as exc:  # noqa: BLE001 - every transport failure becomes an error code
+            fired = deadline.cancel()
+            if response is not None:
+                response.close()
+                response.release_conn()
+            return result(error=_error_code(exc, deadline_fired=fired))
+        finally:
+            _current.deadline = None
+        fired = deadline.cancel()
+        if fired or len(data) > EXCERPT_BYTES:
+            response.close()  # unread body or broken socket: do not reuse the connection
+        response.release_conn()
+        if fired:
+            return result(error="timeout")
+        return result(
+            response.status,
+            excerpt=data[:EXCERPT_BYTES].decode("utf-8", "replace"),
+            retry_after=response.headers.get("Retry-After"),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
+    def _vetted_ip(self, host: str, port: int) -> str:
+        """The address to connect to, after ONE resolution whose every answer passed the check."""
+        literal = parse_host_ip(host)
+        if literal is not None:
+            addresses: list[IPAddress] = [literal]
+        else:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+            if not addresses:
+                raise UrlRejected("dns_failure", f"{host} has no addresses")
+        for address in addresses:
+            check_address(address, allow_insecure=self.allow_insecure)
+        # Prefer IPv4: Lambda functions outside a VPC have no IPv6 egress.
+        return str(min(addresses, key=lambda a: a.version))
+
+    def _pool(self, scheme: str, host: str, ip: str, port: int) -> HTTPConnectionPool:
+        key = (scheme, host, ip, port)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            if scheme == "https":
+                pool = _PinnedHTTPSPool(
+                    host, port, maxsize=self.pool_size, ssl_context=self._ssl, pinned_ip=ip,
+                )
+            else:
+                pool = _PinnedHTTPPool(host, port, maxsize=self.pool_size, pinned_ip=ip)
+            self._pools[key] = pool
+            while len(self._pools) > MAX_POOLS:
+                self._pools.popitem(last=False)[1].close()
+            return pool

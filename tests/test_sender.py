@@ -1,0 +1,158 @@
+"""The SSRF-safe sender against real local receivers (HTTP and HTTPS with a throwaway CA)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import trustme
+
+from litestore_webhooks.core.sender import EXCERPT_BYTES, Sender
+from receivers import Receiver, Reply, ca_bundle
+
+HOST = "hooks.example.test"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def resolve(monkeypatch):
+    """Answer DNS for HOST: the n-th lookup gets the n-th answer (a str or a tuple of addresses).
+
+    Returns the list of names looked up, so tests can count resolutions.
+    """
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+
+    def install(*answers: str | tuple[str, ...]):
+        def fake(host, port, *args, **kwargs):
+            if host != HOST:
+                return real(host, port, *args, **kwargs)
+            looked_up.append(host)
+            answer = answers[min(len(looked_up), len(answers)) - 1]
+            addresses = (answer,) if isinstance(answer, str) else answer
+            return [
+                (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in addresses
+            ]
+
+        monkeypatch.setattr(socket, "getaddrinfo", fake)
+        return looked_up
+
+    return install
+
+
+def post(sender: Sender, url: str, timeout_s: float = 5.0, body: bytes = b'{"a":1}'):
+    return sender.post(url, body, {"Content-Type": "application/json"}, timeout_s)
+
+
+def test_posts_body_and_headers_and_reuses_the_connection():
+    sender = Sender(allow_insecure=True)
+    with Receiver() as rx:
+        first, second = post(sender, rx.url("/hook?x=1")), post(sender, rx.url("/hook?x=1"))
+        a, b = rx.wait_for(2)
+    assert (first.status, first.error, second.status) == (200, None, 200)
+    assert (a.method, a.path, a.body, a.headers["Host"]) == ("POST", "/hook?x=1", b'{"a":1}', f"127.0.0.1:{rx.port}")
+    assert a.peer == b.peer  # keep-alive: the second POST rode the first connection
+
+
+def test_https_connects_to_the_vetted_ip_but_verifies_the_hostname(ca, tmp_path, resolve):
+    looked_up = resolve("127.0.0.1", "10.0.0.1")  # a rebinding resolver: the second answer is private
+    sender = Sender(allow_insecure=True, ca_bundle=ca_bundle(ca, tmp_path / "ca.pem"))
+    with Receiver(ca=ca, hostnames=(HOST,)) as rx:
+        result = post(sender, rx.url(host=HOST))
+        (request,) = rx.wait_for(1)
+    assert (result.status, result.error) == (200, None)
+    assert request.headers["Host"] == f"{HOST}:{rx.port}"
+    assert looked_up == [HOST]  # one resolution: nothing could re-resolve between check and connect
+
+
+def test_https_certificate_for_another_name_is_a_tls_error(ca, tmp_path, resolve):
+    resolve("127.0.0.1")
+    sender = Sender(allow_insecure=True, ca_bundle=ca_bundle(ca, tmp_path / "ca.pem"))
+    with Receiver(ca=ca, hostnames=("other.example.test",)) as rx:
+        result = post(sender, rx.url(host=HOST))
+    assert (result.status, result.error, rx.requests) == (None, "tls_error", [])
+
+
+def test_untrusted_ca_is_a_tls_error(ca):
+    with Receiver(ca=ca) as rx:
+        result = post(Sender(allow_insecure=True), rx.url())
+    assert result.error == "tls_error"
+
+
+@pytest.mark.parametrize("answer", ["127.0.0.1", "169.254.169.254", ("93.184.215.14", "10.1.2.3"), "::1"])
+def test_hostname_resolving_to_a_blocked_address_is_refused(resolve, answer):
+    resolve(answer)
+    with Receiver() as rx:
+        result = post(Sender(), f"https://{HOST}:{rx.port}/hook")
+    assert rx.requests == []
+    assert result.status is None and result.blocked and result.error.startswith("blocked_address: ")
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://2130706433/", "http://example.com/"])
+def test_literals_and_plain_http_are_refused_without_allow_insecure(url):
+    result = post(Sender(), url)
+    assert result.blocked, result
+
+
+def test_allow_insecure_still_blocks_metadata_and_private_ranges():
+    assert post(Sender(allow_insecure=True), "http://169.254.169.254/latest/meta-data").blocked
+    assert post(Sender(allow_insecure=True), "http://10.0.0.1/").blocked
+
+
+def test_redirect_is_returned_not_followed():
+    with Receiver(Reply(302, {"Location": "http://127.0.0.1:1/elsewhere"})) as rx:
+        result = post(Sender(allow_insecure=True), rx.url())
+        rx.wait_for(1)
+    assert (result.status, len(rx.requests)) == (302, 1)
+
+
+def test_huge_body_is_cut_to_an_excerpt_and_the_connection_replaced():
+    sender = Sender(allow_insecure=True)
+    with Receiver(Reply(500, body="é".encode() * 500_000)) as rx:
+        big, after = post(sender, rx.url()), post(sender, rx.url())
+        a, b = rx.wait_for(2)
+    assert big.status == 500 and len(big.excerpt.encode()) <= EXCERPT_BYTES + 3  # lossy decode of a cut char
+    assert big.excerpt.startswith("éé")
+    assert after.status == 200 and a.peer != b.peer
+
+
+def test_retry_after_is_reported():
+    with Receiver(Reply(429, {"Retry-After": "120"})) as rx:
+        result = post(Sender(allow_insecure=True), rx.url())
+    assert (result.status, result.retry_after) == (429, "120")
+
+
+def test_slow_response_times_out():
+    with Receiver(Reply(delay_s=5)) as rx:
+        result = post(Sender(allow_insecure=True), rx.url(), timeout_s=0.3)
+    assert (result.status, result.error) == (None, "timeout")
+    assert 250 <= result.duration_ms < 1500
+
+
+def test_dribbling_body_cannot_outlast_the_total_timeout():
+    # Each byte comes well within any per-read timeout; only the wall-clock deadline stops it.
+    with Receiver(Reply(200, body=b"x" * 200, chunk_delay_s=0.02)) as rx:
+        started = time.monotonic()
+        result = post(Sender(allow_insecure=True), rx.url(), timeout_s=0.5)
+        elapsed = time.monotonic() - started
+    assert (result.status, result.error) == (None, "timeout")
+    assert elapsed < 1.5
+
+
+def test_connection_refused_and_dns_failure(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert post(Sender(allow_insecure=True), f"http://127.0.0.1:{port}/").error == "connection_refused"
+
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    assert post(Sender(), "https://no-such-host.example.test/").error == "dns_failure"
