@@ -1,0 +1,64 @@
+"""What every admin resource shares: service objects, the endpoint lookup, list paging, body models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict
+
+from litestore_webhooks.aws.store import Page, Store
+from litestore_webhooks.config import settings
+from litestore_webhooks.core.endpoint import Endpoint
+from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
+# Storage-only attributes of attempt items: keys and TTL are not part of the API.
+_ATTEMPT_STORAGE_KEYS = ("attemptKey", "expiresAt")
+
+
+class Body(BaseModel):
+    """Request bodies: unknown keys are refused, so a typo never passes as a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def store() -> Store:
+    """Per request: cheap (the boto3 client is shared) and always bound to the current Settings."""
+    return Store(settings())
+
+
+def provisioner() -> Provisioner:
+    return Provisioner(settings(), store())
+
+
+def endpoint_or_404(st: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources]:
+    found = load_endpoint(st, endpoint_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist")
+    return found
+
+
+def page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+    """The one list shape: {"data": [...], "nextCursor": str | null}."""
+    return {"data": items, "nextCursor": cursor}
+
+
+def attempt_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _ATTEMPT_STORAGE_KEYS}
+
+
+def attempts_page(p: Page) -> dict[str, Any]:
+    return page([attempt_view(i) for i in p.items], p.cursor)
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware datetimes as UTC; naive ones are taken to be UTC (ISO strings without an offset)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

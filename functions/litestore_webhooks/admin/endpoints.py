@@ -1,0 +1,142 @@
+"""/endpoints: create (optionally idempotent), list, show, update, delete, pause, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from pydantic import Field, field_validator
+
+from litestore_webhooks.admin import common
+from litestore_webhooks.admin.common import Cursor, Limit
+from litestore_webhooks.api import json_response
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.config import settings
+from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, RetryPolicy
+from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.core.urls import validate_url
+from litestore_webhooks.provisioning import Provisioner
+
+router = Router()
+IDEMPOTENCY_WINDOW_S = 12 * 3600
+
+
+class NewEndpoint(EndpointSpec):
+    """The document's endpoint config; http:// and loopback URLs only where the deployment allows them."""
+
+    # Same rule as EndpointSpec.name; its "" default is a "not given" sentinel, not a valid example.
+    name: str = Field("", min_length=1, max_length=100, description="Defaults to the URL's host",
+                      json_schema_extra=lambda schema: schema.pop("default", None))
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return validate_url(value, allow_insecure=settings().allow_insecure)
+
+
+class EndpointChanges(common.Body):
+    """A partial update; the provisioner validates the merged result (URL rules included)."""
+
+    name: str | None = None
+    url: str | None = None
+    events: list[str] | None = None
+    active: bool | None = None
+    retryPolicy: RetryPolicy | None = Field(None, description="replaced whole")
+    description: str | None = None
+    timeout: int | None = None
+    maxConcurrency: int | None = None
+
+
+def with_secret(endpoint: Endpoint) -> dict[str, Any]:
+    """The create response: the only place an endpoint's secret is returned with it."""
+    return {**endpoint.public_dict(), "secret": endpoint.secret}
+
+
+def _fingerprint(spec: EndpointSpec) -> str:
+    submitted = spec.model_dump(mode="json", exclude_unset=True)
+    return hashlib.sha256(json.dumps(submitted, sort_keys=True).encode()).hexdigest()
+
+
+def create(prov: Provisioner, spec: EndpointSpec, idempotency_key: str | None = None) -> Endpoint:
+    """Create an endpoint; with a key, a retry within 12 h returns the endpoint the first call made."""
+    if idempotency_key is None:
+        return prov.create(spec)
+    st, fingerprint = prov.store, _fingerprint(spec)
+    holder = st.claim_admin_key(idempotency_key, fingerprint, window_s=IDEMPOTENCY_WINDOW_S)
+    if holder is not None:
+        return _replay(st, holder, fingerprint)
+    try:
+        endpoint = prov.create(spec)
+    except Exception:
+        st.release_admin_key(idempotency_key)  # the request failed: let a retry run it again
+        raise
+    st.complete_admin_key(idempotency_key, {"endpointId": endpoint.id})
+    return endpoint
+
+
+def _replay(st: Store, holder: dict[str, Any], fingerprint: str) -> Endpoint:
+    """The endpoint an earlier request with the same key created (its current secret included)."""
+    if holder.get("fingerprint") != fingerprint:
+        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+    if "result" not in holder:
+        raise ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly")
+    endpoint_id = holder["result"]["endpointId"]
+    item = st.get_endpoint_item(endpoint_id)
+    if item is None:
+        raise ApiError(409, "idempotency_conflict", f"endpoint {endpoint_id}, created with this Idempotency-Key, was deleted")
+    return Endpoint.from_item(item)
+
+
+def list_endpoints(st: Store, limit: int, cursor: str | None) -> dict[str, Any]:
+    p = st.list_endpoint_items(limit=limit, cursor=cursor)
+    return common.page([Endpoint.from_item(i).public_dict() for i in p.items], p.cursor)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+           description="A retry with the same key within 12 h returns the same endpoint"),
+]
+_TAGS = ["endpoints"]
+
+
+@router.post("/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS)
+def post_endpoint(spec: Annotated[NewEndpoint, BodyParam()], idempotency_key: IdempotencyKey = None):  # noqa: ANN201 - a Response annotation would be validated as the body
+    return json_response(201, with_secret(create(common.provisioner(), spec, idempotency_key)))
+
+
+@router.get("/endpoints", summary="List endpoints (never their secrets)", tags=_TAGS)
+def get_endpoints(limit: Limit = 50, cursor: Cursor = None):  # noqa: ANN201 - a Response annotation would be validated as the body
+    return json_response(200, list_endpoints(common.store(), limit, cursor))
+
+
+@router.get("/endpoints/<endpoint_id>", summary="Show an endpoint", tags=_TAGS)
+def get_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
+    return json_response(200, common.endpoint_or_404(common.store(), endpoint_id)[0].public_dict())
+
+
+@router.patch("/endpoints/<endpoint_id>", summary="Update an endpoint and re-provision it in place", tags=_TAGS)
+def patch_endpoint(endpoint_id: str, changes: Annotated[EndpointChanges, BodyParam()]):  # noqa: ANN201 - a Response annotation would be validated as the body
+    updated = common.provisioner().update(endpoint_id, changes.model_dump(mode="json", exclude_unset=True))
+    return json_response(200, updated.public_dict())
+
+
+@router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS)
+def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
+    common.provisioner().delete(endpoint_id)
+    return Response(status_code=204)
+
+
+@router.post("/endpoints/<endpoint_id>/pause", summary="Pause deliveries (events keep buffering)", tags=_TAGS)
+def pause_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
+    return json_response(200, common.provisioner().pause(endpoint_id).public_dict())
+
+
+@router.post("/endpoints/<endpoint_id>/resume", summary="Resume deliveries", tags=_TAGS)
+def resume_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
+    return json_response(200, common.provisioner().resume(endpoint_id).public_dict())

@@ -1,0 +1,40 @@
+"""POST /endpoints/{id}/test: the catalog example for a type, sent once through the real delivery path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
+from pydantic import Field
+
+from litestore_webhooks import delivery
+from litestore_webhooks.admin import common
+from litestore_webhooks.api import json_response
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.core import catalog
+from litestore_webhooks.core.canonical import canonical_bytes
+from litestore_webhooks.core.envelope import format_timestamp, new_event_id
+
+router = Router()
+
+
+class TestEvent(common.Body):
+    event: str = Field(description="An event type from GET /event-types")
+
+
+def send_test(st: Store, endpoint_id: str, event_type: str) -> dict[str, Any]:
+    """A fresh id ("evt_test_...") and timestamp on the example, so receivers' dedupe does not swallow it.
+
+    Test events are not stored and not published: only this endpoint receives them.
+    """
+    endpoint = common.endpoint_or_404(st, endpoint_id)[0]
+    example = catalog.get(event_type).example
+    event_id = "evt_test_" + new_event_id().removeprefix("evt_")
+    envelope = {**example, "id": event_id, "timestamp": format_timestamp(common.now())}
+    return delivery.deliver_now(endpoint, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True)
+
+
+@router.post("/endpoints/<endpoint_id>/test", summary="Send a test event now; returns the attempt", tags=["endpoints"])
+def post_test(endpoint_id: str, request: Annotated[TestEvent, BodyParam()]):  # noqa: ANN201 - not the body
+    return json_response(200, send_test(common.store(), endpoint_id, request.event))

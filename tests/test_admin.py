@@ -1,0 +1,316 @@
+"""Admin API through the Lambda handler with REST proxy events, on moto (no real event source mappings)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from openapi_spec_validator import validate
+
+from admin_api import call
+from litestore_webhooks import config
+from litestore_webhooks.admin import replay as replay_module
+from litestore_webhooks.aws import clients, event_sources, queues
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.core import catalog
+from litestore_webhooks.core.canonical import canonical_bytes
+from litestore_webhooks.provisioning import load_endpoint
+
+HOOK = {"url": "https://hooks.example.com/in", "events": ["order.*"]}
+
+
+@pytest.fixture
+def admin(aws, monkeypatch):
+    """moto AWS, local event sources, and http:// loopback URLs allowed (for the test receivers)."""
+    monkeypatch.setenv("LSW_ALLOW_INSECURE", "1")
+    config.settings.cache_clear()
+    sources = event_sources.LocalEventSources()
+    event_sources.use(sources)
+    yield sources
+    event_sources.use(None)
+
+
+def create(**overrides) -> dict:
+    status, body, _ = call("POST", "/endpoints", {**HOOK, **overrides})
+    assert status == 201, body
+    return body
+
+
+def store() -> Store:
+    return Store(config.settings())
+
+
+def resources(endpoint_id: str):
+    return load_endpoint(store(), endpoint_id)[1]
+
+
+def drain(queue_url: str) -> list[dict]:
+    out = []
+    while batch := clients.client("sqs").receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+    ).get("Messages", []):
+        out += batch
+    return out
+
+
+def stored_event(event_type: str, received: datetime) -> dict:
+    envelope = {**catalog.get(event_type).example, "id": f"evt_{event_type.replace('.', '_')}_{received:%H%M%S%f}"}
+    item = store().event_item(envelope, canonical_bytes(envelope), now=received.timestamp())
+    store().put_event_items([item])
+    return item
+
+
+def error_code(body: dict) -> str:
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    return body["error"]["code"]
+
+
+# -- catalog, docs ---------------------------------------------------------------------
+def test_event_types_lists_the_catalog(admin):
+    status, body, _ = call("GET", "/event-types")
+    assert status == 200
+    assert [t["name"] for t in body["data"]] == catalog.event_names()
+    assert set(body["data"][0]) == {"name", "description", "schema", "example"}
+
+
+def test_openapi_document_validates_and_names_the_stage_as_server(admin):
+    status, doc, _ = call("GET", "/openapi.json")
+    assert status == 200
+    validate(doc)
+    assert doc["info"]["title"] == "Litestore webhooks admin API"
+    assert doc["servers"] == [{"url": "/prod"}]
+    assert "/endpoints/{endpoint_id}/dead-letters/redrive" in doc["paths"]
+
+
+def test_swagger_ui_page_embeds_the_document(admin):
+    status, page, headers = call("GET", "/docs")
+    assert status == 200 and "text/html" in str(headers.get("Content-Type"))
+    assert "Litestore webhooks admin API" in page and '"/prod"' in page
+
+
+# -- endpoints -------------------------------------------------------------------------
+def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog):
+    caplog.set_level(logging.DEBUG)  # ours and Powertools' at DEBUG; the AWS SDK's wire dumps are not ours
+    caplog.set_level(logging.INFO, logger="botocore")
+    created = create(name="orders", secret="whsec_" + "A" * 43 + "=")
+    secret = created.pop("secret")
+    eid = created["id"]
+    assert created["name"] == "orders" and created["active"] is True
+    assert call("GET", f"/endpoints/{eid}")[1] == created
+    listed = call("GET", "/endpoints")[1]
+    assert listed == {"data": [created], "nextCursor": None}
+
+    status, patched, _ = call("PATCH", f"/endpoints/{eid}", {"timeout": 5000, "events": ["order.completed"]})
+    assert status == 200 and patched["timeout"] == 5000 and patched["events"] == ["order.completed"]
+    assert "secret" not in patched and "previousSecrets" not in patched
+
+    status, body, _ = call("DELETE", f"/endpoints/{eid}")
+    assert (status, body) == (204, None)
+    assert call("GET", f"/endpoints/{eid}")[0] == 404
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "status", "code"),
+    [
+        ("POST", "/endpoints", {**HOOK, "retry_policy": {}}, 400, "validation_failed"),
+        ("POST", "/endpoints", {**HOOK, "url": "ftp://x"}, 400, "validation_failed"),
+        ("POST", "/endpoints", {**HOOK, "events": ["nope.*"]}, 400, "validation_failed"),
+        ("POST", "/endpoints", {**HOOK, "secret": "short"}, 400, "validation_failed"),
+        ("POST", "/endpoints", "{not json", 400, "validation_failed"),
+        ("POST", "/endpoints", [1], 400, "validation_failed"),
+        ("GET", "/endpoints?limit=0", None, 400, "validation_failed"),
+        ("GET", "/endpoints?limit=101", None, 400, "validation_failed"),
+        ("GET", "/endpoints?cursor=%%%", None, 400, "invalid_cursor"),
+        ("GET", "/endpoints/ep_missing", None, 404, "not_found"),
+        ("PATCH", "/endpoints/ep_missing", {"timeout": 5000}, 404, "not_found"),
+        ("DELETE", "/endpoints/ep_missing", None, 404, "not_found"),
+        ("POST", "/endpoints/ep_missing/pause", None, 404, "not_found"),
+        ("PUT", "/endpoints", {}, 405, "method_not_allowed"),
+        ("GET", "/nowhere", None, 404, "not_found"),
+    ],
+)
+def test_endpoint_errors_use_the_error_shape(admin, method, target, body, status, code):
+    got, answer, _ = call(method, target, body)
+    assert (got, error_code(answer)) == (status, code)
+
+
+def test_patch_rejects_bad_values_without_changing_anything(admin):
+    eid = create()["id"]
+    for change in ({"timeout": 0}, {"secret": "whsec_x"}, {"url": "notaurl"}, {"events": []}):
+        status, body, _ = call("PATCH", f"/endpoints/{eid}", change)
+        assert status == 400, (change, body)
+    assert call("GET", f"/endpoints/{eid}")[1]["timeout"] == 10000
+
+
+def test_list_pages_with_opaque_cursors(admin):
+    ids = {create()["id"] for _ in range(3)}
+    seen, cursor, pages = set(), None, 0
+    while True:
+        status, body, _ = call("GET", "/endpoints?limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200 and len(body["data"]) <= 2
+        assert all("secret" not in e for e in body["data"])
+        seen |= {e["id"] for e in body["data"]}
+        pages += 1
+        cursor = body["nextCursor"]
+        if not cursor:
+            break
+    assert seen == ids and pages >= 2
+
+
+def test_idempotency_key_returns_the_same_endpoint(admin):
+    first = call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-1"})
+    again = call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-1"})
+    assert first[0] == again[0] == 201 and first[1] == again[1]
+    assert len(call("GET", "/endpoints")[1]["data"]) == 1
+    other = call("POST", "/endpoints", {**HOOK, "timeout": 2000}, {"Idempotency-Key": "create-1"})
+    assert (other[0], error_code(other[1])) == (422, "idempotency_key_reused")
+    assert call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-2"})[1]["id"] != first[1]["id"]
+
+
+def test_pause_and_resume_toggle_the_mapping(admin):
+    eid = create()["id"]
+    mapping = resources(eid).mapping_id
+    status, paused, _ = call("POST", f"/endpoints/{eid}/pause")
+    assert status == 200 and paused["active"] is False and paused["pausedReason"] == "manual"
+    assert admin.get(mapping)["enabled"] is False
+    status, resumed, _ = call("POST", f"/endpoints/{eid}/resume")
+    assert resumed["active"] is True and resumed["pausedReason"] is None
+    assert admin.get(mapping)["enabled"] is True
+
+
+# -- secrets ---------------------------------------------------------------------------
+def test_rotation_keeps_the_old_secret_for_the_overlap_only(admin):
+    created = create()
+    eid, old = created["id"], created["secret"]
+    assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": old, "previousSecrets": []}
+
+    status, rotated, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 3600})
+    assert status == 200 and rotated["secret"] != old
+    expires = datetime.fromisoformat(rotated["previousSecretExpiresAt"])
+    assert timedelta(minutes=59) < expires - datetime.now(timezone.utc) <= timedelta(hours=1)
+    shown = call("GET", f"/endpoints/{eid}/secret")[1]
+    assert shown == {"secret": rotated["secret"], "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
+    endpoint = load_endpoint(store(), eid)[0]
+    assert endpoint.signing_secrets(datetime.now(timezone.utc)) == [rotated["secret"], old]
+
+    mine = "whsec_" + "B" * 43 + "="
+    status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"secret": mine, "overlapSeconds": 0})
+    assert body == {"secret": mine, "previousSecretExpiresAt": None}
+    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1  # the first rotation's
+
+
+def test_rotation_keeps_at_most_ten_previous_and_drops_expired(admin):
+    eid = create()["id"]
+    for _ in range(12):
+        assert call("POST", f"/endpoints/{eid}/secret/rotate")[0] == 200
+    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 10
+    store().update_endpoint_fields(eid, {"previousSecrets": [{"secret": "whsec_" + "C" * 43 + "=", "expiresAt": "2020-01-01T00:00:00.000Z"}]})
+    assert call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"] == []
+    call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})
+    assert len(load_endpoint(store(), eid)[0].previousSecrets) == 1
+
+
+@pytest.mark.parametrize("body", [{"overlapSeconds": 604801}, {"overlapSeconds": -1}, {"secret": "has space in it"}, {"x": 1}])
+def test_rotation_rejects_bad_input(admin, body):
+    eid = create()["id"]
+    status, answer, _ = call("POST", f"/endpoints/{eid}/secret/rotate", body)
+    assert (status, error_code(answer)) == (400, "validation_failed")
+    assert call("POST", "/endpoints/ep_missing/secret/rotate", {})[0] == 404
+
+
+# -- attempts and events ---------------------------------------------------------------
+def _attempt(endpoint_id: str, event_id: str, n: int, at: str, status: str, code: int | None, ms: int) -> dict:
+    return store().attempt_item({
+        "endpointId": endpoint_id, "eventId": event_id, "attempt": n, "at": at,
+        "status": status, "statusCode": code, "durationMs": ms,
+    })
+
+
+def test_attempts_by_endpoint_and_by_event(admin):
+    eid = create()["id"]
+    now = datetime.now(timezone.utc)
+    stamps = [(now - timedelta(minutes=m)).isoformat(timespec="milliseconds").replace("+00:00", "Z") for m in (30, 20, 10)]
+    store().put_attempt_items([
+        _attempt(eid, "evt_a", 1, stamps[0], "retrying", 503, 40),
+        _attempt(eid, "evt_a", 2, stamps[1], "delivered", 200, 20),
+        _attempt(eid, "evt_b", 1, stamps[2], "delivered", 204, 10),
+    ])
+    body = call("GET", f"/endpoints/{eid}/attempts")[1]
+    assert [(a["eventId"], a["attempt"]) for a in body["data"]] == [("evt_b", 1), ("evt_a", 2), ("evt_a", 1)]
+    assert "attemptKey" not in body["data"][0] and "expiresAt" not in body["data"][0]
+    assert [a["statusCode"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retrying")[1]["data"]] == [503]
+    since = (now - timedelta(minutes=25)).isoformat()
+    assert len(call("GET", f"/endpoints/{eid}/attempts?since={since.replace('+', '%2B')}")[1]["data"]) == 2
+    first = call("GET", f"/endpoints/{eid}/attempts?limit=2")[1]
+    second = call("GET", f"/endpoints/{eid}/attempts?limit=2&cursor={first['nextCursor']}")[1]
+    assert [a["eventId"] for a in first["data"] + second["data"]] == ["evt_b", "evt_a", "evt_a"]
+    assert [a["attempt"] for a in call("GET", "/events/evt_a/attempts")[1]["data"]] == [1, 2]
+    assert call("GET", "/events/evt_unknown/attempts")[1] == {"data": []}
+    assert call("GET", "/endpoints/ep_missing/attempts")[0] == 404
+    assert call("GET", f"/endpoints/{eid}/attempts?since=yesterday")[0] == 400
+
+
+def test_event_show(admin):
+    item = stored_event("order.completed", datetime.now(timezone.utc))
+    status, body, _ = call("GET", f"/events/{item['id']}")
+    assert status == 200
+    assert body == {"id": item["id"], "event": "order.completed", "timestamp": item["timestamp"],
+                    "receivedAt": item["receivedAt"], "payload": json.loads(item["body"])}
+    assert call("GET", "/events/evt_nope")[0] == 404
+
+
+def test_resend_queues_only_for_the_given_endpoints_and_clears_their_marker(admin):
+    a, b, other = create()["id"], create()["id"], create(events=["review.*"])["id"]
+    item = stored_event("order.completed", datetime.now(timezone.utc))
+    store().mark_delivered(a, item["id"])
+    store().mark_delivered(b, item["id"])
+    status, body, _ = call("POST", f"/events/{item['id']}/resend", {"endpointIds": [a]})
+    assert (status, body) == (200, {"queued": 1})
+    [message] = drain(resources(a).queue_url)
+    assert message["Body"] == item["body"]
+    assert queues.decode_attributes(message["MessageAttributes"]) == {"event": "order.completed"}
+    assert drain(resources(b).queue_url) == []
+    assert store().delivered_among(a, [item["id"]]) == set() and store().delivered_among(b, [item["id"]]) == {item["id"]}
+
+    status, body, _ = call("POST", f"/events/{item['id']}/resend", {"endpointIds": [b, other, "ep_missing"]})
+    assert status == 400
+    assert [d["path"] for d in body["error"]["details"]] == ["endpointIds[1]", "endpointIds[2]"]
+    assert drain(resources(b).queue_url) == []
+    assert call("POST", "/events/evt_nope/resend", {"endpointIds": [a]})[0] == 404
+    assert call("POST", f"/events/{item['id']}/resend", {"endpointIds": []})[0] == 400
+
+
+def test_replay_sends_subscribed_events_in_range_to_this_endpoint_only(admin, monkeypatch):
+    eid, other = create(events=["order.*", "review.created"])["id"], create(events=["*"])["id"]
+    base = datetime.now(timezone.utc) - timedelta(hours=2)
+    inside = [stored_event(t, base + timedelta(minutes=m)) for m, t in
+              ((1, "order.completed"), (2, "review.created"), (3, "user.registered"), (4, "order.updated"))]
+    stored_event("order.completed", base + timedelta(minutes=90))  # after `until`
+    store().mark_delivered(eid, inside[0]["id"])
+    window = {"since": base.isoformat(), "until": (base + timedelta(hours=1)).isoformat()}
+
+    status, body, _ = call("POST", f"/endpoints/{eid}/replay", window)
+    assert (status, body) == (200, {"queued": 3, "failed": 0, "truncated": False, "nextSince": None})
+    assert sorted(m["Body"] for m in drain(resources(eid).queue_url)) == sorted(inside[i]["body"] for i in (0, 1, 3))
+    assert store().delivered_among(eid, [inside[0]["id"]]) == set()
+    assert drain(resources(other).queue_url) == []
+
+    body = call("POST", f"/endpoints/{eid}/replay", {**window, "events": ["review.*"]})[1]
+    assert body["queued"] == 1
+    monkeypatch.setattr(replay_module, "MAX_REPLAY", 2)
+    body = call("POST", f"/endpoints/{eid}/replay", window)[1]
+    assert body == {"queued": 2, "failed": 0, "truncated": True, "nextSince": inside[3]["receivedAt"]}
+
+
+@pytest.mark.parametrize("body", [
+    {"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
+    {"since": "2024-01-01T00:00:00Z"},
+    {"since": "2024-01-01T00:00:00Z", "until": "2024-01-02T00:00:00Z", "events": ["nope"]},
+])
+def test_replay_rejects_bad_windows(admin, body):
+    eid = create()["id"]
+    status, answer, _ = call("POST", f"/endpoints/{eid}/replay", body)
+    assert (status, error_code(answer)) == (400, "validation_failed")
