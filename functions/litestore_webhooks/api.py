@@ -92,7 +92,8 @@ def resolver(title: str) -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _request_invalid(exc: RequestValidationError) -> Response:
         return error_response(ValidationFailed([
-            {"path": ".".join(map(str, e.get("loc", ()))), "message": e.get("msg", e.get("type", "invalid"))}
+            {"path": ".".join(map(str, e.get("loc", ()))),
+             "message": str(e.get("msg", e.get("type", "invalid"))).removeprefix("Value error, ")}
             for e in exc.errors()
         ]))
 
