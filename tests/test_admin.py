@@ -137,6 +137,11 @@ def test_endpoint_errors_use_the_error_shape(admin, method, target, body, status
     assert (got, error_code(answer)) == (status, code)
 
 
+def test_non_json_body_is_415_not_a_server_error(admin):
+    status, body, _ = call("POST", "/endpoints", "url=x", {"Content-Type": "text/plain"})
+    assert (status, error_code(body)) == (415, "unsupported_media_type")
+
+
 def test_patch_rejects_bad_values_without_changing_anything(admin):
     eid = create()["id"]
     for change in ({"timeout": 0}, {"secret": "whsec_x"}, {"url": "notaurl"}, {"events": []}):

@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
 from litestore_webhooks.core.canonical import CanonicalJSONError, parse_json
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
@@ -96,6 +96,12 @@ def resolver(title: str) -> APIGatewayRestResolver:
              "message": str(e.get("msg", e.get("type", "invalid"))).removeprefix("Value error, ")}
             for e in exc.errors()
         ]))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
+        content_type = app.current_event.headers.get("content-type") or ""
+        return error_response(ApiError(415, "unsupported_media_type", "Content-Type must be application/json",
+                                       [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}]))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response:
