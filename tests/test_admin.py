@@ -91,7 +91,7 @@ def test_swagger_ui_page_embeds_the_document(admin):
 
 
 # -- endpoints -------------------------------------------------------------------------
-def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog):
+def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog, capsys):
     caplog.set_level(logging.DEBUG)  # ours and Powertools' at DEBUG; the AWS SDK's wire dumps are not ours
     caplog.set_level(logging.INFO, logger="botocore")
     created = create(name="orders", secret="whsec_" + "A" * 43 + "=")
@@ -109,7 +109,7 @@ def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog):
     status, body, _ = call("DELETE", f"/endpoints/{eid}")
     assert (status, body) == (204, None)
     assert call("GET", f"/endpoints/{eid}")[0] == 404
-    assert secret not in caplog.text
+    assert secret not in caplog.text + capsys.readouterr().out  # Powertools' Logger writes to stdout
 
 
 @pytest.mark.parametrize(
@@ -230,7 +230,7 @@ def test_rotation_rejects_bad_input(admin, body):
 def _attempt(endpoint_id: str, event_id: str, n: int, at: str, status: str, code: int | None, ms: int) -> dict:
     return store().attempt_item({
         "endpointId": endpoint_id, "eventId": event_id, "attempt": n, "at": at,
-        "status": status, "statusCode": code, "durationMs": ms,
+        "status": status, "httpStatus": code, "durationMs": ms,
     })
 
 
@@ -239,14 +239,14 @@ def test_attempts_by_endpoint_and_by_event(admin):
     now = datetime.now(timezone.utc)
     stamps = [(now - timedelta(minutes=m)).isoformat(timespec="milliseconds").replace("+00:00", "Z") for m in (30, 20, 10)]
     store().put_attempt_items([
-        _attempt(eid, "evt_a", 1, stamps[0], "retrying", 503, 40),
+        _attempt(eid, "evt_a", 1, stamps[0], "retry_scheduled", 503, 40),
         _attempt(eid, "evt_a", 2, stamps[1], "delivered", 200, 20),
         _attempt(eid, "evt_b", 1, stamps[2], "delivered", 204, 10),
     ])
     body = call("GET", f"/endpoints/{eid}/attempts")[1]
     assert [(a["eventId"], a["attempt"]) for a in body["data"]] == [("evt_b", 1), ("evt_a", 2), ("evt_a", 1)]
     assert "attemptKey" not in body["data"][0] and "expiresAt" not in body["data"][0]
-    assert [a["statusCode"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retrying")[1]["data"]] == [503]
+    assert [a["httpStatus"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retry_scheduled")[1]["data"]] == [503]
     since = (now - timedelta(minutes=25)).isoformat()
     assert len(call("GET", f"/endpoints/{eid}/attempts?since={since.replace('+', '%2B')}")[1]["data"]) == 2
     first = call("GET", f"/endpoints/{eid}/attempts?limit=2")[1]
@@ -256,6 +256,16 @@ def test_attempts_by_endpoint_and_by_event(admin):
     assert call("GET", "/events/evt_unknown/attempts")[1] == {"data": []}
     assert call("GET", "/endpoints/ep_missing/attempts")[0] == 404
     assert call("GET", f"/endpoints/{eid}/attempts?since=yesterday")[0] == 400
+    assert call("GET", f"/endpoints/{eid}/attempts?status=retrying")[0] == 400
+
+
+def test_attempt_status_filter_knows_what_delivery_writes():
+    from typing import get_args
+
+    from litestore_webhooks import delivery
+    from litestore_webhooks.admin.attempts import AttemptStatus
+
+    assert set(get_args(AttemptStatus)) == {delivery.DELIVERED, delivery.RETRY_SCHEDULED, delivery.DEAD_LETTERED, delivery.FAILED}
 
 
 def test_event_show(admin):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -16,6 +16,8 @@ from litestore_webhooks.core.endpoint import utc_iso
 
 router = Router()
 _TAGS = ["attempts"]
+# The statuses delivery writes (litestore_webhooks.delivery), so a typo in ?status= is a 400, not an empty list.
+AttemptStatus = Literal["delivered", "retry_scheduled", "dead_lettered", "failed"]
 
 
 def for_endpoint(
@@ -37,7 +39,7 @@ def for_event(st: Store, event_id: str) -> dict[str, Any]:
 @router.get("/endpoints/<endpoint_id>/attempts", summary="An endpoint's delivery attempts, newest first", tags=_TAGS)
 def get_endpoint_attempts(  # noqa: ANN201 - a Response annotation would be validated as the body
     endpoint_id: str,
-    status: Annotated[str | None, Query(max_length=32, description="Only attempts with this status")] = None,
+    status: Annotated[AttemptStatus | None, Query(description="Only attempts with this status")] = None,
     since: Annotated[datetime | None, Query(description="Only attempts at or after this ISO-8601 time")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

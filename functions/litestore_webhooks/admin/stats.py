@@ -1,4 +1,4 @@
-"""GET /endpoints/{id}/stats: outcomes over a window from the attempt log, plus live queue depths."""
+"""GET /endpoints/{id}/stats: outcomes over a window from the attempt log (test sends excluded), plus live queue depths."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ MAX_ATTEMPTS_READ = 100_000  # beyond this the numbers cover the newest attempts
 _WINDOW = re.compile(r"([1-9][0-9]{0,5})([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 # Attempt-record fields written by delivery.
-STATUS_CODE = "statusCode"
+STATUS_CODE = "httpStatus"
 DURATION_MS = "durationMs"
 
 
@@ -55,7 +55,7 @@ def stats(st: Store, endpoint_id: str, window_text: str) -> dict[str, Any]:
     cursor, read = None, 0
     while read < MAX_ATTEMPTS_READ:
         p = st.attempts_for_endpoint(endpoint_id, since=since, limit=1000, cursor=cursor)
-        for item in p.items:
+        for item in (i for i in p.items if not i.get("test")):  # test sends are not deliveries
             classes[status_class(item.get(STATUS_CODE))] += 1
             if isinstance(item.get(DURATION_MS), int):
                 latencies.append(item[DURATION_MS])

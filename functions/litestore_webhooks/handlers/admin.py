@@ -9,11 +9,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from litestore_webhooks import api
-from litestore_webhooks.admin import attempts, dead_letters, docs, endpoints, event_types, events, replay, secrets, stats
+from litestore_webhooks.admin import attempts, dead_letters, docs, endpoints, event_types, events, replay, secrets, send_test, stats
 
 logger = Logger()
 app = api.resolver(docs.TITLE)
-for module in (event_types, endpoints, secrets, attempts, events, dead_letters, replay, stats):
+for module in (event_types, endpoints, send_test, secrets, attempts, events, dead_letters, replay, stats):
     app.include_router(module.router)
 docs.install(app)
 
