@@ -154,6 +154,42 @@ class Store:
                 raise ApiError(409, "conflict", f"endpoint {endpoint_id} changed meanwhile; retry") from exc
             raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
 
+    def count_endpoint_failures(self, endpoint_id: str, failures: int, *, at: str) -> tuple[int, str]:
+        """Add failed deliveries to the endpoint's streak (failingSince is set by the first one).
+
+        Atomic, so concurrent delivery invocations never lose a count; returns the streak
+        (consecutiveFailures, failingSince) after this update.
+        """
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.settings.endpoints_table,
+                Key=to_ddb({"id": endpoint_id}),
+                UpdateExpression="ADD consecutiveFailures :n SET failingSince = if_not_exists(failingSince, :at)",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeValues=to_ddb({":n": failures, ":at": at}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
+            raise
+        streak = from_ddb(resp["Attributes"])
+        return streak["consecutiveFailures"], streak["failingSince"]
+
+    def clear_endpoint_failures(self, endpoint_id: str) -> None:
+        """End a failure streak after a success; writes nothing when there is none."""
+        try:
+            self.ddb.update_item(
+                TableName=self.settings.endpoints_table,
+                Key=to_ddb({"id": endpoint_id}),
+                UpdateExpression="SET consecutiveFailures = :zero REMOVE failingSince",
+                ConditionExpression="attribute_exists(failingSince) OR consecutiveFailures > :zero",
+                ExpressionAttributeValues=to_ddb({":zero": 0}),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
     def delete_endpoint_item(self, endpoint_id: str) -> None:
         self.ddb.delete_item(TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}))
 

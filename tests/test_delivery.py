@@ -1,0 +1,458 @@
+"""The delivery worker on moto with real local receivers.
+
+The SQS loop is driven by hand, the way Lambda does it: receive from the endpoint queue,
+call the worker with an SQS event built from the received messages, delete what it did not
+report in batchItemFailures.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import trustme
+from receivers import Receiver, Reply, ca_bundle
+
+from litestore_webhooks import delivery, verify
+from litestore_webhooks.aws import clients, event_sources, queues
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.config import Settings
+from litestore_webhooks.core import retry
+from litestore_webhooks.core.canonical import canonical_bytes
+from litestore_webhooks.core.endpoint import Endpoint
+from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+
+FAST = {"maxAttempts": 5, "initialDelay": 500, "backoffMultiplier": 2.0, "maxDelay": 30_000}
+
+
+class _NoJitter(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return (a + b) / 2
+
+
+@pytest.fixture
+def settings(aws: Settings, monkeypatch) -> Settings:
+    """Loopback receivers need allow_insecure; mappings go to the local event-source adapter."""
+    local = event_sources.LocalEventSources()
+    event_sources.use(local)
+    monkeypatch.setattr(retry, "_rng", _NoJitter())
+    yield replace(aws, allow_insecure=True)
+    event_sources.use(None)
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[dict[str, Any]]:
+    """Every queue send the worker makes (still really sent), with the time it was made."""
+    calls: list[dict[str, Any]] = []
+    real = queues.send
+
+    def spy(queue_url: str, body: str, attributes: dict[str, Any], *, delay_s: int = 0) -> str:
+        calls.append({"queue": queue_url, "attributes": dict(attributes), "delay_s": delay_s, "at_ms": time.time() * 1000})
+        return real(queue_url, body, attributes, delay_s=delay_s)
+
+    monkeypatch.setattr(queues, "send", spy)
+    return calls
+
+
+def make_endpoint(settings: Settings, url: str, **spec: Any) -> tuple[Endpoint, EndpointResources]:
+    prov = Provisioner(settings)
+    endpoint = prov.create(prov.parse_spec({"url": url, "events": ["*"], "retryPolicy": FAST, **spec}))
+    found = load_endpoint(prov.store, endpoint.id)
+    assert found is not None
+    return found
+
+
+def publish(res: EndpointResources, event_id: str = "evt_1", **attributes: Any) -> bytes:
+    """What SNS raw delivery puts into the endpoint queue: the canonical body, attribute `event`."""
+    body = canonical_bytes({
+        "event": "order.created", "id": event_id, "timestamp": "2026-08-01T10:00:00.000Z", "data": {"orderId": "o1"},
+    })
+    queues.send(res.queue_url, body.decode(), {queues.EVENT: "order.created", **attributes})
+    return body
+
+
+def receive(url: str, wait_s: int = 0) -> list[dict[str, Any]]:
+    return clients.client("sqs").receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"],
+        WaitTimeSeconds=wait_s,
+    ).get("Messages", [])
+
+
+def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Lambda SQS event for received messages (lower-case attribute keys, as Lambda sends them)."""
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": {
+            k: {"stringValue": v["StringValue"], "dataType": v["DataType"]} for k, v in m.get("MessageAttributes", {}).items()
+        },
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    } for m in messages]}
+
+
+def pump(settings: Settings, res: EndpointResources, wait_s: int = 0) -> dict[str, Any]:
+    """One Lambda poll: receive, process, delete what succeeded."""
+    messages = receive(res.queue_url, wait_s)
+    assert messages, "nothing arrived in the endpoint queue"
+    response = delivery.process_batch(sqs_event(res.queue_arn, messages), settings)
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    for m in messages:
+        if m["MessageId"] not in failed:
+            clients.client("sqs").delete_message(QueueUrl=res.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return response
+
+
+def redeliver(res: EndpointResources, in_flight: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What SQS hands out again when the visibility timeout of never-deleted messages runs out."""
+    for m in in_flight:
+        clients.client("sqs").change_message_visibility(
+            QueueUrl=res.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return receive(res.queue_url)
+
+
+def process(settings: Settings, res: EndpointResources, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worker on these messages, without deleting anything (a crash before Lambda's delete)."""
+    return delivery.process_batch(sqs_event(res.queue_arn, messages), settings)
+
+
+def dead_letters(res: EndpointResources) -> list[dict[str, Any]]:
+    return receive(res.dlq_url)
+
+
+def attrs_of(message: dict[str, Any]) -> dict[str, str]:
+    return queues.decode_attributes(message["MessageAttributes"])
+
+
+def attempts(settings: Settings, event_id: str = "evt_1") -> list[dict[str, Any]]:
+    return sorted(Store(settings).attempts_for_event(event_id), key=lambda a: (a["attempt"], a["at"]))
+
+
+# -- the retry loop -------------------------------------------------------------------------
+
+
+def test_fails_twice_then_succeeds_on_attempt_3_with_the_policy_delays(settings, sent):
+    with Receiver(Reply(503), Reply(500)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        body = publish(res)
+        assert pump(settings, res) == {"batchItemFailures": []}
+        assert pump(settings, res, wait_s=5) == {"batchItemFailures": []}
+        assert pump(settings, res, wait_s=5) == {"batchItemFailures": []}
+        requests = rx.wait_for(3)
+    assert len(rx.requests) == 3
+    assert [r.headers["X-Litestore-Delivery-Attempt"] for r in requests] == ["1", "2", "3"]
+    assert {r.headers["webhook-id"] for r in requests} == {"evt_1"}
+    for r in requests:
+        assert r.body == body
+        verify(r.body, r.headers, endpoint.secret)  # raises if the signature does not verify
+    # Policy 500 ms x 2 (jitter pinned to its midpoint): retry 1 waits 500 ms, retry 2 1000 ms.
+    hops = [s for s in sent if queues.ATTEMPT in s["attributes"]]
+    assert [s["delay_s"] for s in hops] == [1, 1]  # ceil to whole DelaySeconds
+    assert [s["attributes"][queues.ATTEMPT] for s in hops] == [2, 3]
+    for s, wait_ms in zip(hops, (500, 1000)):
+        assert abs(s["attributes"][queues.NOT_BEFORE] - s["at_ms"] - wait_ms) < 50
+    assert requests[1].at - requests[0].at >= 0.5 and requests[2].at - requests[1].at >= 1.0
+    assert hops[1]["attributes"][queues.FIRST_ATTEMPT_AT] == hops[0]["attributes"][queues.FIRST_ATTEMPT_AT]
+    log = attempts(settings)
+    assert [(a["attempt"], a["status"], a.get("httpStatus")) for a in log] == [
+        (1, "retry_scheduled", 503), (2, "retry_scheduled", 500), (3, "delivered", 200),
+    ]
+    assert log[0]["nextRetryAt"] and "nextRetryAt" not in log[2] and log[2]["test"] is False
+    assert receive(res.queue_url) == [] and dead_letters(res) == []
+    assert Store(settings).delivered_among(endpoint.id, ["evt_1"]) == {"evt_1"}
+
+
+def test_exhausted_retries_dead_letter_with_reason_attempts_and_last_status(settings):
+    with Receiver(default=Reply(503, body=b"down for maintenance")) as rx:
+        endpoint, res = make_endpoint(settings, rx.url(), retryPolicy={"maxAttempts": 2, "initialDelay": 0})
+        body = publish(res)
+        pump(settings, res)
+        pump(settings, res, wait_s=2)
+        rx.wait_for(2)
+    (dead,) = dead_letters(res)
+    assert dead["Body"].encode() == body
+    a = attrs_of(dead)
+    assert a[queues.REASON] == "retries_exhausted"
+    assert (a[queues.ATTEMPTS], a[queues.LAST_STATUS], a[queues.EVENT], a[queues.ENDPOINT_ID]) == (
+        "2", "503", "order.created", endpoint.id,
+    )
+    assert a[queues.FIRST_ATTEMPT_AT] <= a[queues.LAST_ATTEMPT_AT]
+    assert queues.LAST_ERROR not in a
+    log = attempts(settings)
+    assert [x["status"] for x in log] == ["retry_scheduled", "dead_lettered"]
+    assert log[1]["responseExcerpt"] == "down for maintenance"
+    assert receive(res.queue_url) == []
+
+
+def test_400_dead_letters_after_one_attempt(settings):
+    with Receiver(Reply(400, body=b'{"error":"bad"}')) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        pump(settings, res)
+        rx.wait_for(1)
+    (dead,) = dead_letters(res)
+    a = attrs_of(dead)
+    assert (a[queues.REASON], a[queues.LAST_STATUS], a[queues.ATTEMPTS]) == ("rejected", "400", "1")
+    assert len(rx.requests) == 1 and receive(res.queue_url) == []
+
+
+def test_redirect_is_not_followed_and_dead_letters(settings):
+    with Receiver(Reply(301, {"Location": "http://169.254.169.254/"})) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        pump(settings, res)
+    (dead,) = dead_letters(res)
+    assert (attrs_of(dead)[queues.REASON], attrs_of(dead)[queues.LAST_STATUS], len(rx.requests)) == ("redirect", "301", 1)
+
+
+def test_410_dead_letters_and_pauses_the_endpoint(settings):
+    with Receiver(Reply(410)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        pump(settings, res)
+    (dead,) = dead_letters(res)
+    assert attrs_of(dead)[queues.REASON] == "gone"
+    paused, res_after = load_endpoint(Store(settings), endpoint.id)
+    assert (paused.active, paused.pausedReason) == (False, "gone")
+    assert event_sources.current().get(res_after.mapping_id)["enabled"] is False
+
+
+def test_retry_after_seconds_and_date_on_429_set_the_delay(settings, sent):
+    when = datetime.now(timezone.utc) + timedelta(seconds=300)
+    with Receiver(Reply(429, {"Retry-After": "120"}), Reply(429, {"Retry-After": format_datetime(when, usegmt=True)})) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        publish(res, "evt_2")
+        pump(settings, res)
+        rx.wait_for(2)
+    delays = sorted(s["delay_s"] for s in sent if queues.ATTEMPT in s["attributes"])
+    assert delays[0] == 120 and 298 <= delays[1] <= 300  # HTTP dates have whole seconds
+
+
+def test_timeout_is_retried_and_logged(settings):
+    with Receiver(Reply(delay_s=3)) as rx:
+        _, res = make_endpoint(settings, rx.url(), timeout=200)
+        publish(res)
+        pump(settings, res)
+    (log,) = attempts(settings)
+    assert (log["status"], log["error"], "httpStatus" in log) == ("retry_scheduled", "timeout", False)
+    assert 150 <= log["durationMs"] < 1000
+
+
+def test_huge_response_body_is_logged_as_a_4_kib_excerpt(settings):
+    with Receiver(Reply(200, body=b"y" * 1_000_000)) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        pump(settings, res)
+    (log,) = attempts(settings)
+    assert log["status"] == "delivered" and log["responseExcerpt"] == "y" * 4096
+
+
+def test_https_receiver_with_a_private_ca(settings, tmp_path):
+    ca = trustme.CA()
+    tls = replace(settings, ca_bundle=ca_bundle(ca, tmp_path / "ca.pem"))
+    with Receiver(ca=ca) as rx:
+        endpoint, res = make_endpoint(tls, rx.url(host="localhost"))
+        publish(res)
+        assert pump(tls, res) == {"batchItemFailures": []}
+        (request,) = rx.wait_for(1)
+    verify(request.body, request.headers, endpoint.secret)
+
+
+# -- never lose, never duplicate ------------------------------------------------------------
+
+
+def test_crash_after_marker_before_sqs_delete_causes_no_second_post(settings):
+    with Receiver() as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        first = receive(res.queue_url)
+        assert process(settings, res, first) == {"batchItemFailures": []}  # ... and then the function dies
+        messages = redeliver(res, first)
+        assert len(messages) == 1
+        response = process(settings, res, messages)
+    assert response == {"batchItemFailures": []}
+    assert len(rx.requests) == 1
+
+
+def test_crash_between_post_and_marker_causes_at_most_one_more_post_with_the_same_id(settings, monkeypatch):
+    real = Store.mark_delivered
+    crashes = iter([True])
+
+    def crashing(self, endpoint_id, event_id, **kw):
+        if next(crashes, False):
+            raise ConnectionError("function died before the marker was written")
+        return real(self, endpoint_id, event_id, **kw)
+
+    monkeypatch.setattr(Store, "mark_delivered", crashing)
+    with Receiver() as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        first = receive(res.queue_url)
+        assert len(process(settings, res, first)["batchItemFailures"]) == 1  # not acknowledged
+        assert process(settings, res, redeliver(res, first)) == {"batchItemFailures": []}
+        a, b = rx.wait_for(2)
+    assert len(rx.requests) == 2 and a.headers["webhook-id"] == b.headers["webhook-id"] == "evt_1"
+
+
+def test_dead_letter_send_failure_reports_the_record(settings, sent, monkeypatch):
+    with Receiver(default=Reply(400)) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        publish(res, "evt_2", **{queues.ATTEMPT: 1})
+        spy = queues.send
+
+        def failing(queue_url, body, attributes, **kw):
+            if queue_url == res.dlq_url and '"evt_1"' in body:
+                raise ConnectionError("SQS unavailable")
+            return spy(queue_url, body, attributes, **kw)
+
+        monkeypatch.setattr(queues, "send", failing)
+        messages = receive(res.queue_url)
+        by_event = {json.loads(m["Body"])["id"]: m["MessageId"] for m in messages}
+        response = process(settings, res, messages)
+    assert response == {"batchItemFailures": [{"itemIdentifier": by_event["evt_1"]}]}
+    assert [json.loads(m["Body"])["id"] for m in dead_letters(res)] == ["evt_2"]
+
+
+def test_attempt_log_failure_reports_every_record_and_sends_nothing(settings, sent, monkeypatch):
+    def failing(self, items):
+        raise ConnectionError("DynamoDB unavailable")
+
+    monkeypatch.setattr(Store, "put_attempt_items", failing)
+    with Receiver(default=Reply(503)) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        publish(res, "evt_2")
+        response = pump(settings, res)
+    assert len(response["batchItemFailures"]) == 2
+    assert [s for s in sent if queues.ATTEMPT in s["attributes"]] == []  # no second retry chain
+
+
+def test_already_delivered_is_acknowledged_without_a_post(settings):
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        Store(settings).mark_delivered(endpoint.id, "evt_1")
+        publish(res)
+        assert pump(settings, res) == {"batchItemFailures": []}
+    assert rx.requests == [] and receive(res.queue_url) == []
+
+
+def test_early_hop_is_re_delayed_without_a_post(settings, sent):
+    not_before = int(time.time() * 1000) + 1_800_000  # 30 min: two more hops of <= 900 s
+    with Receiver() as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res, **{queues.ATTEMPT: 3, queues.NOT_BEFORE: not_before, queues.FIRST_ATTEMPT_AT: "2026-08-01T10:00:00.000Z"})
+        sent.clear()
+        assert pump(settings, res) == {"batchItemFailures": []}
+    assert rx.requests == []
+    (hop,) = sent
+    assert hop["delay_s"] == 900 and hop["queue"] == res.queue_url
+    assert hop["attributes"][queues.ATTEMPT] == "3" and hop["attributes"][queues.NOT_BEFORE] == str(not_before)
+
+
+def test_paused_endpoint_leaves_records_queued_and_deleted_endpoint_drops_them(settings):
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        Provisioner(settings).pause(endpoint.id)
+        publish(res)
+        messages = receive(res.queue_url)
+        event = sqs_event(res.queue_arn, messages)
+        assert delivery.process_batch(event, settings) == {
+            "batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]
+        }
+        Store(settings).delete_endpoint_item(endpoint.id)
+        delivery.forget_endpoint(endpoint.id)
+        assert delivery.process_batch(event, settings) == {"batchItemFailures": []}
+    assert rx.requests == []
+
+
+# -- SSRF at send time (allow_insecure off) -------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "169.254.169.254"])
+def test_host_resolving_to_a_blocked_address_is_refused_at_send_time(settings, monkeypatch, address):
+    strict = replace(settings, allow_insecure=False)
+    lookups: list[str] = []
+
+    def resolver(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    _, res = make_endpoint(strict, "https://hooks.example.test/in")
+    publish(res)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    assert pump(strict, res) == {"batchItemFailures": []}
+    monkeypatch.undo()
+    (dead,) = dead_letters(res)
+    a = attrs_of(dead)
+    assert (a[queues.REASON], a[queues.ATTEMPTS]) == ("blocked_address", "1")
+    assert a[queues.LAST_ERROR].startswith("blocked_address: ") and lookups == ["hooks.example.test"]
+
+
+# -- health, metrics, the handler, deliver_now ----------------------------------------------
+
+
+def test_failure_streak_auto_pauses_and_a_success_resets_it(settings, capsys):
+    eager = replace(settings, auto_pause_after_s=0, auto_pause_min_failures=3)
+    with Receiver(Reply(400), Reply(400), Reply(200), Reply(400), Reply(400), Reply(400)) as rx:
+        endpoint, res = make_endpoint(eager, rx.url())
+        store = Store(eager)
+        for n in range(1, 4):
+            publish(res, f"evt_{n}")
+            pump(eager, res)
+        item = store.get_endpoint_item(endpoint.id)
+        assert item["consecutiveFailures"] == 0 and "failingSince" not in item  # the success reset it
+        publish(res, "evt_4")
+        publish(res, "evt_5")
+        pump(eager, res)
+        assert store.get_endpoint_item(endpoint.id)["active"] is True  # 2 failures < 3
+        publish(res, "evt_6")
+        pump(eager, res)
+    paused = store.get_endpoint_item(endpoint.id)
+    assert (paused["active"], paused["pausedReason"], paused["consecutiveFailures"]) == (False, "auto_disabled", 3)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    auto = [doc for doc in emf if "AutoPaused" in doc]
+    assert auto and auto[0]["endpoint"] == endpoint.id and auto[0]["service"] == "litestore-webhooks"
+
+
+def test_handler_returns_partial_batch_response_and_emits_both_metric_sets(settings, monkeypatch, capsys):
+    from litestore_webhooks import config
+    from litestore_webhooks.handlers.delivery import handler
+
+    monkeypatch.setenv("LSW_ALLOW_INSECURE", "1")
+    config.settings.cache_clear()
+
+    class Context:
+        function_name, memory_limit_in_mb, invoked_function_arn, aws_request_id = "delivery", 1024, "arn:fn", "req-1"
+
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(config.settings(), rx.url())
+        publish(res)
+        messages = receive(res.queue_url)
+        assert handler(sqs_event(res.queue_arn, messages), Context()) == {"batchItemFailures": []}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    dimension_sets = [doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] for doc in emf if "Delivered" in doc]
+    assert sorted(map(sorted, dimension_sets)) == [["endpoint", "service"], ["service"]]
+    assert all("DeliveryLatency" in doc for doc in emf if "Delivered" in doc)
+
+
+def test_deliver_now_makes_one_logged_synchronous_attempt(settings, sent):
+    with Receiver(Reply(500, body=b"nope")) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        record = delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
+        (request,) = rx.wait_for(1)
+    assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == ("failed", 500, "nope", True)
+    verify(request.body, request.headers, endpoint.secret)
+    assert sent == [] and [a["status"] for a in attempts(settings, "evt_test")] == ["failed"]
