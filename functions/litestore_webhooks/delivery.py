@@ -219,9 +219,10 @@ class _Batch:
                 messages.append(Message.from_record(record))
             except (ValueError, KeyError) as exc:
                 logger.error("malformed message", extra={"endpointId": self.endpoint.id, "error": str(exc)})
-                self._send_or_fail(record["messageId"], self.resources.dlq_url, record["body"], {
+                if self._send_or_fail(record["messageId"], self.resources.dlq_url, record["body"], {
                     queues.REASON: "malformed", queues.ENDPOINT_ID: self.endpoint.id,
-                })
+                }):
+                    self.counts["DeadLettered"] += 1
         try:
             delivered = self.store.delivered_among(self.endpoint.id, [m.event_id for m in messages])
         except Exception:
