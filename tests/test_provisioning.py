@@ -162,6 +162,44 @@ def test_pause_disables_the_mapping_only_and_events_keep_buffering(aws, prov, lo
     assert local.get(res.mapping_id)["enabled"] is True
 
 
+def _race(prov: Provisioner, monkeypatch, meanwhile) -> None:
+    """Run `meanwhile` right after the provisioner has read the endpoint item (a concurrent writer)."""
+    read = prov.store.get_endpoint_item
+
+    def read_then_race(endpoint_id):
+        item = read(endpoint_id)
+        monkeypatch.setattr(prov.store, "get_endpoint_item", read)
+        meanwhile(endpoint_id)
+        return item
+
+    monkeypatch.setattr(prov.store, "get_endpoint_item", read_then_race)
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "update"])
+def test_lifecycle_writes_do_not_undo_a_concurrent_secret_rotation(prov, monkeypatch, action):
+    from litestore_webhooks.admin.secrets import Rotation, rotate
+
+    ep = create(prov, ["*"], active=action != "resume")
+    rotated = {}
+    _race(prov, monkeypatch, lambda eid: rotated.update(rotate(prov.store, eid, Rotation())))
+    {"pause": lambda: prov.pause(ep.id), "resume": lambda: prov.resume(ep.id),
+     "update": lambda: prov.update(ep.id, {"description": "x"})}[action]()
+
+    stored, _ = load_endpoint(prov.store, ep.id)
+    assert stored.secret == rotated["secret"] != ep.secret
+    assert [p.secret for p in stored.previousSecrets] == [ep.secret]
+
+
+@pytest.mark.parametrize("action", ["pause", "update"])
+def test_lifecycle_writes_do_not_reset_concurrent_failure_counts(prov, monkeypatch, action):
+    ep = create(prov, ["*"])
+    _race(prov, monkeypatch, lambda eid: prov.store.count_endpoint_failures(eid, 3, at="2026-01-01T00:00:00.000Z"))
+    {"pause": lambda: prov.pause(ep.id, "auto_disabled"), "update": lambda: prov.update(ep.id, {"timeout": 5000})}[action]()
+
+    stored, _ = load_endpoint(prov.store, ep.id)
+    assert (stored.consecutiveFailures, stored.failingSince) == (3, "2026-01-01T00:00:00.000Z")
+
+
 def test_pause_refuses_unknown_reasons(prov):
     ep = create(prov, ["*"])
     with pytest.raises(ValidationFailed):

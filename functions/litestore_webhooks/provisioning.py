@@ -14,6 +14,7 @@ and removes the subscription first: SNS must never publish into a deleted queue.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -127,7 +128,7 @@ class Provisioner:
         elif changes.get("active") is False and endpoint.active:
             revision["pausedReason"] = "manual"
         updated = self._revised(endpoint, revision)
-        self._save(updated)
+        self._save(updated, revision)
         self._converge(updated, res)
         return updated
 
@@ -147,8 +148,9 @@ class Provisioner:
     def pause(self, endpoint_id: str, reason: str = "manual") -> Endpoint:
         """Stop deliveries by disabling the mapping only: events keep buffering in the queue."""
         endpoint, res = self._load(endpoint_id)
-        paused = self._revised(endpoint, {"active": False, "pausedReason": reason})
-        self._save(paused)
+        revision = {"active": False, "pausedReason": reason}
+        paused = self._revised(endpoint, revision)
+        self._save(paused, revision)
         if res.mapping_id:
             self.event_sources.update(res.mapping_id, enabled=False)
         return paused
@@ -156,8 +158,9 @@ class Provisioner:
     def resume(self, endpoint_id: str) -> Endpoint:
         """Re-enable the mapping and start health tracking afresh; buffered events flow again."""
         endpoint, res = self._load(endpoint_id)
-        resumed = self._revised(endpoint, {"active": True, **_HEALTH_RESET})
-        self._save(resumed)
+        revision = {"active": True, **_HEALTH_RESET}
+        resumed = self._revised(endpoint, revision)
+        self._save(resumed, revision)
         if res.mapping_id:
             self.event_sources.update(res.mapping_id, enabled=True)
         return resumed
@@ -191,12 +194,15 @@ class Provisioner:
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 
-    def _save(self, endpoint: Endpoint) -> None:
-        """Write the model's fields (None removes) and leave the `resources` map alone."""
+    def _save(self, endpoint: Endpoint, fields: Iterable[str]) -> None:
+        """Write only `fields` of the revised endpoint, plus updatedAt (None removes).
+
+        Never the whole model: the item was read before this write, and a secret rotation
+        (secret, previousSecrets) or delivery's atomic failure counters written meanwhile must
+        survive a PATCH, pause or resume. The `resources` map is left alone too.
+        """
         item = endpoint.to_item()
-        self.store.update_endpoint_fields(
-            endpoint.id, {k: item.get(k) for k in Endpoint.model_fields if k != "id"}
-        )
+        self.store.update_endpoint_fields(endpoint.id, {k: item.get(k) for k in (*fields, "updatedAt")})
 
     def _record(self, endpoint_id: str, before: EndpointResources, after: EndpointResources) -> None:
         if after != before:
