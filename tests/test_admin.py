@@ -137,6 +137,31 @@ def test_endpoint_errors_use_the_error_shape(admin, method, target, body, status
     assert (got, error_code(answer)) == (status, code)
 
 
+@pytest.mark.parametrize("insecure", [False, True])
+def test_create_validates_with_the_provisioners_one_rule(admin, monkeypatch, insecure):
+    """POST /endpoints and Provisioner.parse_spec share provisioning.validate_spec: same verdicts."""
+    from litestore_webhooks import provisioning
+    from litestore_webhooks.core.errors import ValidationFailed
+
+    monkeypatch.setenv("LSW_ALLOW_INSECURE", "1" if insecure else "0")
+    config.settings.cache_clear()
+    calls = []
+    real = provisioning.validate_spec
+    monkeypatch.setattr(provisioning, "validate_spec", lambda doc, cfg: calls.append(doc) or real(doc, cfg))
+    docs = [HOOK, {**HOOK, "url": "http://127.0.0.1:9/x"}, {**HOOK, "url": "ftp://x"}, {**HOOK, "events": ["nope.*"]},
+            {**HOOK, "timeout": "5"}, {**HOOK, "retry_policy": {}}, {**HOOK, "name": ""}]
+    for doc in docs:
+        status, body, _ = call("POST", "/endpoints", doc)
+        try:
+            provisioning.Provisioner(config.settings()).parse_spec(doc)
+            expected = None
+        except ValidationFailed as exc:
+            expected = [d["message"] for d in exc.details]
+        got = None if status == 201 else [d["message"] for d in body["error"]["details"]]
+        assert got == expected, doc
+    assert calls[::2] == docs  # the API's call, then parse_spec's, for each document
+
+
 def test_non_json_body_is_415_not_a_server_error(admin):
     status, body, _ = call("POST", "/endpoints", "url=x", {"Content-Type": "text/plain"})
     assert (status, error_code(body)) == (415, "unsupported_media_type")

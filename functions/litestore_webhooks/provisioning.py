@@ -86,6 +86,16 @@ def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointRes
     return None if item is None else _split(item)
 
 
+def validate_spec(doc: Any, settings: Settings) -> EndpointSpec:
+    """The one validation of a submitted endpoint, under the deployment's URL rules (allow_insecure).
+
+    Raises pydantic.ValidationError: the admin API's body model (admin/endpoints.NewEndpoint)
+    delegates here so Powertools reports it in its own request-validation shape;
+    `Provisioner.parse_spec` converts it to ValidationFailed.
+    """
+    return EndpointSpec.model_validate(doc, context={"allow_insecure": settings.allow_insecure})
+
+
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed([
         {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
@@ -102,7 +112,7 @@ class Provisioner:
     def parse_spec(self, doc: Any) -> EndpointSpec:
         """A submitted endpoint, validated under this deployment's URL rules (allow_insecure)."""
         try:
-            return EndpointSpec.model_validate(doc, context={"allow_insecure": self.settings.allow_insecure})
+            return validate_spec(doc, self.settings)
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 

@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from pydantic import Field, field_validator
+from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
+from litestore_webhooks import provisioning
 from litestore_webhooks.admin import common
 from litestore_webhooks.admin.common import Cursor, Limit
 from litestore_webhooks.api import json_response
@@ -19,7 +20,6 @@ from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
 from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, RetryPolicy
 from litestore_webhooks.core.errors import ApiError
-from litestore_webhooks.core.urls import validate_url
 from litestore_webhooks.provisioning import Provisioner
 
 router = Router()
@@ -29,14 +29,20 @@ IDEMPOTENCY_WINDOW_S = 12 * 3600
 class NewEndpoint(EndpointSpec):
     """The document's endpoint config; http:// and loopback URLs only where the deployment allows them."""
 
+    # This class documents the request body in OpenAPI (the docstring is its description).
+    # Validation is provisioning.validate_spec, the one Provisioner.parse_spec uses: Powertools
+    # validates bodies without a pydantic context, so the deployment's URL rules are passed there.
+
     # Same rule as EndpointSpec.name; its "" default is a "not given" sentinel, not a valid example.
     name: str = Field("", min_length=1, max_length=100, description="Defaults to the URL's host",
                       json_schema_extra=lambda schema: schema.pop("default", None))
 
-    @field_validator("url")
+    @model_validator(mode="wrap")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return validate_url(value, allow_insecure=settings().allow_insecure)
+    def _as_provisioning_validates(cls, data: Any, handler: ModelWrapValidatorHandler[EndpointSpec]) -> EndpointSpec:
+        if not isinstance(data, dict):  # not a JSON object: pydantic's own type error, as before
+            return handler(data)
+        return provisioning.validate_spec(data, settings())
 
 
 class EndpointChanges(common.Body):
