@@ -306,6 +306,38 @@ def test_crash_between_post_and_marker_causes_at_most_one_more_post_with_the_sam
     assert len(rx.requests) == 2 and a.headers["webhook-id"] == b.headers["webhook-id"] == "evt_1"
 
 
+def test_duplicate_event_in_one_batch_is_posted_once_and_both_records_are_acknowledged(settings, sent):
+    with Receiver(Reply(200, delay_s=0.2), Reply(200, delay_s=0.2)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        publish(res, "evt_2")
+        publish(res, "evt_1")  # SQS at-least-once, or a redrive racing a retry
+        messages = receive(res.queue_url)
+        assert len(messages) == 3
+        assert process(settings, res, messages) == {"batchItemFailures": []}
+    assert sorted(r.headers["webhook-id"] for r in rx.requests) == ["evt_1", "evt_2"]
+    assert [a["status"] for a in attempts(settings, "evt_1")] == ["delivered"]
+
+
+def test_duplicate_event_in_one_batch_shares_a_retry_and_a_failure(settings, sent, monkeypatch):
+    with Receiver(default=Reply(503)) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res, "evt_1")
+        publish(res, "evt_1")
+        messages = receive(res.queue_url)
+        assert process(settings, res, messages) == {"batchItemFailures": []}
+        assert len(rx.requests) == 1
+        assert len([s for s in sent if queues.ATTEMPT in s["attributes"]]) == 1  # one retry chain, not two
+
+        def failing(*args, **kwargs):
+            raise ConnectionError("SQS unavailable")
+
+        monkeypatch.setattr(queues, "send", failing)  # the retry cannot be scheduled: redeliver both
+        response = process(settings, res, messages)
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(m["MessageId"] for m in messages)
+    assert len(rx.requests) == 2
+
+
 def test_dead_letter_send_failure_reports_the_record(settings, sent, monkeypatch):
     with Receiver(default=Reply(400)) as rx:
         _, res = make_endpoint(settings, rx.url())

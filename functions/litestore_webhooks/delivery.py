@@ -242,7 +242,21 @@ class _Batch:
             else:
                 due.append(m)
         if due:
-            self._deliver(due)
+            self._deliver_each_event_once(due)
+
+    def _deliver_each_event_once(self, due: list[Message]) -> None:
+        """One POST per event id: a second record of the same event (SQS at-least-once, a redrive
+        racing a retry) shares its first copy's outcome: acknowledged with it, or redelivered with it."""
+        first: dict[str, Message] = {}
+        copies: dict[str, list[str]] = {}  # first copy's message id -> the duplicates' message ids
+        for m in due:
+            original = first.setdefault(m.event_id, m)
+            if original is not m:
+                copies.setdefault(original.message_id, []).append(m.message_id)
+                logger.info("duplicate in batch", extra={"endpointId": self.endpoint.id, "eventId": m.event_id})
+        self._deliver(list(first.values()))
+        failed = set(self.failures)
+        self.failures += [dup for original, dups in copies.items() if original in failed for dup in dups]
 
     def _deliver(self, due: list[Message]) -> None:
         workers = min(self.endpoint.maxConcurrency, len(due))
