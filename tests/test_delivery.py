@@ -488,3 +488,17 @@ def test_deliver_now_makes_one_logged_synchronous_attempt(settings, sent):
     assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == ("failed", 500, "nope", True)
     verify(request.body, request.headers, endpoint.secret)
     assert sent == [] and [a["status"] for a in attempts(settings, "evt_test")] == ["failed"]
+
+
+def test_test_sends_carry_the_test_marker_header_and_deliveries_do_not(settings):
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
+        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
+        publish(res)
+        pump(settings, res)
+        test_send, synchronous, queued = rx.wait_for(3)
+    lower = [{k.lower(): v for k, v in r.headers.items()} for r in (test_send, synchronous, queued)]
+    assert lower[0]["x-litestore-test"] == "true"
+    assert "x-litestore-test" not in lower[1] and "x-litestore-test" not in lower[2]
+    verify(test_send.body, test_send.headers, endpoint.secret)

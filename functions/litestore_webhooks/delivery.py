@@ -45,6 +45,8 @@ DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"  # deliver_now only: a synchronous attempt with no follow-up
 # Retry-After is a throttling signal; on other retryable answers the policy alone decides.
 _RETRY_AFTER_STATUSES = (429, 503)
+# Sent (value "true") only on test events, so receivers can tell them from real ones.
+TEST_HEADER = "X-Litestore-Test"
 
 _endpoints: dict[str, tuple[float, tuple[Endpoint, EndpointResources] | None]] = {}
 
@@ -140,14 +142,17 @@ def decide(policy: RetryPolicy, attempt: int, result: SendResult, now: datetime)
 
 
 def _post(
-    settings: Settings, endpoint: Endpoint, body: bytes, event_id: str, event_type: str, attempt: int
+    settings: Settings, endpoint: Endpoint, body: bytes, event_id: str, event_type: str, attempt: int,
+    *, test: bool = False,
 ) -> tuple[SendResult, datetime]:
-    """Sign and POST once; returns the result and when the attempt started."""
+    """Sign and POST once (test events marked with TEST_HEADER); returns the result and when the attempt started."""
     now = datetime.now(timezone.utc)
     headers = signature_headers(
         body=body, event_id=event_id, event_type=event_type, attempt=attempt,
         secrets=endpoint.signing_secrets(now), timestamp=int(now.timestamp()),
     )
+    if test:
+        headers[TEST_HEADER] = "true"
     sender = _sender(settings.allow_insecure, settings.ca_bundle)
     return sender.post(endpoint.url, body, headers, endpoint.timeout / 1000), now
 
@@ -179,7 +184,7 @@ def deliver_now(
     """One synchronous attempt for the admin API's test send: POST, log the attempt, no re-send."""
     settings = settings or config.settings()
     store = Store(settings)
-    result, at = _post(settings, endpoint, body, event_id, event_type, attempt)
+    result, at = _post(settings, endpoint, body, event_id, event_type, attempt, test=test)
     if result.ok and not test:
         store.mark_delivered(endpoint.id, event_id)
     record = _attempt_record(
@@ -296,7 +301,9 @@ class _Batch:
         self._track_health(posted, gone=any(d.reason == "gone" for _, d, _ in follow_ups))
 
     def _attempt(self, m: Message) -> _Posted:
-        result, at = _post(self.settings, self.endpoint, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt)
+        result, at = _post(
+            self.settings, self.endpoint, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt, test=m.test
+        )
         marker_failed = False
         if result.ok:
             try:  # at once: the shorter the gap after the POST, the rarer a second POST
