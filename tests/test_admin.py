@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -165,6 +166,29 @@ def test_create_validates_with_the_provisioners_one_rule(admin, monkeypatch, ins
 def test_non_json_body_is_415_not_a_server_error(admin):
     status, body, _ = call("POST", "/endpoints", "url=x", {"Content-Type": "text/plain"})
     assert (status, error_code(body)) == (415, "unsupported_media_type")
+
+
+def _binary(method: str, target: str, raw: bytes, *, encoded: str | None = None) -> tuple[int, dict]:
+    """A request as API Gateway passes it with binaryMediaTypes ["*/*"]: the exact bytes, base64-encoded."""
+    from admin_api import Context
+    from admin_api import event as proxy_event
+    from litestore_webhooks.handlers import admin as handler
+
+    ev = {**proxy_event(method, target, "", {"Content-Type": "application/json"}),
+          "body": encoded or base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    resp = handler.handler(ev, Context())
+    return resp["statusCode"], json.loads(resp["body"])
+
+
+def test_base64_encoded_admin_bodies_parse_and_bad_bytes_are_400(admin):
+    status, created = _binary("POST", "/endpoints", json.dumps({**HOOK, "name": "Zoë's hooks"}).encode())
+    assert status == 201 and created["name"] == "Zoë's hooks", created
+    status, patched = _binary("PATCH", f"/endpoints/{created['id']}", b'{"timeout": 5000}')
+    assert status == 200 and patched["timeout"] == 5000
+    status, body = _binary("POST", "/endpoints", b'{"url": "https://hooks.example.com/\xff", "events": ["*"]}')
+    assert (status, error_code(body)) == (400, "validation_failed"), body  # invalid UTF-8 is refused, never repaired
+    status, body = _binary("POST", "/endpoints", b"", encoded="{not base64}")
+    assert (status, error_code(body)) == (400, "invalid_body"), body
 
 
 def test_patch_rejects_bad_values_without_changing_anything(admin):

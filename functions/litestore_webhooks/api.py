@@ -4,6 +4,11 @@ Every non-2xx answer, including Powertools' own (route not found, request valida
 unexpected exceptions, is `ApiError.body()` JSON; a known path with the wrong method is 405
 with an Allow header. Bodies are read as raw bytes and parsed with the strict canonical
 parser, so invalid UTF-8 or JavaScript-unsafe JSON is a 400, never a silent substitution.
+
+The REST API declares binaryMediaTypes ["*/*"] (infra/api.py), so API Gateway hands every
+body over base64-encoded, byte for byte. `raw_body` decodes it for both handlers: ingest
+reads it directly (`json_body`), and the admin routes' Powertools validation reads it through
+`_ProxyEvent.decoded_body`.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from litestore_webhooks.core.canonical import CanonicalJSONError, parse_json
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
@@ -53,6 +60,25 @@ def raw_body(event: dict[str, Any]) -> bytes:
     return body.encode("utf-8", "surrogatepass")
 
 
+class _ProxyEvent(APIGatewayProxyEvent):
+    """The REST proxy event with its body decoded by `raw_body`, strictly: what Powertools parses
+    and validates for the admin routes (its own decoding would turn invalid UTF-8 into a 500)."""
+
+    @cached_property
+    def decoded_body(self) -> str | None:
+        if not self.body:
+            return self.body
+        try:
+            return raw_body(self.raw_event).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed([{"path": "body", "message": f"not valid UTF-8 (byte {exc.start})"}]) from None
+
+
+class _Resolver(APIGatewayRestResolver):
+    def _to_proxy_event(self, event: dict) -> APIGatewayProxyEvent:
+        return _ProxyEvent(event, self._json_body_deserializer)
+
+
 def _is_json(content_type: str) -> bool:
     media, *params = (part.strip() for part in content_type.split(";"))
     if media.lower() != JSON:
@@ -82,7 +108,7 @@ def json_body(app: APIGatewayRestResolver, *, max_bytes: int) -> Any:
 
 def resolver(title: str) -> APIGatewayRestResolver:
     """An APIGatewayRestResolver with data validation, OpenAPI metadata and our error handlers."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     app.configure_openapi(title=title, version="1.0.0")
 
     @app.exception_handler(ApiError)
