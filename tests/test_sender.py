@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -156,3 +157,40 @@ def test_connection_refused_and_dns_failure(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     assert post(Sender(), "https://no-such-host.example.test/").error == "dns_failure"
+
+
+def test_a_hanging_resolver_cannot_outlast_the_timeout(monkeypatch):
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hanging(host, *args, **kwargs):
+        calls.append(host)
+        release.wait(10)  # getaddrinfo cannot be interrupted: it returns when the resolver does
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        started = time.monotonic()
+        result = post(Sender(), f"https://{HOST}/", timeout_s=0.3)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert (result.status, result.error) == (None, "dns_failure: timeout")
+    assert calls == [HOST] and elapsed < 1.0 and 250 <= result.duration_ms < 1000
+
+
+def test_time_spent_resolving_counts_against_the_total_timeout(resolve, monkeypatch):
+    looked_up = resolve("127.0.0.1")
+    fast = socket.getaddrinfo
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return fast(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    with Receiver(Reply(delay_s=5)) as rx:
+        started = time.monotonic()
+        result = post(Sender(allow_insecure=True), f"http://{HOST}:{rx.port}/", timeout_s=0.5)
+        elapsed = time.monotonic() - started
+    assert (result.status, result.error, looked_up) == (None, "timeout", [HOST])
+    assert elapsed < 0.75  # 0.3 s resolving + what was left of 0.5 s, not 0.3 + 0.5

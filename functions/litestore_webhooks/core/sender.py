@@ -6,8 +6,9 @@ inside the HTTP library could answer differently from the one we checked. So the
 resolved once, every address is vetted with ``core.urls.check_address``, and the socket
 connects to the vetted address while Host, TLS SNI and certificate verification still use
 the hostname. Redirects are never followed. A response body is read only up to 4 KiB, and a
-wall-clock deadline bounds the whole exchange (socket timeouts bound each read, not a
-receiver that dribbles one byte at a time).
+wall-clock deadline bounds the whole exchange, DNS lookup included (socket timeouts bound
+each read, not a receiver that dribbles one byte at a time; getaddrinfo cannot be
+interrupted at all, so it runs in a small shared thread pool and we stop waiting for it).
 
 No AWS SDK here: the local runtime and the admin API's test send use it as is.
 """
@@ -20,6 +21,8 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +39,10 @@ from litestore_webhooks.core.urls import IPAddress, UrlRejected, check_address, 
 EXCERPT_BYTES = 4096
 BLOCKED = "blocked_address"
 MAX_POOLS = 64  # distinct (scheme, host, ip, port) kept warm; older pools are closed
+# Lookups run here so a hanging resolver costs a waiting thread, not the delivery's deadline.
+# Shared by every Sender of the process; a lookup we gave up on finishes (or hangs) on its own.
+_RESOLVER = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns")
+DNS_TIMEOUT = "dns_failure: timeout"
 
 
 @dataclass(frozen=True)
@@ -199,21 +206,26 @@ class Sender:
             return result(error=f"{BLOCKED}: {scheme}:// is not allowed, use https://")
         port = parts.port or (443 if scheme == "https" else 80)
         try:
-            ip = self._vetted_ip(host, port)
+            ip = self._vetted_ip(host, port, timeout_s)
+        except FutureTimeout:
+            return result(error=DNS_TIMEOUT)
         except UrlRejected as exc:
             return result(error=f"{BLOCKED}: {exc}" if exc.reason == BLOCKED else "dns_failure")
         except OSError:  # socket.gaierror and friends
             return result(error="dns_failure")
 
+        remaining_s = timeout_s - (time.monotonic() - started)  # the lookup spent part of the budget
+        if remaining_s <= 0:
+            return result(error="timeout")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         pool = self._pool(scheme, host, ip, port)
-        deadline = _Deadline(timeout_s)
+        deadline = _Deadline(remaining_s)
         _current.deadline = deadline
         response = None
         try:
             response = pool.urlopen(
                 "POST", target, body=body, headers=headers, retries=False, redirect=False,
-                timeout=Timeout(total=timeout_s), preload_content=False, decode_content=False,
+                timeout=Timeout(total=remaining_s), preload_content=False, decode_content=False,
                 release_conn=False, assert_same_host=False,
             )
             data = response.read(EXCERPT_BYTES + 1)
@@ -243,13 +255,21 @@ class Sender:
                 pool.close()
             self._pools.clear()
 
-    def _vetted_ip(self, host: str, port: int) -> str:
-        """The address to connect to, after ONE resolution whose every answer passed the check."""
+    def _vetted_ip(self, host: str, port: int, timeout_s: float) -> str:
+        """The address to connect to, after ONE resolution whose every answer passed the check.
+
+        Raises concurrent.futures.TimeoutError when the lookup takes longer than `timeout_s`.
+        """
         literal = parse_host_ip(host)
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+            try:
+                infos = lookup.result(timeout=timeout_s)
+            except FutureTimeout:
+                lookup.cancel()  # still queued behind hung lookups: never start it
+                raise
             addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
             if not addresses:
                 raise UrlRejected("dns_failure", f"{host} has no addresses")
