@@ -295,6 +295,9 @@ def moto_stack(prefix: str = "lsw-bench") -> dict[str, str]:
     from litestore_webhooks import config
     from litestore_webhooks.aws import bootstrap, clients, event_sources
 
+    from litestore_webhooks.local.moto_server import patch_sqs_clock
+
+    patch_sqs_clock()  # the local runtime's pinned fix: moto's SQS "now" costs O(queue depth)
     clients.reset()
     config.settings.cache_clear()
     env = bootstrap.create_stack_resources(prefix)
