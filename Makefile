@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test synth lint clean
+.PHONY: install demo test synth lint clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 # Synthesize the stack offline into cdk.out (no AWS credentials, no Docker; bundles with pip).
 synth: $(STAMP)
 	CDK_OUTDIR=cdk.out $(PY) app.py
+
+# Benchmarks (not part of `make test`): prints one table, writes bench/results.json (< 10 min on 2 cores).
+bench: $(STAMP)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache

@@ -188,6 +188,7 @@ class CallCounter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.units: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.seconds: Counter[str] = Counter()
+        self.retry_signals: Counter[str] = Counter()
         self._started = threading.local()
         self._gsis: dict[str, list[tuple[str, ...]]] | None = None
         self._attached: set[int] = set()
@@ -204,11 +205,21 @@ class CallCounter:
             c.meta.events.register("provide-client-params.*.*", self._on_params)
             c.meta.events.register("before-call.*.*", self._before)
             c.meta.events.register("after-call.*.*", self._after)
+            c.meta.events.register("needs-retry.*.*", self._needs_retry)
         self._gsis = None
 
     def reset(self, tag: str) -> None:
         with self._lock:
             self.tag = tag
+
+    def _needs_retry(self, response: Any = None, caught_exception: Any = None, operation: Any = None,
+                     **_: Any) -> None:
+        """Transport errors and 5xx answers that botocore's retry policy may repeat (each repeat bills)."""
+        status = response[0].status_code if response else None
+        if caught_exception is not None or (status is not None and status >= 500):
+            what = type(caught_exception).__name__ if caught_exception is not None else f"HTTP {status}"
+            with self._lock:
+                self.retry_signals[f"{getattr(operation, 'name', '?')}: {what}"] += 1
 
     def _before(self, **_: Any) -> None:
         self._started.t = time.perf_counter()

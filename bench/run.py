@@ -1,0 +1,189 @@
+"""`make bench`: all six parts of the benchmark issue, one table, bench/results.json.
+
+Each measuring part runs in its own fresh interpreter (its stdout -- the handlers' JSON logs
+and EMF metrics -- is discarded; progress goes to stderr):
+  1 delivery_batch.py   delivery handler vs the document's naive sender (moto in-process)
+  2 aws_calls.py        AWS calls and billing units per event, handler durations
+  3 cost.py             $ per million events (computed here from 1 and 2)
+  4 cold_start.py       import time per handler, Lambda asset size
+  5 e2e.py              publish -> received through the local runtime's pieces
+  6 docs/scaling.md     (on paper)
+
+    python bench/run.py [--runs 5] [--e2e-duration 20] [--step-s 8] [--only 1,2,4,5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import cost  # noqa: E402
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return {"nproc": os.cpu_count(), "cpu_model": cpu, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def run_part(script: str, out: Path, *extra: str) -> dict | None:
+    t0 = time.monotonic()
+    print(f"[{script}] ...", file=sys.stderr, flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / script), "--out", str(out), *extra],
+                          stdout=subprocess.DEVNULL, cwd=HERE, timeout=900)
+    print(f"[{script}] done in {time.monotonic() - t0:.0f} s (exit {proc.returncode})", file=sys.stderr, flush=True)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": f"{script} exited {proc.returncode}"}
+    data = json.loads(out.read_text())
+    data["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return data
+
+
+def fmt(x: float | None, spec: str = ".1f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def table(res: dict) -> str:
+    lines: list[str] = []
+    add = lines.append
+    m = res["machine"]
+    add(f"Litestore webhooks benchmark  {res['finished_at']}  ({m['nproc']} x {m['cpu_model']}, Python {m['python']})")
+    p1 = res.get("1_delivery_batch") or {}
+    if "cases" in p1:
+        cfg = p1["endpoint_config"]
+        add("")
+        add(f"1. Delivery batch efficiency (handler in-process on moto; endpoint maxConcurrency {cfg['maxConcurrency']}, "
+            f"timeout {cfg['timeout_ms']} ms; medians of {p1['cases'][0]['runs']}/{p1['cases'][-1]['runs']} runs)")
+        add(f"   {'batch':>5} {'receiver':>8} | {'ours ms':>8} {'ours/s':>8} {'ms/deliv':>8} {'(aws)':>6} | "
+            f"{'naive ms':>9} {'naive/s':>8} | {'ratio':>6}")
+        for c in p1["cases"]:
+            add(f"   {c['batch']:>5} {c['receiver']:>8} | {c['ours_wall_ms']:8.1f} {c['ours_deliveries_per_s']:8.1f} "
+                f"{c['ours_ms_per_delivery']:8.2f} {c['ours_aws_call_ms_per_delivery']:6.2f} | {c['baseline_wall_ms']:9.1f} "
+                f"{c['baseline_deliveries_per_s']:8.1f} | {c['ratio_vs_baseline']:5.2f}x")
+        t = p1["targets"]
+        add(f"   target: batch of 10 to the 50 ms receiver {t['batch10_50ms_wall_ms']:.1f} ms < 1.5 x one request "
+            f"({t['one_request_ms']:.1f} ms -> {t['limit_ms']:.1f} ms): {'PASS' if t['under_1_5x_one_request'] else 'FAIL'}; "
+            f"{t['ratio_vs_baseline']:.2f}x baseline >= 6x: {'PASS' if t['at_least_6x_baseline'] else 'FAIL'}")
+        add("   (aws) = ms per delivery spent in moto calls, summed over the handler's threads")
+    p2 = res.get("2_aws_calls") or {}
+    if "scenarios" in p2:
+        add("")
+        add("2. AWS requests per event (botocore hook on the shared clients)")
+        add(f"   {'scenario':<26} {'calls':>6} {'WRU':>6} {'RRU':>6} {'SNS':>5} {'SQS':>5} {'handler ms':>10}  calls by operation")
+        for name, s in p2["scenarios"].items():
+            pe = s["per_event"]
+            ops = ", ".join(f"{op.split(':')[1]} {row['calls']:g}" for op, row in s["calls_by_operation_per_event"].items())
+            add(f"   {name:<26} {pe.get('calls', 0):6.2f} {pe.get('ddb_wru', 0):6.2f} {pe.get('ddb_rru', 0):6.2f} "
+                f"{pe.get('sns_requests', 0):5.2f} {pe.get('sqs_requests', 0):5.2f} {s['handler_ms_median']:10.2f}  {ops}")
+        add("   handler ms = per request (ingest) / per batch (delivery), median, moto in-process")
+    p3 = res.get("3_cost") or {}
+    if "rows" in p3:
+        add("")
+        add(f"3. Cost per million events, USD ({p3['prices_as_of']}; SQS includes Lambda's poller and the SNS enqueue)")
+        keys = ["api_gateway", "lambda_ingest", "sns", "dynamodb_ingest", "sqs", "lambda_delivery", "dynamodb_delivery"]
+        short = ["APIGW", "λ in", "SNS", "DDB in", "SQS", "λ out", "DDB out"]
+        add(f"   {'endpoints':>9} {'ingest':>12} {'receiver':>8} | " + " ".join(f"{k:>6}" for k in short)
+            + f" | {'total':>6} {'no APIGW':>8} | {'EventBridge':>11}")
+        for r in p3["rows"]:
+            add(f"   {r['endpoints']:>9} {r['ingest']:>12} {r['receiver']:>8} | "
+                + " ".join(f"{r['lines'][k]:6.3f}" for k in keys)
+                + f" | {r['total']:6.3f} {r['total_without_api_gateway']:8.3f} | {r['eventbridge_api_destinations']:11.3f}")
+    p4 = res.get("4_cold_start") or {}
+    if "handlers" in p4:
+        add("")
+        add("4. Cold start: handler import time (python -X importtime, median of 5 fresh processes; target < 300 ms)")
+        for name, h in p4["handlers"].items():
+            add(f"   {name:<9} {h['import_ms_median']:7.1f} ms  {'PASS' if h['meets_target'] else 'FAIL'}  "
+                f"(runs: {', '.join(f'{x:.0f}' for x in h['import_ms_all'])})")
+        a = p4.get("asset") or {}
+        if "unpacked_mb" in a:
+            add(f"   Lambda asset: {a['unpacked_mb']:.2f} MB unpacked, {a['zipped_mb']:.2f} MB zipped ({a['source']})")
+        elif a:
+            add(f"   Lambda asset: {a.get('error')}")
+    p5 = res.get("5_e2e") or {}
+    if "steady" in p5:
+        cfg = p5["config"]
+        add("")
+        add(f"5. End to end (local runtime: moto server + API emulator + poller, one process), "
+            f"{cfg['rate']:g} events/s for {cfg['duration_s']:g} s to 3 endpoints")
+        for name in ("steady", "slow_endpoint"):
+            run = p5[name]
+            add(f"   {name:<14} (receiver delays {run['receiver_delays_s']} s, published {run['achieved_publish_rate']:.1f}/s)")
+            for e in run["endpoints"]:
+                add(f"      endpoint {e['endpoint']}: {e['received']}/{e['sent']}  p50 {e['p50_ms']:7.1f}  "
+                    f"p90 {e['p90_ms']:7.1f}  p99 {e['p99_ms']:7.1f} ms")
+        ramp = p5.get("ramp") or {}
+        if ramp.get("steps"):
+            add(f"   ramp ({cfg['step_s']:g} s steps, 3 endpoints):")
+            for s in ramp["steps"]:
+                add(f"      {s['rate']:>5g}/s: published {s['achieved_publish_rate']:6.1f}/s, delivered {s['delivered']}/"
+                    f"{s['expected']}, p50 {s['p50_first_half_ms']:.0f} -> {s['p50_second_half_ms']:.0f} ms, "
+                    f"p99 {s['p99_ms']:.0f} ms, CPU {s['cpu']['cpu_cores_used']:.2f} cores, "
+                    f"{s['aws_calls_per_s']:.0f} AWS calls/s  {'sustained' if s['sustained'] else 'NOT sustained'}")
+            add(f"   highest sustained rate: {ramp['highest_sustained_rate']} events/s")
+            prof = ramp.get("limit_profile") or {}
+            if prof:
+                share = ", ".join(f"{k} {v:.0%}" for k, v in prof["share_by_component"].items())
+                add(f"   CPU at the last step: {prof['cpu_cores_used']:.2f} cores of {m['nproc']}; by component: {share}")
+    add("")
+    add("6. Scale on paper: docs/scaling.md")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--e2e-duration", type=float, default=20.0, help="s of the steady and slow e2e runs (issue: 60)")
+    ap.add_argument("--e2e-rate", type=float, default=20.0)
+    ap.add_argument("--step-s", type=float, default=8.0)
+    ap.add_argument("--only", default="1,2,4,5")
+    ap.add_argument("--out", default=str(HERE / "results.json"))
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    t0 = time.monotonic()
+    res: dict = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory(prefix="lsw-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        if "1" in only:
+            res["1_delivery_batch"] = run_part("delivery_batch.py", tmp / "p1.json", "--runs", str(args.runs))
+        if "2" in only:
+            res["2_aws_calls"] = run_part("aws_calls.py", tmp / "p2.json", "--runs", str(args.runs))
+        if "4" in only:
+            res["4_cold_start"] = run_part("cold_start.py", tmp / "p4.json")
+        if "5" in only:
+            res["5_e2e"] = run_part("e2e.py", tmp / "p5.json", "--duration", str(args.e2e_duration),
+                                    "--rate", str(args.e2e_rate), "--step-s", str(args.step_s))
+    p2 = res.get("2_aws_calls") or {}
+    if "scenarios" in p2:
+        p1 = res.get("1_delivery_batch") or {}
+        res["3_cost"] = cost.model(p2, p1 if "cases" in p1 else None)
+    res["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    res["total_s"] = round(time.monotonic() - t0, 1)
+    text = table(res)
+    res["table"] = text
+    Path(args.out).write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    print(text)
+    print(f"\n(total {res['total_s']:.0f} s; results in {args.out})")
+
+
+if __name__ == "__main__":
+    main()
