@@ -131,6 +131,10 @@ def table(res: dict) -> str:
             for e in run["endpoints"]:
                 add(f"      endpoint {e['endpoint']}: {e['received']}/{e['sent']}  p50 {e['p50_ms']:7.1f}  "
                     f"p90 {e['p90_ms']:7.1f}  p99 {e['p99_ms']:7.1f} ms")
+            if run.get("missing_events"):
+                add(f"      {run['missing_events']} accepted event(s) reached no endpoint; "
+                    f"{run['missing_that_were_answered_duplicate']} of them answered 200 'duplicate' to a first POST "
+                    f"(answers {run.get('publish_answers')}, AWS transport errors/5xx {run.get('aws_transport_errors_or_5xx')})")
         ramp = p5.get("ramp") or {}
         if ramp.get("steps"):
             add(f"   ramp ({cfg['step_s']:g} s steps, 3 endpoints):")
