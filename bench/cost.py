@@ -1,14 +1,14 @@
 """Part 3: cost per million events, from the measured calls (part 2) and handler durations.
 
-Public us-east-1 list prices, as written below (checked 2026-11; they are the 2025 list
-prices, unchanged). Lambda bills each invocation's duration rounded UP to 1 ms.
+Public us-east-1 list prices as written below: the 2025 list prices. They were NOT re-read
+from the live pricing pages when this file was written; check them before quoting. Lambda bills each invocation's duration rounded UP to 1 ms.
 """
 
 from __future__ import annotations
 
 import math
 
-PRICES_AS_OF = "2025 us-east-1 list prices (checked 2026-11)"
+PRICES_AS_OF = "2025 us-east-1 list prices, not re-verified against live pages"
 PRICES = {
     "apigw_rest_per_m_requests": 3.50,        # REST API, first 333 M requests/month
     "lambda_arm64_per_gb_s": 0.0000133334,    # arm64, first 7.5 G GB-s/month
