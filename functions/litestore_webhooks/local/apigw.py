@@ -3,7 +3,8 @@
 Routes mirror `infra/api.py` (a test keeps them equal). Authentication stands in for the
 deployed gateway: ingest routes need the API key in `x-api-key` (403 otherwise, as API
 Gateway answers), admin routes need `Authorization: Bearer <admin token>` in place of IAM
-SigV4 (401). Every path is served at "/" and under the "/v1" stage prefix.
+SigV4 (401). Every path is served at "/" and under the "/v1" stage prefix. As the deployed
+API declares binaryMediaTypes ["*/*"], every body reaches the handlers base64-encoded.
 """
 
 from __future__ import annotations
@@ -158,6 +159,9 @@ class ApiServer:
         denied = self.authorize(route, lowered)
         if denied:
             return denied
+        if route.function is r.INGEST_FUNCTION and "content-type" not in lowered:
+            # The deployed request validator requires the header before the function runs.
+            return error_response(400, "bad_request", "missing required request header: Content-Type")
         handler = load_handler(route.function)
         if handler is None:
             return error_response(404, "not_found", f"{route.function.suffix} API is not available yet")
@@ -180,10 +184,6 @@ class ApiServer:
         multi_query: dict[str, list[str]] = {}
         for name, value in parse_qsl(query, keep_blank_values=True):
             multi_query.setdefault(name, []).append(value)
-        try:
-            text, is_b64 = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, is_b64 = base64.b64encode(body).decode("ascii"), True
         request_id = str(uuid.uuid4())
         now = time.time()
         ingest = route.function is r.INGEST_FUNCTION
@@ -221,8 +221,8 @@ class ApiServer:
                 "resourcePath": route.resource,
                 "stage": STAGE,
             },
-            "body": text if body else None,
-            "isBase64Encoded": is_b64 if body else False,
+            "body": base64.b64encode(body).decode("ascii") if body else None,
+            "isBase64Encoded": bool(body),
         }
 
 

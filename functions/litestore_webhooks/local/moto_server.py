@@ -14,6 +14,7 @@ import time
 import warnings
 from datetime import datetime
 from importlib.metadata import version
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -90,3 +91,17 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def peek_messages(queue_name: str, *, account: str, region: str) -> list[dict[str, Any]]:
+    """Every message still in a queue of this process's moto, including in-flight and delayed
+    ones (ReceiveMessage cannot page through those), as {"Body", "MessageAttributes"}."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account][region].queues.get(queue_name)
+    if queue is None:
+        return []
+    return [
+        {"Body": m.body, "MessageAttributes": {k: dict(v) for k, v in m.message_attributes.items()}}
+        for m in list(queue._messages)
+    ]

@@ -1,0 +1,64 @@
+"""`--state FILE`: keep endpoints and undelivered messages across local runs.
+
+Saved: each endpoint item as stored (id, secret and health included, AWS ids dropped) and
+the messages left in its queue and DLQ. Restored: the item is written back and the
+Provisioner's `reconcile` builds its queue, DLQ, subscription and mapping afresh, then the
+messages are re-sent (a retry's `notBefore` attribute re-delays it on arrival).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import clients
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.config import settings
+from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, region
+from litestore_webhooks.local.moto_server import peek_messages
+from litestore_webhooks.provisioning import RESOURCES, Provisioner, load_endpoint
+
+log = logging.getLogger(__name__)
+VERSION = 1
+
+
+def save(path: Path) -> dict[str, int]:
+    """Write the state file atomically; returns counts for the log line."""
+    cfg = settings()
+    endpoints: list[dict[str, Any]] = []
+    messages = 0
+    for item in Store(cfg).all_endpoint_items():
+        item = {k: v for k, v in item.items() if k != RESOURCES}
+        queued = peek_messages(r.endpoint_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
+        dead = peek_messages(r.dead_letter_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
+        messages += len(queued) + len(dead)
+        endpoints.append({"item": item, "queue": queued, "deadLetters": dead})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return {"endpoints": len(endpoints), "messages": messages}
+
+
+def restore(path: Path) -> dict[str, int]:
+    """Re-provision saved endpoints and re-send their messages; no-op if the file is absent."""
+    if not path.exists():
+        return {"endpoints": 0, "messages": 0}
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("version") != VERSION:
+        raise ValueError(f"{path}: unsupported state file version {doc.get('version')!r}")
+    cfg = settings()
+    store, provisioner, sqs = Store(cfg), Provisioner(cfg), clients.client("sqs")
+    messages = 0
+    for saved in doc["endpoints"]:
+        store.put_endpoint_item({**saved["item"], RESOURCES: {}}, must_exist=False)
+        provisioner.reconcile(saved["item"]["id"])
+        _, res = load_endpoint(store, saved["item"]["id"])  # type: ignore[misc]
+        for url, batch in ((res.queue_url, saved["queue"]), (res.dlq_url, saved["deadLetters"])):
+            for msg in batch:
+                sqs.send_message(QueueUrl=url, MessageBody=msg["Body"], MessageAttributes=msg["MessageAttributes"])
+            messages += len(batch)
+    return {"endpoints": len(doc["endpoints"]), "messages": messages}
