@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 VERSION = 1
 
 
+def _number(value: Any) -> int | float:
+    """Nested DynamoDB numbers (e.g. retryPolicy's) are Decimals; keep them numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot save {type(value).__name__}")
+
+
 def save(path: Path) -> dict[str, int]:
     """Write the state file atomically; returns counts for the log line."""
     cfg = settings()
@@ -38,7 +46,7 @@ def save(path: Path) -> dict[str, int]:
         messages += len(queued) + len(dead)
         endpoints.append({"item": item, "queue": queued, "deadLetters": dead})
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=str), encoding="utf-8")
+    tmp.write_text(json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=_number), encoding="utf-8")
     os.replace(tmp, path)
     return {"endpoints": len(endpoints), "messages": messages}
 

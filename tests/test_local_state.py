@@ -1,0 +1,53 @@
+"""`--state`: endpoints and undelivered messages survive a restart of the local runtime;
+the emulated API's routes stay those of the deployed stack."""
+
+from __future__ import annotations
+
+import json
+
+from litestore_webhooks.local import apigw
+from litestore_webhooks.local.runtime import LocalRuntime, example_event
+from tests.receivers import Receiver
+from tests.test_local_runtime import admin, ingest
+
+SECRET = "state-test-secret-123"
+
+
+def test_routes_match_the_deployed_api():
+    from infra import api
+
+    assert apigw.ADMIN_ROUTES == api.ADMIN_ROUTES
+    assert apigw.INGEST_ROUTES == api.INGEST_ROUTES
+
+
+def test_route_resolution_prefers_literals_then_greedy_paths():
+    assert apigw.resolve("/events", "POST")[0].function.suffix == "ingest"
+    assert apigw.resolve("/events/batch", "POST")[0].resource == "/events/batch"
+    route, params = apigw.resolve("/events/evt_1", "GET")
+    assert (route.resource, params) == ("/events/{id}", {"id": "evt_1"})
+    route, params = apigw.resolve("/endpoints/ep_1/secret/rotate", "POST")
+    assert (route.resource, params) == ("/endpoints/{proxy+}", {"proxy": "ep_1/secret/rotate"})
+    assert apigw.resolve("/events", "GET") == (None, 405)
+    assert apigw.resolve("/nope", "GET") == (None, 404)
+
+
+def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
+    state = tmp_path / "state.json"
+    with Receiver() as rx:
+        with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
+            status, ep = admin(rt, "POST", "/endpoints", {"url": rx.url(), "events": ["*"], "secret": SECRET})
+            assert status == 201, ep
+            assert admin(rt, "POST", f"/endpoints/{ep['id']}/pause")[0] == 200
+            assert ingest(rt, example_event())[0] == 202
+        saved = json.loads(state.read_text())
+        assert [e["item"]["id"] for e in saved["endpoints"]] == [ep["id"]]
+        assert len(saved["endpoints"][0]["queue"]) == 1 and rx.requests == []
+
+        with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
+            status, listed = admin(rt, "GET", "/endpoints")
+            assert [e["id"] for e in listed["data"]] == [ep["id"]]
+            assert admin(rt, "POST", f"/endpoints/{ep['id']}/resume")[0] == 200
+            (request,) = rx.wait_for(1, timeout=15)
+            from litestore_webhooks import verify
+
+            verify(request.body, request.headers, SECRET)  # same secret as before the restart
