@@ -1,2 +1,0 @@
-def main() -> None:
-    raise SystemExit("litestore-webhooks: CLI not built yet")

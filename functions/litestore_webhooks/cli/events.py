@@ -1,0 +1,153 @@
+"""`events ...` and `event-types`: publishing events (API key) and tracing one event's deliveries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from litestore_webhooks.cli.client import seg
+from litestore_webhooks.cli.context import Context
+from litestore_webhooks.cli.endpoints import more
+from litestore_webhooks.cli.output import CliError
+
+Add = Callable[..., argparse.ArgumentParser]
+_EVENT_ATTEMPT_COLUMNS = [("at", "AT"), ("endpointId", "ENDPOINT"), ("attempt", "#"), ("status", "STATUS"),
+                          ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
+
+
+def register(sub: argparse._SubParsersAction, add: Add) -> None:
+    group = add(sub, "events", "publish events and trace their deliveries")
+    cmds = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    p = add(cmds, "publish", "publish events through the ingest API (uses the API key)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", metavar="FILE",
+                     help='one envelope {"event","id"?,"timestamp"?,"data"}, or {"events": [...]}; - reads stdin')
+    src.add_argument("--type", metavar="TYPE", help="event type, with --data")
+    p.add_argument("--data", metavar="JSON", help="the event's data object (JSON, or @file)")
+    p.add_argument("--id", help="event id, for idempotent retries (default: assigned by the API)")
+    p.set_defaults(func=publish)
+
+    p = add(cmds, "show", "a stored event and its payload")
+    p.add_argument("event_id", metavar="EVENT_ID")
+    p.set_defaults(func=show)
+
+    p = add(cmds, "attempts", "every delivery attempt of one event, across endpoints")
+    p.add_argument("event_id", metavar="EVENT_ID")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--cursor")
+    p.add_argument("--all", action="store_true", help="follow every page")
+    p.set_defaults(func=attempts)
+
+    p = add(cmds, "resend", "deliver a stored event again to chosen endpoints only")
+    p.add_argument("event_id", metavar="EVENT_ID")
+    p.add_argument("--endpoint", action="append", required=True, metavar="ENDPOINT",
+                   help="endpoint id or name; repeat for several")
+    p.set_defaults(func=resend)
+
+    p = add(sub, "event-types", "the event catalog")
+    p.set_defaults(func=event_types)
+
+
+def _read_json(source: str, label: str, *, is_path: bool) -> Any:
+    """JSON from a path (or "-" for stdin), or for --data inline text / "@path"."""
+    path = source if is_path else source[1:] if source.startswith("@") else None
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        elif path is not None:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        else:
+            text = source
+        return json.loads(text)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", exit_code=2) from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{label} is not valid JSON: {exc}", exit_code=2) from None
+
+
+def _envelopes(a: argparse.Namespace) -> list[dict[str, Any]]:
+    if a.type:
+        if a.data is None:
+            raise CliError("--type needs --data (use --data '{}' for an empty object)", exit_code=2)
+        envelope = {"event": a.type, "data": _read_json(a.data, "--data", is_path=False)}
+        return [{**envelope, "id": a.id} if a.id else envelope]
+    if a.data is not None or a.id:
+        raise CliError("--data and --id go with --type; a FILE carries its own", exit_code=2)
+    doc = _read_json(a.file, a.file, is_path=True)
+    if isinstance(doc, dict) and "events" in doc and "event" not in doc:
+        doc = doc["events"]
+    return doc if isinstance(doc, list) else [doc]
+
+
+def publish(ctx: Context) -> int:
+    events = _envelopes(ctx.args)
+    if len(events) == 1:
+        result = ctx.client.request("POST", "/events", body=events[0], ingest=True)
+        if not ctx.emit(result):
+            state = "duplicate of an already accepted event" if result.get("duplicate") else "accepted"
+            ctx.out.line(f"{ctx.out.status(state)} {result.get('id')} ({result.get('event')})")
+        return 0
+    result = ctx.client.request("POST", "/events/batch", body={"events": events}, ingest=True)
+    rows = [{**r, "state": _state(r), "problem": _problem(r)} for r in result.get("results", [])]
+    if not ctx.emit(result):
+        ctx.out.table(rows, [("id", "ID"), ("event", "EVENT"), ("state", "STATE"), ("problem", "PROBLEM")],
+                      status_column="state")
+    rejected = [r for r in rows if r["state"] == "rejected"]
+    if rejected:
+        raise CliError(f"{len(rejected)} of {len(events)} event(s) rejected; first: {rejected[0]['problem']}",
+                       details=[r.get("error") for r in rejected])
+    return 0
+
+
+def _state(result: dict[str, Any]) -> str:
+    status = result.get("status")
+    if result.get("error") or (isinstance(status, int) and status >= 400):
+        return "rejected"
+    return "duplicate" if result.get("duplicate") else "accepted"
+
+
+def _problem(result: dict[str, Any]) -> str | None:
+    error = result.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('message')} ({error.get('code')})"
+    return error
+
+
+def show(ctx: Context) -> int:
+    event = ctx.client.get(f"/events/{seg(ctx.args.event_id)}")
+    if ctx.emit(event):
+        return 0
+    ctx.out.fields([(key, event.get(key)) for key in ("id", "event", "timestamp", "receivedAt")])
+    ctx.out.line(json.dumps(event.get("payload"), indent=2, ensure_ascii=False))
+    return 0
+
+
+def attempts(ctx: Context) -> int:
+    a = ctx.args
+    page = ctx.client.collect(f"/events/{seg(a.event_id)}/attempts", all_pages=a.all, limit=a.limit, cursor=a.cursor)
+    if ctx.emit(page):
+        return 0
+    ctx.out.table(page.get("data", []), _EVENT_ATTEMPT_COLUMNS, status_column="status", empty="no attempts yet")
+    more(ctx, page)
+    return 0
+
+
+def resend(ctx: Context) -> int:
+    ids = [ctx.endpoint_id(ref) for ref in ctx.args.endpoint]
+    result = ctx.client.post(f"/events/{seg(ctx.args.event_id)}/resend", {"endpointIds": ids})
+    if not ctx.emit(result):
+        ctx.out.line(f"queued {result.get('queued')} delivery(ies) of {ctx.args.event_id}")
+    return 0
+
+
+def event_types(ctx: Context) -> int:
+    result = ctx.client.get("/event-types")
+    if ctx.emit(result):
+        return 0
+    items = result.get("data", []) if isinstance(result, dict) else result
+    ctx.out.table(items, [("name", "TYPE"), ("description", "DESCRIPTION")])
+    return 0
