@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from litestore_webhooks.cli.context import Context
@@ -13,10 +12,9 @@ from litestore_webhooks.cli.times import iso, parse_when
 Add = Callable[..., argparse.ArgumentParser]
 _DLQ_COLUMNS = [("id", "ID"), ("event", "EVENT"), ("reason", "REASON"), ("lastStatus", "LAST STATUS"),
                 ("attempts", "ATTEMPTS"), ("firstAttemptAt", "FIRST"), ("lastAttemptAt", "LAST")]
-_REDRIVE_BATCH = 10  # ids per request: one SQS batch
-_SHOW_LIMIT = 100
-_MAX_REPLAY_REQUESTS = 100
-_MIN_REPLAY_SLICE = timedelta(hours=1)
+_REDRIVE_BATCH = 100  # ids per request: each request scans the queue once
+_SHOW_LIMIT = 100  # the API's largest page
+_PROGRESS_STEPS = 1000
 
 
 def register(sub: argparse._SubParsersAction, add: Add) -> None:
@@ -75,8 +73,8 @@ def show(ctx: Context) -> int:
 
 
 def redrive(ctx: Context) -> int:
-    """Ids go in SQS-sized batches; "all" repeats until the API reports nothing remaining, since a
-    deployed API may move only part of a large queue per request (API Gateway's 29 s limit)."""
+    """Ids go in batches; "all" repeats while the API reports some remaining and still moves
+    some, because it stops scanning after a time budget (API Gateway gives up at 29 s)."""
     path = ctx.endpoint_path(ctx.args.endpoint, "/dead-letters/redrive")
     ids = ctx.args.ids
     total = {"redriven": 0, "remaining": 0, "failed": 0}
@@ -98,25 +96,17 @@ def redrive(ctx: Context) -> int:
                 _add(total, last)
                 bar.advance(last.get("redriven") or 0)
     if not ctx.emit(total):
-        ctx.out.line(f"redriven {total['redriven']}, remaining {total['remaining']}, failed {_count(total['failed'])}")
-    if _count(total["failed"]):
-        raise CliError(f"{_count(total['failed'])} dead letter(s) could not be redriven", details=total["failed"])
+        ctx.out.line(f"redriven {total['redriven']}, remaining {total['remaining']}, failed {total['failed']}")
+    if total["failed"]:
+        raise CliError(f"{total['failed']} dead letter(s) could not be redriven; run redrive again")
     return 0
 
 
-def _add(total: dict[str, Any], result: dict[str, Any]) -> None:
-    """Sum counts across requests; ``failed`` may be a count or a list of ids."""
+def _add(total: dict[str, int], result: dict[str, Any]) -> None:
+    """Sum counts across requests; ``remaining`` is the queue's latest depth."""
     total["redriven"] += result.get("redriven") or 0
+    total["failed"] += result.get("failed") or 0
     total["remaining"] = result.get("remaining") or 0
-    failed = result.get("failed") or 0
-    if isinstance(failed, list):
-        total["failed"] = (total["failed"] or []) + failed
-    else:
-        total["failed"] += failed
-
-
-def _count(failed: int | list[Any]) -> int:
-    return len(failed) if isinstance(failed, list) else failed
 
 
 def purge(ctx: Context) -> int:
@@ -128,39 +118,36 @@ def purge(ctx: Context) -> int:
     return 0
 
 
-def slices(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """The range cut into at most _MAX_REPLAY_REQUESTS pieces of at least an hour: small requests
-    stay under the API's per-request bound and make progress visible."""
-    step = max(_MIN_REPLAY_SLICE, (until - since) / _MAX_REPLAY_REQUESTS)
-    cuts, start = [], since
-    while start < until:
-        cuts.append((start, min(start + step, until)))
-        start += step
-    return cuts
-
-
 def replay(ctx: Context) -> int:
+    """The API replays a bounded number of events per call and says where to continue
+    (``truncated`` + ``nextSince``); follow it to the end, showing progress through the range."""
     a = ctx.args
     if a.since >= a.until:
         raise CliError(f"--since ({iso(a.since)}) must be before --until ({iso(a.until)})", exit_code=2)
     path = ctx.endpoint_path(a.endpoint, "/replay")
     types = [t.strip() for t in a.events.split(",") if t.strip()] if a.events else None
-    queued, truncated = 0, []
-    pieces = slices(a.since, a.until)
-    with ctx.out.progress(len(pieces), "replaying") as bar:
-        for start, end in pieces:
-            body: dict[str, Any] = {"since": iso(start), "until": iso(end)}
+    total = {"queued": 0, "failed": 0, "truncated": False}
+    span = (a.until - a.since).total_seconds()
+    cursor = a.since
+    with ctx.out.progress(_PROGRESS_STEPS, "replaying") as bar:
+        while True:
+            body: dict[str, Any] = {"since": iso(cursor), "until": iso(a.until)}
             if types:
                 body["events"] = types
             result = ctx.client.post(path, body)
-            queued += result.get("queued") or 0
-            if result.get("truncated"):
-                truncated.append((start, end))
-            bar.advance()
-    if not ctx.emit({"queued": queued, "truncated": bool(truncated)}):
-        ctx.out.line(f"queued {queued} event(s) from {iso(a.since)} to {iso(a.until)}")
-    if truncated:
-        start, end = truncated[0]
-        raise CliError(f"the API capped {len(truncated)} piece(s) of the range; replay "
-                       f"--since {iso(start)} --until {iso(end)} in smaller steps (receivers drop duplicates by id)")
+            total["queued"] += result.get("queued") or 0
+            total["failed"] += result.get("failed") or 0
+            if not (result.get("truncated") and result.get("nextSince")):
+                break
+            following = parse_when(result["nextSince"])
+            if following <= cursor:
+                raise CliError(f"replay stopped making progress at {iso(cursor)}; run it again from there")
+            cursor = following
+            bar.advance(int(_PROGRESS_STEPS * (cursor - a.since).total_seconds() / span) - bar.done)
+        bar.advance(_PROGRESS_STEPS - bar.done)
+    if not ctx.emit(total):
+        ctx.out.line(f"queued {total['queued']} event(s) received from {iso(a.since)} to {iso(a.until)}")
+    if total["failed"]:
+        raise CliError(f"{total['failed']} event(s) could not be queued; run the same replay again "
+                       "(receivers drop duplicates by event id)")
     return 0
