@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
-_GOOD = {"delivered", "succeeded", "success", "ok", "active", "create", "yes", "accepted"}
-_BAD = {"failed", "failure", "error", "dead", "delete", "gone", "auto_disabled", "no", "rejected"}
-_WARN = {"retrying", "pending", "paused", "manual", "update", "duplicate", "in_flight"}
+_GOOD = {"delivered", "active", "create", "accepted"}
+_BAD = {"failed", "dead_lettered", "delete", "gone", "auto_disabled", "rejected"}
+_WARN = {"retry_scheduled", "paused", "manual", "update", "duplicate"}
 _CELL_LIMIT = 60
 
 
