@@ -1,8 +1,9 @@
 """`litestore-webhooks`: the operator CLI for the admin and ingest APIs.
 
-Built on argparse, not Click/Typer: this package also ships inside every Lambda bundle,
-where each extra dependency adds size and cold-start time, and argparse gives subcommands,
-usage errors (exit 2) and help with nothing to install. Heavy imports (boto3 for --stack,
+Built on argparse, not Click/Typer: the distribution's dependencies are installed into every
+Lambda bundle (infra/bundling.py drops only the cli/ folder), where each extra package adds
+size and cold-start time; argparse gives subcommands, usage errors (exit 2) and help with
+nothing to install. Heavy imports (boto3 for --stack,
 pydantic for `endpoints apply`, the local runtime) happen only in the commands that need them.
 
 Global options work before or after the command. Exit codes: 0 ok, 1 the operation failed
