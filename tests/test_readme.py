@@ -42,3 +42,35 @@ console.log(JSON.stringify(cases.map(c => {
     out = subprocess.run([node, "-e", script, str(tmp_path / "verify-litestore.js")], input=json.dumps(cases),
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [c["expect"] for c in cases]
+
+
+def _readme_cli_commands() -> list[list[str]]:
+    import shlex
+
+    commands = []
+    for line in README.read_text().splitlines():
+        for match in re.finditer(r"(?:\.venv/bin/)?litestore-webhooks ((?:--local |--stack \S+ )?[a-z][^`|]*)", line):
+            text = match.group(1).strip()
+            if text.endswith(","):
+                continue
+            commands.append(shlex.split(text, comments=True))
+    return commands
+
+
+def test_every_cli_command_in_the_readme_parses():
+    import argparse
+
+    from litestore_webhooks.cli import build_parser
+    from litestore_webhooks.local import cli as local_cli
+
+    commands = _readme_cli_commands()
+    assert len(commands) >= 12, commands
+    for argv in commands:
+        parser = build_parser()
+        if argv[0] == "local":  # `local` hands its arguments to the local runtime's own parser
+            parser = argparse.ArgumentParser()
+            local_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:  # argparse exits on an unknown command or flag
+            raise AssertionError(f"README command does not parse: litestore-webhooks {' '.join(argv)}") from exc
