@@ -1,12 +1,17 @@
-"""Ingest: validate -> claim the id -> store -> publish, for one event or a batch.
+"""Ingest: validate -> claim the id -> store -> publish -> confirm, for one event or a batch.
 
 Each step only runs for the events that passed the previous one; an event whose store or
-publish step fails has its id released, so the store's retry is not taken for a duplicate.
-The overall status tells the store whether to retry: 5xx only when nothing was accepted.
+publish step fails has its claim released, so the store's retry is not taken for a duplicate.
+A claim is this request's own (a random token per request), so a botocore retry of an
+applied claim is still ours, and only our own claim is ever released. While another
+request holds a pending claim on the same id, the answer is 503 `event_in_progress`, never
+`200 duplicate`: that request may still fail to publish. The overall status tells the store
+whether to retry: 5xx only when nothing was accepted.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus
-from litestore_webhooks.aws.store import Store
+from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.envelope import Envelope, build_envelope
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
@@ -24,6 +29,9 @@ from litestore_webhooks.core.errors import ApiError, ValidationFailed
 MAX_BATCH_BODY_BYTES = 6 * 1024 * 1024
 logger = Logger(child=True)
 _AWS_ERRORS = (ClientError, BotoCoreError)
+# How long a pending claim is honoured: longer than the ingest function can run, so a
+# request that still holds it is alive; after that it died, and a retry takes the id over.
+CLAIM_LEASE_S = 2 * r.INGEST_FUNCTION.timeout_s
 
 
 @dataclass
@@ -88,6 +96,7 @@ def _validated(index: int, raw: Any) -> Item:
 
 def _accept(settings: Settings, store: Store, items: list[Item]) -> int:
     """Claim, store and publish every still-valid item in place; returns how many were published."""
+    token = secrets.token_urlsafe(16)
     first: dict[str, Item] = {}
     repeats: list[tuple[Item, Item]] = []
     claimed: list[Item] = []
@@ -99,46 +108,58 @@ def _accept(settings: Settings, store: Store, items: list[Item]) -> int:
             continue
         first[item.id] = item
         try:
-            if store.claim_event_id(item.id):
-                claimed.append(item)
-            else:
-                item.status, item.duplicate = 200, True
+            claim = store.claim_event_id(item.id, token=token, lease_s=CLAIM_LEASE_S)
         except _AWS_ERRORS:
             logger.exception("claiming event id failed", extra={"event_id": item.id})
-            item.fail(_unavailable("claim_failed", "could not record the event id; retry"))
+            # The put may have been applied before the error: free it, or retries wait out the lease.
+            _release(store, [item], token, _unavailable("claim_failed", "could not record the event id; retry"))
+            continue
+        if claim == CLAIMED:
+            claimed.append(item)
+        elif claim == IN_PROGRESS:
+            item.fail(_unavailable("event_in_progress", "another request is publishing this event id; retry"))
+        else:
+            item.status, item.duplicate = 200, True
 
     if claimed:
         try:
             store.put_event_items([store.event_item(i.envelope.to_dict(), i.body) for i in claimed])  # type: ignore[union-attr]
         except (*_AWS_ERRORS, RuntimeError):
             logger.exception("storing events failed", extra={"event_ids": [i.id for i in claimed]})
-            _release(store, claimed, _unavailable("store_failed", "could not store the event; retry"))
+            _release(store, claimed, token, _unavailable("store_failed", "could not store the event; retry"))
             claimed = []
 
     errors = bus.publish_batch(settings.topic_arn, [(i.id, i.body.decode("utf-8"), i.event) for i in claimed]) if claimed else {}
     failed = [i for i in claimed if errors.get(i.id)]
     for item in failed:
         logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.id]})
-    _release(store, failed, _unavailable("publish_failed", "could not publish the event; retry"))
-    for item in claimed:
-        if not item.error:
-            logger.info("event accepted", extra={"event_id": item.id, "event_type": item.event})
+    _release(store, failed, token, _unavailable("publish_failed", "could not publish the event; retry"))
+    published = [i for i in claimed if not i.error]
+    if published:
+        try:
+            store.confirm_event_ids(i.id for i in published)  # type: ignore[misc]
+        except (*_AWS_ERRORS, RuntimeError):
+            # Published all the same; the pending claims keep repeats out until their lease
+            # ends, after which a repeat is published again (same id: receivers drop it).
+            logger.exception("confirming event ids failed", extra={"event_ids": [i.id for i in published]})
+    for item in published:
+        logger.info("event accepted", extra={"event_id": item.id, "event_type": item.event})
 
     for repeat, original in repeats:
         if original.error:
             repeat.fail(original.error)
         else:
             repeat.status, repeat.duplicate = 200, True
-    return len(claimed) - len(failed)
+    return len(published)
 
 
-def _release(store: Store, items: list[Item], error: ApiError) -> None:
-    """Free the ids of events that were not published, so the store's retry is accepted."""
+def _release(store: Store, items: list[Item], token: str, error: ApiError) -> None:
+    """Free our claims on events that were not published, so the store's retry is accepted."""
     for item in items:
         item.fail(error)
         try:
-            store.release_event_id(item.id or "")
-        except _AWS_ERRORS:  # the key expires with the idempotency window; retries until then are duplicates
+            store.release_event_id(item.id or "", token=token)
+        except _AWS_ERRORS:  # the pending claim's lease runs out; retries until then are told to retry
             logger.exception("releasing event id failed", extra={"event_id": item.id})
 
 

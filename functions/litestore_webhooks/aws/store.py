@@ -27,6 +27,9 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
+# Outcomes of Store.claim_event_id, and the states an event id's claim goes through.
+CLAIMED, DUPLICATE, IN_PROGRESS = "claimed", "duplicate", "in_progress"
+CLAIM_PENDING, CLAIM_ACCEPTED = "pending", "accepted"
 
 
 def to_ddb(item: dict[str, Any]) -> dict[str, Any]:
@@ -212,29 +215,65 @@ class Store:
             cursor = page.cursor
 
     # -- ingest idempotency ------------------------------------------------------------
-    def claim_event_id(self, event_id: str, *, now: float | None = None) -> bool:
-        """Reserve an event id for the idempotency window; False if already taken.
+    # An event id's claim is "pending" while its request stores and publishes it, then
+    # "accepted". Each claim carries the claiming request's random token, so a request
+    # recognises its own write when botocore retried a PutItem whose first try was applied,
+    # and only ever releases its own claim. A pending claim older than its lease belongs to
+    # a request that died (Lambda timeout, crash): the next request may take it over.
+    def claim_event_id(self, event_id: str, *, token: str, lease_s: int, now: float | None = None) -> str:
+        """Claim an event id for the idempotency window: CLAIMED (ours), DUPLICATE (accepted
+        before) or IN_PROGRESS (another request holds a live pending claim).
 
         Expired keys count as free even before DynamoDB's TTL sweeper removes them
         (which can lag by days, and never happens on moto).
         """
         now = time.time() if now is None else now
+        item = {
+            "key": f"evt#{event_id}", "expiresAt": int(now + self.settings.idempotency_window_s),
+            "token": token, "state": CLAIM_PENDING, "leaseUntil": int(now + lease_s),
+        }
         try:
             self.ddb.put_item(
                 TableName=self.settings.idempotency_table,
-                Item=to_ddb({"key": f"evt#{event_id}", "expiresAt": int(now + self.settings.idempotency_window_s)}),
-                ConditionExpression="attribute_not_exists(#k) OR expiresAt < :now",
-                ExpressionAttributeNames={"#k": "key"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+                Item=to_ddb(item),
+                ConditionExpression="attribute_not_exists(#k) OR expiresAt < :now OR (#s = :pending AND leaseUntil < :now)",
+                ExpressionAttributeNames={"#k": "key", "#s": "state"},
+                ExpressionAttributeValues=to_ddb({":now": int(now), ":pending": CLAIM_PENDING}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True
+            return CLAIMED
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+            if not _is_conditional_failure(exc):
+                raise
+            holder = from_ddb(exc.response.get("Item") or {})
+        if holder.get("token") == token:  # our own write, applied by an attempt whose answer was lost
+            return CLAIMED
+        return IN_PROGRESS if holder.get("state") == CLAIM_PENDING else DUPLICATE
 
-    def release_event_id(self, event_id: str) -> None:
-        self.ddb.delete_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"evt#{event_id}"}))
+    def confirm_event_ids(self, event_ids: Iterable[str], *, now: float | None = None) -> None:
+        """Mark published events' claims accepted (25 per BatchWriteItem).
+
+        Unconditional on purpose: the events are published, so "accepted" is true whoever
+        holds the claim now (a request that took over an expired lease included).
+        """
+        now = time.time() if now is None else now
+        expires = int(now + self.settings.idempotency_window_s)
+        items = [{"key": f"evt#{e}", "expiresAt": expires, "state": CLAIM_ACCEPTED} for e in dict.fromkeys(event_ids)]
+        self._batch_write(self.settings.idempotency_table, items)
+
+    def release_event_id(self, event_id: str, *, token: str) -> None:
+        """Delete the claim if it is still ours (someone else's live claim is left alone)."""
+        try:
+            self.ddb.delete_item(
+                TableName=self.settings.idempotency_table,
+                Key=to_ddb({"key": f"evt#{event_id}"}),
+                ConditionExpression="#t = :t",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues=to_ddb({":t": token}),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
 
     # -- admin idempotency keys -------------------------------------------------------
     def claim_admin_key(self, key: str, fingerprint: str, *, window_s: int, now: float | None = None) -> dict[str, Any] | None:
