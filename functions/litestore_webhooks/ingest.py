@@ -22,7 +22,8 @@ from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus
 from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.envelope import Envelope, build_envelope
+from litestore_webhooks.core.catalog import CATALOG
+from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
 # Lambda's synchronous invocation payload limit: no larger batch body can reach us anyway.
@@ -74,10 +75,12 @@ def _unavailable(code: str, message: str) -> ApiError:
 
 def _validated(index: int, raw: Any) -> Item:
     given = raw if isinstance(raw, dict) else {}
+    # Echo an invalid item's id and type only when well-formed: a batch result must stay small.
+    given_id, given_event = given.get("id"), given.get("event")
     item = Item(
         index,
-        given.get("id") if isinstance(given.get("id"), str) else None,
-        given.get("event") if isinstance(given.get("event"), str) else None,
+        given_id if isinstance(given_id, str) and ID_PATTERN.fullmatch(given_id) else None,
+        given_event if isinstance(given_event, str) and given_event in CATALOG else None,
     )
     try:
         envelope = build_envelope(raw)

@@ -16,7 +16,7 @@ from typing import Any
 from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed
-from litestore_webhooks.core.schema import parse_date_time, validate
+from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time, validate
 
 # Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
 # least one letter or digit so "." / ".." cannot pose as path segments.
@@ -28,6 +28,9 @@ _UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(
 _TIMESTAMP_RULE = "must be an ISO-8601 UTC date-time such as 2024-01-15T10:30:00Z"
 
 _FIELDS = ("event", "id", "timestamp", "data")
+# Unknown keys are echoed in problem paths: cut long ones, so an error answer stays small
+# (a 6 MB batch of long or many keys once produced a 21 MB answer, over Lambda's 6 MB).
+_SHOWN_KEY_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ def _span(delta: timedelta) -> str:
     return f"{seconds} seconds"
 
 
+def _shown_key(key: str) -> str:
+    return key if len(key) <= _SHOWN_KEY_CHARS else f"{key[:_SHOWN_KEY_CHARS]}...({len(key)} characters)"
+
+
 def _problem(path: str, message: str) -> dict[str, str]:
     return {"path": path, "message": message}
 
@@ -76,7 +83,8 @@ def build_envelope(
     max_skew_future: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(days=30),
 ) -> Envelope:
-    """Validate a store's posted event and complete it; ValidationFailed lists every problem.
+    """Validate a store's posted event and complete it; ValidationFailed lists every problem
+    (the first MAX_PROBLEMS of them).
 
     max_age defaults to the event retention period: an older event could not be redelivered anyway.
     `now` must be timezone-aware.
@@ -124,8 +132,9 @@ def build_envelope(
         schema = catalog.CATALOG[event].schema if known else {"type": "object"}
         problems.extend(validate(data, schema, "data"))
 
-    problems.extend(_problem(key, "unknown field") for key in sorted(k for k in raw if k not in _FIELDS))
+    unknown = sorted(k for k in raw if k not in _FIELDS)
+    problems.extend(_problem(_shown_key(key), "unknown field") for key in unknown[:MAX_PROBLEMS])
 
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(problems[:MAX_PROBLEMS])
     return Envelope(event=event, id=event_id, timestamp=timestamp, data=data)
