@@ -232,7 +232,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         api: ApiServer = self.server.api  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
+        given = (self.headers.get("Content-Length") or "0").strip()
+        if not given.isascii() or not given.isdigit():
+            self.close_connection = True
+            self._reply(error_response(400, "bad_request", "Content-Length must be a non-negative integer"))
+            return
+        length = int(given)
         if length > MAX_BODY_BYTES:
             self.close_connection = True
             self._reply(error_response(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes"))
@@ -241,6 +246,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._reply(api.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0]))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (malformed request, unknown method) in our error shape, not
+        its HTML page; an unknown method is 405 like a known path's wrong method, not 501."""
+        status, error = (405, "method_not_allowed") if code == 501 else (code, "bad_request")
+        self.close_connection = True
+        self._reply(error_response(status, error, message or "bad request"))
 
     def _reply(self, response: dict[str, Any]) -> None:
         raw = response.get("body") or ""
