@@ -14,6 +14,7 @@ and removes the subscription first: SNS must never publish into a deleted queue.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from litestore_webhooks.aws.event_sources import EventSources
 from litestore_webhooks.aws.event_sources import current as current_event_sources
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, filter_policy, utc_iso
+from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, Endpoint, EndpointSpec, filter_policy, utc_iso
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
@@ -82,6 +83,8 @@ def _split(item: dict[str, Any]) -> tuple[Endpoint, EndpointResources]:
 
 def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources] | None:
     """The endpoint and its AWS ids (consistent read), or None if there is no such endpoint."""
+    if not re.fullmatch(ENDPOINT_ID_PATTERN, endpoint_id):
+        return None  # never stored; and DynamoDB refuses empty or over-2 KB keys (a 500, not a 404)
     item = store.get_endpoint_item(endpoint_id)
     return None if item is None else _split(item)
 

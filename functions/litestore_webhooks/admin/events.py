@@ -14,6 +14,7 @@ from litestore_webhooks.admin.replay import enqueue
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.core.endpoint import subscribes
+from litestore_webhooks.core.envelope import ID_PATTERN
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 from litestore_webhooks.provisioning import load_endpoint
 
@@ -26,7 +27,8 @@ class Resend(common.Body):
 
 
 def _stored(st: Store, event_id: str) -> dict[str, Any]:
-    item = st.get_event_item(event_id)
+    # An id ingest would refuse is never stored; DynamoDB would refuse an over-2 KB key with a 500.
+    item = st.get_event_item(event_id) if ID_PATTERN.fullmatch(event_id) else None
     if item is None:
         raise ApiError(404, "not_found", f"event {event_id} is not stored (unknown, or older than the retention period)")
     return item

@@ -22,6 +22,7 @@ from litestore_webhooks.core.signing import generate_secret, validate_secret
 from litestore_webhooks.core.urls import validate_url
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # lowercase base32: 22 chars = 110 random bits
+ENDPOINT_ID_PATTERN = r"^ep_[a-z0-9]{22}$"
 _ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 # Stored/already-accepted URLs were checked under the deployment's flag when submitted;
 # loading them must not fail if the flag changes. Delivery re-checks at send time.
@@ -120,7 +121,7 @@ class PreviousSecret(_Model):
 class Endpoint(EndpointSpec):
     """A stored endpoint: the spec plus identity, timestamps, rotation and health state."""
 
-    id: str = Field(default_factory=new_endpoint_id, pattern=r"^ep_[a-z0-9]{22}$")
+    id: str = Field(default_factory=new_endpoint_id, pattern=ENDPOINT_ID_PATTERN)
     createdAt: str = Field(pattern=_ISO_Z)
     updatedAt: str = Field(pattern=_ISO_Z)
     secret: str = Field(repr=False)
