@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
@@ -33,6 +33,7 @@ from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_del
 from litestore_webhooks.core.sender import SendResult, Sender
 from litestore_webhooks.core.signing import signature_headers
 from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.tracing import Tracer
 
 logger = Logger()
 metrics = Metrics()

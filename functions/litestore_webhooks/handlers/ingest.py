@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,11 +17,12 @@ from litestore_webhooks import api, ingest
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
+from litestore_webhooks.tracing import Tracer
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
-app = api.resolver("Litestore webhooks ingest")
+app = api.resolver("Litestore webhooks ingest", validation=False)  # no typed parameters to validate
 
 _ERRORS = {
     400: {"description": "Invalid JSON or envelope (details list every problem)"},
