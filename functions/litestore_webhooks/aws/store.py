@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from litestore_webhooks.aws import clients
+from litestore_webhooks.aws.ddb_types import TypeDeserializer, TypeSerializer
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.errors import ApiError
 
