@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from pydantic import Field
 
-from litestore_webhooks import delivery
 from litestore_webhooks.admin import common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.store import Store
@@ -28,6 +27,10 @@ def send_test(st: Store, endpoint_id: str, event_type: str) -> dict[str, Any]:
 
     Test events are not stored and not published: only this endpoint receives them.
     """
+    # Imported here: the delivery path (sender, signing, metrics, tracer) is this route's alone,
+    # so the admin function's cold start does not pay for it.
+    from litestore_webhooks import delivery
+
     endpoint = common.endpoint_or_404(st, endpoint_id)[0]
     example = catalog.get(event_type).example
     event_id = "evt_test_" + new_event_id().removeprefix("evt_")
