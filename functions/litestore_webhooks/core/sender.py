@@ -15,6 +15,7 @@ No AWS SDK here: the local runtime and the admin API's test send use it as is.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -159,8 +160,20 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _PinnedHTTPSConnection
 
 
+# What the receiver did to the connection, by the exception it caused (first match wins). Fixed
+# phrases, not exception text: urllib3's messages can quote the URL, whose query may hold a token.
+_CONNECTION_FAULTS: tuple[tuple[type[BaseException], str], ...] = (
+    (http.client.RemoteDisconnected, "closed by the receiver before a response"),
+    (ConnectionResetError, "reset by the receiver"),
+    (BrokenPipeError, "closed by the receiver while the request was being sent"),
+    (http.client.IncompleteRead, "response cut short"),
+    (http.client.HTTPException, "malformed response"),
+)
+
+
 def _error_code(exc: BaseException, *, deadline_fired: bool) -> str:
-    """Stable short code for a failed exchange, from anywhere in urllib3's exception chain."""
+    """Stable short code for a failed exchange, from anywhere in urllib3's exception chain,
+    with what went wrong after a colon where the code alone would not say (TLS, broken connections)."""
     if deadline_fired:
         return "timeout"
     seen: list[BaseException] = []
@@ -173,11 +186,18 @@ def _error_code(exc: BaseException, *, deadline_fired: bool) -> str:
         todo += [x for x in (e.__cause__, e.__context__, *e.args) if isinstance(x, BaseException)]
     if any(isinstance(e, ConnectionRefusedError) for e in seen):
         return "connection_refused"
-    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in seen):
-        return "tls_error"
+    for e in seen:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"tls_error: {e.verify_message}"  # e.g. "certificate has expired", "Hostname mismatch, ..."
+    for e in seen:
+        if isinstance(e, ssl.SSLError):
+            return f"tls_error: {e.reason or 'handshake failed'}"  # e.g. WRONG_VERSION_NUMBER (not TLS)
     # NewConnectionError subclasses urllib3's ConnectTimeoutError for historical reasons.
     if any(isinstance(e, TimeoutError | Urllib3Timeout) and not isinstance(e, NewConnectionError) for e in seen):
         return "timeout"
+    for kind, phrase in _CONNECTION_FAULTS:
+        if any(isinstance(e, kind) for e in seen):
+            return f"connection_error: {phrase}"
     return "connection_error"
 
 
@@ -210,9 +230,11 @@ class Sender:
         except FutureTimeout:
             return result(error=DNS_TIMEOUT)
         except UrlRejected as exc:
-            return result(error=f"{BLOCKED}: {exc}" if exc.reason == BLOCKED else "dns_failure")
-        except OSError:  # socket.gaierror and friends
-            return result(error="dns_failure")
+            return result(error=f"{BLOCKED}: {exc}" if exc.reason == BLOCKED else f"dns_failure: {exc}")
+        except OSError as exc:  # socket.gaierror and friends
+            return result(error=f"dns_failure: {exc.strerror or type(exc).__name__}")  # "Name or service not known"
+        except UnicodeError:  # getaddrinfo's IDNA encoding: an empty or over-long label
+            return result(error="dns_failure: not a valid hostname")
 
         remaining_s = timeout_s - (time.monotonic() - started)  # the lookup spent part of the budget
         if remaining_s <= 0:
@@ -272,7 +294,7 @@ class Sender:
                 raise
             addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
             if not addresses:
-                raise UrlRejected("dns_failure", f"{host} has no addresses")
+                raise UrlRejected("dns_failure", "no addresses")
         for address in addresses:
             check_address(address, allow_insecure=self.allow_insecure)
         # Prefer IPv4: Lambda functions outside a VPC have no IPv6 egress.

@@ -150,6 +150,13 @@ def parse_host_ip(host: str) -> IPAddress | None:
             return ipaddress.IPv6Address(address)
         except ValueError:
             raise _invalid(host) from None
+    if not host.isascii():
+        # What the resolver is handed (getaddrinfo IDNA-encodes names): full-width digits and
+        # dots such as "127。0。0。1" become "127.0.0.1", an address, not a name.
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise _invalid(host) from None
     labels = host.removesuffix(".").split(".")
     if not _ENDS_IN_NUMBER.match(labels[-1]):
         return None
