@@ -10,6 +10,10 @@ and EMF metrics -- is discarded; progress goes to stderr):
   6 docs/scaling.md     (on paper)
 
     python bench/run.py [--runs 5] [--e2e-duration 20] [--step-s 8] [--only 1,2,4,5]
+
+`--only` takes part numbers or names (`--only cold_start` = `--only 4`). The parts it leaves
+out are carried over from the existing results file, so one part can be re-measured without
+discarding the others; the table and `carried_over` in the JSON say which run each came from.
 """
 
 from __future__ import annotations
@@ -58,6 +62,34 @@ def run_part(script: str, out: Path, *extra: str) -> dict | None:
     return data
 
 
+PARTS = {"1": "1_delivery_batch", "2": "2_aws_calls", "4": "4_cold_start", "5": "5_e2e"}
+PART_NAMES = {key.split("_", 1)[1]: number for number, key in PARTS.items()}  # "cold_start" -> "4"
+
+
+def parse_only(value: str) -> set[str]:
+    only = {PART_NAMES.get(p.strip(), p.strip()) for p in value.split(",") if p.strip()}
+    unknown = only - set(PARTS)
+    if unknown:
+        raise SystemExit(f"--only: unknown part(s) {sorted(unknown)}; use {sorted(PARTS)} or {sorted(PART_NAMES)}")
+    return only
+
+
+def carry_over(res: dict, only: set[str], out: Path) -> None:
+    """The parts not run this time, from the previous results file (when there is one)."""
+    if only == set(PARTS) or not out.exists():
+        return
+    previous = json.loads(out.read_text())
+    origins = previous.get("carried_over") or {}
+    run = {"finished_at": previous.get("finished_at"), "machine": previous.get("machine")}
+    carried = {}  # part -> the run that measured it (when, on which machine)
+    for key in (PARTS[n] for n in sorted(set(PARTS) - only)):
+        if key in previous:
+            res[key] = previous[key]
+            carried[key] = origins.get(key, run)
+    if carried:
+        res["carried_over"] = carried
+
+
 def fmt(x: float | None, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -67,6 +99,11 @@ def table(res: dict) -> str:
     add = lines.append
     m = res["machine"]
     add(f"Litestore webhooks benchmark  {res['finished_at']}  ({m['nproc']} x {m['cpu_model']}, Python {m['python']})")
+    carried = res.get("carried_over")
+    if carried:
+        for key, run in carried.items():
+            cpu = (run.get("machine") or {}).get("cpu_model", "?")
+            add(f"(part {key.split('_', 1)[0]} carried over from the run finished {run['finished_at']} on {cpu})")
     p1 = res.get("1_delivery_batch") or {}
     if "cases" in p1:
         cfg = p1["endpoint_config"]
@@ -162,7 +199,7 @@ def main() -> None:
     ap.add_argument("--only", default="1,2,4,5")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     args = ap.parse_args()
-    only = set(args.only.split(","))
+    only = parse_only(args.only)
     t0 = time.monotonic()
     res: dict = {"machine": machine(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="lsw-bench-") as tmp_s:
@@ -176,6 +213,7 @@ def main() -> None:
         if "5" in only:
             res["5_e2e"] = run_part("e2e.py", tmp / "p5.json", "--duration", str(args.e2e_duration),
                                     "--rate", str(args.e2e_rate), "--step-s", str(args.step_s))
+    carry_over(res, only, Path(args.out))
     p2 = res.get("2_aws_calls") or {}
     if "scenarios" in p2:
         p1 = res.get("1_delivery_batch") or {}
