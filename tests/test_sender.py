@@ -152,13 +152,14 @@ def test_connection_refused_and_dns_failure(monkeypatch):
         port = s.getsockname()[1]
     assert post(Sender(allow_insecure=True), f"http://127.0.0.1:{port}/").error == "connection_refused"
 
+    # getaddrinfo IDNA-encodes the name first; a label it cannot encode is a failure, not an exception.
+    assert post(Sender(), f"https://{'a' * 64}.example.test/").error == "dns_failure: not a valid hostname"
+
     def no_such_host(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     assert post(Sender(), "https://no-such-host.example.test/").error == "dns_failure: Name or service not known"
-    # getaddrinfo IDNA-encodes the name first; a label it cannot encode is a failure, not an exception.
-    assert post(Sender(), f"https://{'a' * 64}.example.test/").error == "dns_failure: not a valid hostname"
 
 
 def test_a_hanging_resolver_cannot_outlast_the_timeout(monkeypatch):
