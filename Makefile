@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test synth lint clean bench
+.PHONY: install demo test synth lint clean bench soak
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ synth: $(STAMP)
 # Benchmarks (not part of `make test`): prints one table, writes bench/results.json (< 10 min on 2 cores).
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Soak (not part of `make test`): conservation at 2,000 events x 3 endpoints with receiver and AWS
+# faults, and a 10,000-event load run; loopback only, bounded under 10 minutes. Writes tests/soak/results.json.
+soak: $(STAMP)
+	timeout 600 $(PY) -m pytest tests/soak -m soak -q
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache
