@@ -8,19 +8,51 @@ the document embedded, and the same ?format=json and ?format=oauth2-redirect ans
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 TITLE = "Litestore webhooks admin API"
 _SWAGGER_ASSETS = ("swagger-ui-bundle.min.js", "swagger-ui.min.css")
+# core.errors.ApiError.body(): every 4xx answer, request validation (400) included.
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "details": {"type": ["array", "object"]}},
+    }},
+}
 
 
 def document(app: APIGatewayRestResolver) -> str:
     """The OpenAPI document (JSON) with the stage as its server, so "Try it out" works behind /<stage>."""
     from aws_lambda_powertools.event_handler.openapi.models import Server
 
-    return app.get_openapi_json_schema(title=TITLE, servers=[Server(url=app._get_base_path() or "/")])
+    doc = json.loads(app.get_openapi_json_schema(title=TITLE, servers=[Server(url=app._get_base_path() or "/")]))
+    return json.dumps(_errors_as_served(doc), separators=(",", ":"))
+
+
+def _errors_as_served(doc: dict[str, Any]) -> dict[str, Any]:
+    """Powertools documents a 422 HTTPValidationError no route ever answers: invalid requests
+    get a 400, and every 4xx (404, 409, 413, 415, ...) the one error shape. Say so; a 204 has no body."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    schemas["Error"] = _ERROR
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            if "204" in responses:
+                responses["204"] = {"description": "No Content"}
+            responses["4XX"] = {"description": "Refused, in the one error shape",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return doc
 
 
 def install(app: APIGatewayRestResolver) -> None:

@@ -111,7 +111,8 @@ IdempotencyKey = Annotated[
 _TAGS = ["endpoints"]
 
 
-@router.post("/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS)
+@router.post("/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS,
+             status_code=201)
 def post_endpoint(spec: Annotated[NewEndpoint, BodyParam()], idempotency_key: IdempotencyKey = None):  # noqa: ANN201 - a Response annotation would be validated as the body
     return json_response(201, with_secret(create(common.provisioner(), spec, idempotency_key)))
 
@@ -132,7 +133,8 @@ def patch_endpoint(endpoint_id: str, changes: Annotated[EndpointChanges, BodyPar
     return json_response(200, updated.public_dict())
 
 
-@router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS)
+@router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS,
+               status_code=204)
 def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     common.provisioner().delete(endpoint_id)
     return Response(status_code=204)
