@@ -208,7 +208,7 @@ def _component(frames: list[str]) -> str:
     joined = " ".join(frames)
     if "bench-pub" in joined or "e2e.py" in joined and "one" in joined:
         return "publisher (bench)"
-    for marker, name in (("werkzeug", "moto server"), ("receivers.py", "receivers (bench)"),
+    for marker, name in (("werkzeug", "moto server"), ("receiver.py", "receivers (bench)"),
                          ("apigw.py", "API emulator + ingest handler"), ("poller.py", "poller + delivery handler"),
                          ("delivery.py", "delivery handler (send threads)")):
         if marker in joined:

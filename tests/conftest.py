@@ -25,6 +25,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cli_profile_in_tmp(tmp_path_factory):
+    """LocalRuntime writes the CLI's local profile under XDG_CACHE_HOME: never into the real home."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def aws(monkeypatch):
     """A fresh moto AWS with tables and topic; yields the process Settings."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients, event_sources
+from litestore_webhooks.cli import profile
 from litestore_webhooks.local import state
 from litestore_webhooks.local.apigw import STAGE, ApiServer
 from litestore_webhooks.local.invoke import load_handler
@@ -51,6 +52,7 @@ class LocalRuntime:
         state_file: str | os.PathLike[str] | None = None,
         pretty: bool = False,
         prefix: str = r.DEFAULT_PREFIX,
+        write_profile: bool = True,
     ) -> None:
         self.port = port
         self.api_key = api_key or "lsw_" + secrets.token_urlsafe(24)
@@ -60,6 +62,8 @@ class LocalRuntime:
         self.state_file = Path(state_file) if state_file else None
         self.pretty = pretty
         self.prefix = prefix
+        self.write_profile = write_profile
+        self._profile: tuple[Path, dict[str, str]] | None = None  # the CLI profile we wrote, to remove on stop
         self.registry = event_sources.LocalEventSources()
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
@@ -100,11 +104,14 @@ class LocalRuntime:
         self._poller.start()
         self._api = ApiServer(port=self.port, api_key=self.api_key, admin_token=self.admin_token, prefix=self.prefix)
         self._api.start()
+        if self.write_profile:
+            self._write_profile()
         log.info("local runtime up in %.2fs at %s", time.monotonic() - started, self.base_url)
         return self
 
     def stop(self) -> None:
         """API first (no new events), then the poller, then save state, then moto."""
+        self._remove_profile()
         if self._api:
             self._api.stop()
         if self._poller:
@@ -127,6 +134,25 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- the CLI's local profile -------------------------------------------------------
+    def _write_profile(self) -> None:
+        """Tell `litestore-webhooks --local ...` where this runtime is (the newest runtime wins)."""
+        path = profile.write_local_profile(self.base_url, self.api_key, self.admin_token)
+        self._profile = (path, {"url": self.base_url, "apiKey": self.api_key, "adminToken": self.admin_token})
+        log.info("CLI profile written to %s", path)
+
+    def _remove_profile(self) -> None:
+        """Delete the profile only if it still describes this runtime (a newer one may have replaced it)."""
+        if self._profile is None:
+            return
+        path, ours = self._profile
+        self._profile = None
+        try:
+            if json.loads(path.read_text(encoding="utf-8")) == ours:
+                path.unlink()
+        except (OSError, ValueError):
+            pass  # gone or unreadable: nothing of ours to remove
 
     # -- environment -------------------------------------------------------------------
     def _aws_env(self, moto_url: str) -> dict[str, str | None]:
