@@ -309,6 +309,8 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
     leaks = [(form[:12] + "...", where) for secret in made for form in forms(secret)
              for where, text in places.items() if form in text]
     assert leaks == [], leaks
+    print(f"scanned for {len(made)} secrets/credentials: {len(answers)} answers, {len(received)} receiver requests, "
+          f"{len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")
     # Control: the same scan finds every valid secret where it is meant to be shown.
     valid = [own, own_whsec, rotated_own, rej["secret"], rotated["secret"]]
     assert all(any(form in text for text in showing) for secret in valid for form in forms(secret))
