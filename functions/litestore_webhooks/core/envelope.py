@@ -81,12 +81,14 @@ def build_envelope(
     *,
     now: datetime | None = None,
     max_skew_future: timedelta = timedelta(hours=1),
-    max_age: timedelta = timedelta(days=30),
+    max_age: timedelta = timedelta(days=3650),
 ) -> Envelope:
     """Validate a store's posted event and complete it; ValidationFailed lists every problem
     (the first MAX_PROBLEMS of them).
 
-    max_age defaults to the event retention period: an older event could not be redelivered anyway.
+    max_age (10 years) refuses only nonsense such as 0001 or 1970: the store may send an old event,
+    such as the document's own 2024 test event or a backfill, and retention, replay and TTLs all
+    count from when we received it, not from its timestamp.
     `now` must be timezone-aware.
     """
     if not isinstance(raw, dict):
