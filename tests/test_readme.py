@@ -74,3 +74,12 @@ def test_every_cli_command_in_the_readme_parses():
             parser.parse_args(argv)
         except SystemExit as exc:  # argparse exits on an unknown command or flag
             raise AssertionError(f"README command does not parse: litestore-webhooks {' '.join(argv)}") from exc
+
+
+def test_the_readme_quick_start_is_the_one_test_demo_runs():
+    """tests/test_demo.py runs demo.quick_start() live; the README must show those very commands."""
+    from litestore_webhooks.demo import quick_start
+
+    shown = " ".join(README.read_text().replace("\\\n", " ").split())
+    for command in quick_start():
+        assert " ".join(command.split()) in shown, f"README quick start lost or changed: {command}"

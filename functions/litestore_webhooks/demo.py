@@ -77,7 +77,8 @@ def quick_start(port: int = 8080) -> list[str]:
     api = f"http://127.0.0.1:{port}/v1"
     endpoint = {"name": "My receiver", "url": "http://127.0.0.1:3000/webhooks/litestore",
                 "events": ["*"], "secret": "your-webhook-secret"}
-    event = {"event": "content.submitted", "data": {"contentId": "content-123", "creatorId": "creator-456"}}
+    event = {"event": "content.submitted", "id": "test-event-123", "timestamp": "2024-01-15T10:00:00Z",
+             "data": {"contentId": "content-123", "creatorId": "creator-456"}}  # the document's curl test event
     return [
         f"litestore-webhooks local{'' if port == 8080 else f' --port {port}'} --allow-insecure-endpoints "
         "--api-key local-key --admin-token local-admin",
