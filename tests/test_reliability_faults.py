@@ -502,11 +502,12 @@ class Ledger:
 
     def posts_check(self) -> dict[str, Any]:
         """Every POST: signature valid, header ids equal to the body's id, subscribed type; duplicates identical."""
-        posts = duplicates = distinct_ids = bad_signatures = unsubscribed = unexpected = 0
+        posts = duplicates = twice_ok = distinct_ids = bad_signatures = unsubscribed = unexpected = 0
         for t in self.targets:
             for event_id, answered in t.posts().items():
                 posts += len(answered)
                 duplicates += len(answered) - 1
+                twice_ok += sum(200 <= s < 300 for _, s in answered) > 1
                 header_ids = {req.headers.get("webhook-id") for req, _ in answered}
                 header_ids |= {req.headers.get("X-Litestore-Event-Id") for req, _ in answered}
                 bodies = {req.body for req, _ in answered}
@@ -522,7 +523,10 @@ class Ledger:
                     unsubscribed += 1
                 if event_id not in self.expected[t.id]:
                     unexpected += 1
-        return {"posts": posts, "duplicate_posts": duplicates, "duplicates_with_distinct_ids": distinct_ids,
+        # duplicate_posts: POSTs after a pair's first (retries of failed ones included);
+        # delivered_more_than_once: pairs the receiver answered 2xx more than once.
+        return {"posts": posts, "duplicate_posts": duplicates, "delivered_more_than_once": twice_ok,
+                "duplicates_with_distinct_ids": distinct_ids,
                 "bad_signatures": bad_signatures, "unsubscribed_received": unsubscribed,
                 "received_but_not_expected": unexpected}
 
