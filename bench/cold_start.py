@@ -1,10 +1,15 @@
 """Part 4: cold start -- handler import time (python -X importtime) and the Lambda asset size.
 
 Import time: for each handler module, 5 fresh interpreters (after one warm-up that writes
-the .pyc files) run `python -X importtime -c "import litestore_webhooks.handlers.<name>"`.
+the .pyc files) run `python -X importtime -c "import litestore_webhooks.handlers.<name>"`,
+round-robin over the handlers so that a slow spell of the shared VM does not land on one.
 The handler's import time is the sum of importtime's cumulative column over the root
 entries, minus the roots a bare `python -c pass` imports too (interpreter start-up).
 The slowest entries of the median run are kept, to show what to import lazily.
+
+Tracing is off there, as everywhere outside Lambda (Powertools' rule), so the X-Ray SDK is
+not imported. In Lambda the stack turns tracing on; the same median is also taken with
+Lambda's LAMBDA_TASK_ROOT set (`tracing_on`), which adds the SDK and its patching.
 
 Asset: the directory infra/bundling.py builds (pip for manylinux2014_aarch64 / CPython 3.14,
 boto3/botocore pruned, the package copied without local/cli/demo), unpacked and zipped
@@ -34,9 +39,16 @@ TARGET_MS = 300.0
 _LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)\s*$")
 
 
-def importtime(code: str) -> list[tuple[int, int, int, str]]:
+# As in Lambda with tracing ACTIVE: Powertools enables its Tracer when LAMBDA_TASK_ROOT is set.
+TRACING_ON = {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "0"}
+
+
+def importtime(code: str, extra_env: dict[str, str] | None = None) -> list[tuple[int, int, int, str]]:
     """(self_us, cumulative_us, depth, module) per line of one fresh interpreter's -X importtime."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "functions"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "functions"), **(extra_env or {}))
+    # The warm-up must be able to write the .pyc files it is there for (a shell or CI with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise have every run compile the package again).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env,
                           capture_output=True, text=True, check=True)
     rows = []
@@ -48,24 +60,31 @@ def importtime(code: str) -> list[tuple[int, int, int, str]]:
     return rows
 
 
+def reference_loop_ms(runs: int) -> float:
+    """A fixed pure-Python loop in fresh interpreters, median ms: how fast this machine is right now.
+
+    Shared VMs vary between runs (and between hosts); import times scale with it."""
+    code = "import time; t = time.perf_counter()\nfor i in range(3_000_000): pass\nprint((time.perf_counter() - t) * 1000)"
+    return median([float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        check=True).stdout) for _ in range(runs)])
+
+
 def roots(rows: list[tuple[int, int, int, str]]) -> dict[str, int]:
     return {name: cum for _, cum, depth, name in rows if depth == 0}
 
 
-def measure_handler(name: str, runs: int, startup: set[str]) -> dict:
-    module = f"litestore_webhooks.handlers.{name}"
-    importtime(f"import {module}")  # warm-up: compile and cache the bytecode
-    totals, samples = [], []
-    for _ in range(runs):
-        rows = importtime(f"import {module}")
-        total = sum(cum for mod, cum in roots(rows).items() if mod not in startup)
-        totals.append(total / 1000)
-        samples.append((total, rows))
-    samples.sort(key=lambda s: s[0])
-    _, rows = samples[len(samples) // 2]
+def sample(name: str, startup: set[str], extra_env: dict[str, str] | None = None) -> tuple[float, list]:
+    """One fresh interpreter importing the handler: (ms over the interpreter's own start-up, rows)."""
+    rows = importtime(f"import litestore_webhooks.handlers.{name}", extra_env)
+    return sum(cum for mod, cum in roots(rows).items() if mod not in startup) / 1000, rows
+
+
+def summarize(name: str, samples: list[tuple[float, list]]) -> dict:
+    totals = [t for t, _ in samples]
+    _, rows = sorted(samples, key=lambda s: s[0])[len(samples) // 2]
     top = sorted(rows, key=lambda r: -r[1])[:25]
     return {
-        "module": module,
+        "module": f"litestore_webhooks.handlers.{name}",
         "import_ms_median": r3(median(totals)),
         "import_ms_all": [r3(t) for t in totals],
         "target_ms": TARGET_MS,
@@ -73,6 +92,27 @@ def measure_handler(name: str, runs: int, startup: set[str]) -> dict:
         "slowest_cumulative": [{"module": m, "cumulative_ms": r3(c / 1000), "self_ms": r3(s / 1000), "depth": d}
                                for s, c, d, m in top],
     }
+
+
+def measure_handlers(runs: int, startup: set[str]) -> dict:
+    """Round-robin over handlers and tracing off/on, so a slow spell of a shared VM hits all alike."""
+    modes = {"off": None, "on": TRACING_ON}
+    for name in HANDLERS:
+        for env in modes.values():
+            sample(name, startup, env)  # warm-up: compile and cache the bytecode
+    samples: dict[tuple[str, str], list] = {(n, m): [] for n in HANDLERS for m in modes}
+    for _ in range(runs):
+        for name in HANDLERS:
+            for mode, env in modes.items():
+                samples[name, mode].append(sample(name, startup, env))
+    handlers = {}
+    for name in HANDLERS:
+        handlers[name] = summarize(name, samples[name, "off"])
+        on = summarize(name, samples[name, "on"])
+        handlers[name]["tracing_on"] = {k: on[k] for k in ("import_ms_median", "import_ms_all", "slowest_cumulative")}
+        say(f"  import {name:<9} {handlers[name]['import_ms_median']:8.1f} ms (median of {runs}); "
+            f"tracing on {on['import_ms_median']:8.1f} ms")
+    return handlers
 
 
 def dir_size(path: Path) -> int:
@@ -125,11 +165,9 @@ def main() -> None:
     ap.add_argument("--no-asset", action="store_true")
     args = ap.parse_args()
     startup = set(roots(importtime("pass")))
-    handlers = {}
-    for name in HANDLERS:
-        handlers[name] = measure_handler(name, args.runs, startup)
-        say(f"  import {name:<9} {handlers[name]['import_ms_median']:8.1f} ms (median of {args.runs})")
-    result = {"handlers": handlers, "python": sys.version.split()[0]}
+    handlers = measure_handlers(args.runs, startup)
+    result = {"handlers": handlers, "python": sys.version.split()[0], "reference_loop_ms": r3(reference_loop_ms(args.runs))}
+    say(f"  reference loop {result['reference_loop_ms']:.1f} ms")
     if not args.no_asset:
         result["asset"] = asset_size()
         say(f"  asset: {result['asset']}")

@@ -147,10 +147,14 @@ def table(res: dict) -> str:
     p4 = res.get("4_cold_start") or {}
     if "handlers" in p4:
         add("")
-        add("4. Cold start: handler import time (python -X importtime, median of 5 fresh processes; target < 300 ms)")
+        runs = len(next(iter(p4["handlers"].values()))["import_ms_all"])
+        add(f"4. Cold start: handler import time (python -X importtime, median of {runs} fresh processes; target < 300 ms)"
+            + (f"; reference loop {p4['reference_loop_ms']:.0f} ms" if "reference_loop_ms" in p4 else ""))
         for name, h in p4["handlers"].items():
+            on = h.get("tracing_on")
             add(f"   {name:<9} {h['import_ms_median']:7.1f} ms  {'PASS' if h['meets_target'] else 'FAIL'}  "
-                f"(runs: {', '.join(f'{x:.0f}' for x in h['import_ms_all'])})")
+                f"(runs: {', '.join(f'{x:.0f}' for x in h['import_ms_all'])})"
+                + (f"; tracing on, as in Lambda: {on['import_ms_median']:.1f} ms" if on else ""))
         a = p4.get("asset") or {}
         if "unpacked_mb" in a:
             add(f"   Lambda asset: {a['unpacked_mb']:.2f} MB unpacked, {a['zipped_mb']:.2f} MB zipped ({a['source']})")
