@@ -1,7 +1,7 @@
 """DynamoDB access: the only module that knows the tables' item layouts.
 
 Tables and keys come from `litestore_webhooks.resources`. Items are written with the
-low-level client and boto3's type (de)serializers; nothing here stores floats, so no
+low-level client and boto3's type (de)serializers (ported: aws/ddb_types.py); no floats, so no
 Decimal juggling leaks out. Cursors are opaque base64url JSON of DynamoDB's
 LastEvaluatedKey.
 """
