@@ -125,6 +125,9 @@ def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog, capsys):
         ("GET", "/endpoints?limit=0", None, 400, "validation_failed"),
         ("GET", "/endpoints?limit=101", None, 400, "validation_failed"),
         ("GET", "/endpoints?cursor=%%%", None, 400, "invalid_cursor"),
+        # {"id": 10**40}: a number DynamoDB cannot hold (38 digits) was a 500
+        ("GET", "/endpoints?cursor=" + base64.urlsafe_b64encode(json.dumps({"id": 10**40}).encode()).decode().rstrip("="),
+         None, 400, "invalid_cursor"),
         ("GET", "/endpoints/ep_missing", None, 404, "not_found"),
         ("PATCH", "/endpoints/ep_missing", {"timeout": 5000}, 404, "not_found"),
         ("DELETE", "/endpoints/ep_missing", None, 404, "not_found"),

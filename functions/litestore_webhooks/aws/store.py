@@ -58,7 +58,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         if not isinstance(key, dict):
             raise ValueError
         return to_ddb(key)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:  # ArithmeticError: a number DynamoDB cannot hold
         raise ApiError(400, "invalid_cursor", "cursor is not one this API returned; start without it") from exc
 
 
