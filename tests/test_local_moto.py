@@ -54,8 +54,9 @@ def test_receive_stays_fast_with_1000_queued(sqs):
         got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, VisibilityTimeout=60)
         latencies.append(time.perf_counter() - start)
         assert len(got["Messages"]) == 10
-    # Stock moto 5.2.5 needs ~400-550 ms here; patched ~7-20 ms.
-    assert statistics.median(latencies) < 0.060
+    # Stock moto 5.2.5 needs ~400-550 ms here; patched ~7-20 ms, up to ~125 ms on a loaded 2-core VM.
+    # 200 ms still fails the stock path by 2x without flaking under load.
+    assert statistics.median(latencies) < 0.200
 
 
 def test_delay_and_visibility_still_hold(sqs):
