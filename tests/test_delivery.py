@@ -207,6 +207,29 @@ def test_400_dead_letters_after_one_attempt(settings):
     assert len(rx.requests) == 1 and receive(res.queue_url) == []
 
 
+def test_no_dead_letter_for_an_event_another_copy_delivered_meanwhile(settings, monkeypatch):
+    """Soak found it: a second copy (SNS at-least-once, a redrive racing a retry) is delivered while
+    this copy's POST fails for good; a dead letter for a delivered event is a false alarm."""
+    real_post = delivery._post
+
+    def other_copy_lands_during_this_post(*args: Any, **kwargs: Any):
+        result = real_post(*args, **kwargs)
+        Store(settings).mark_delivered(endpoint.id, "evt_1")  # the other copy's marker, really written
+        return result
+
+    monkeypatch.setattr(delivery, "_post", other_copy_lands_during_this_post)
+    with Receiver(default=Reply(400)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        publish(res)
+        assert pump(settings, res)["batchItemFailures"] == []
+        publish(res, "evt_2")  # the control: nothing delivered it, so it is dead-lettered
+        monkeypatch.setattr(delivery, "_post", real_post)
+        pump(settings, res)
+    assert [json.loads(m["Body"])["id"] for m in dead_letters(res)] == ["evt_2"]
+    assert receive(res.queue_url) == []
+    assert [a["status"] for a in attempts(settings)] == ["dead_lettered"]  # the attempt itself is still logged
+
+
 def test_redirect_is_not_followed_and_dead_letters(settings):
     with Receiver(Reply(301, {"Location": "http://169.254.169.254/"})) as rx:
         _, res = make_endpoint(settings, rx.url())

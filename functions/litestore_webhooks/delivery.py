@@ -292,14 +292,32 @@ class _Batch:
             logger.exception("attempt log write failed", extra={"endpointId": self.endpoint.id})
             self.failures += [p.message.message_id for p in posted]
             return
+        delivered_elsewhere = self._delivered_by_another_copy(
+            [p.message.event_id for p, d, _ in follow_ups if d.status == DEAD_LETTERED]
+        )
         for p, decision, next_retry_at in follow_ups:
             if p.marker_failed:
                 self.failures.append(p.message.message_id)
             elif decision.status == RETRY_SCHEDULED:
                 self._retry(p, decision, next_retry_at)
+            elif decision.status == DEAD_LETTERED and p.message.event_id in delivered_elsewhere:
+                logger.info("not dead-lettered: another copy was delivered meanwhile",
+                            extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id})
             elif decision.status == DEAD_LETTERED:
                 self._dead_letter(p, decision)
         self._track_health(posted, gone=any(d.reason == "gone" for _, d, _ in follow_ups))
+
+    def _delivered_by_another_copy(self, event_ids: list[str]) -> set[str]:
+        """Before dead-lettering, look again (rare path, one read): a second copy of the event
+        (SNS/SQS at-least-once, a redrive racing a retry chain) may have been delivered since this
+        batch started, and a dead letter for a delivered event would send an operator chasing it."""
+        if not event_ids:
+            return set()
+        try:
+            return self.store.delivered_among(self.endpoint.id, event_ids, consistent=True)
+        except Exception:  # cannot tell: dead-letter, which is never wrong, only noisy
+            logger.exception("delivered-marker re-check failed", extra={"endpointId": self.endpoint.id})
+            return set()
 
     def _attempt(self, m: Message) -> _Posted:
         result, at = _post(

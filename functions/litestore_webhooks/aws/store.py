@@ -335,13 +335,16 @@ class Store:
             request = {table: [{"DeleteRequest": {"Key": to_ddb(k)}} for k in keys[i : i + BATCH_WRITE_MAX]]}
             self._write_until_done(table, request)
 
-    def delivered_among(self, endpoint_id: str, event_ids: Iterable[str]) -> set[str]:
+    def delivered_among(self, endpoint_id: str, event_ids: Iterable[str], *, consistent: bool = False) -> set[str]:
         """Which of these events already reached this endpoint (one BatchGetItem per 100)."""
         wanted = list(dict.fromkeys(event_ids))
         found: set[str] = set()
         for i in range(0, len(wanted), BATCH_GET_MAX):
             keys = [to_ddb({"key": self._marker_key(endpoint_id, e)}) for e in wanted[i : i + BATCH_GET_MAX]]
-            request = {self.settings.idempotency_table: {"Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"}}}
+            request = {self.settings.idempotency_table: {
+                "Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"},
+                "ConsistentRead": consistent,
+            }}
             while request:
                 resp = self.ddb.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self.settings.idempotency_table, []):
