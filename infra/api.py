@@ -10,21 +10,11 @@ from constructs import Construct
 
 from infra.context import StackSettings
 from infra.pipeline import acknowledge
+from litestore_webhooks import resources as r
 
-# Admin routes: (path, HTTP method). All use AWS_IAM authorization.
-ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
-    ("/endpoints", "ANY"),
-    ("/endpoints/{proxy+}", "ANY"),
-    ("/events/{id}", "GET"),
-    ("/events/{id}/{proxy+}", "ANY"),
-    ("/event-types", "GET"),
-    ("/dead-letters", "ANY"),
-    ("/dead-letters/{proxy+}", "ANY"),
-    ("/openapi.json", "GET"),
-    ("/docs", "GET"),
-)
-# Ingest routes: API key required (no authorizer).
-INGEST_ROUTES: tuple[tuple[str, str], ...] = (("/events", "POST"), ("/events/batch", "POST"))
+# Routes are shared with the local runtime's API emulator: one table, no drift.
+ADMIN_ROUTES = r.ADMIN_ROUTES  # AWS_IAM authorization
+INGEST_ROUTES = r.INGEST_ROUTES  # API key required (no authorizer)
 
 # Every body is binary to API Gateway, so it reaches the functions base64-encoded, byte for
 # byte: without this the gateway may transcode a body that is not valid UTF-8, and ingest

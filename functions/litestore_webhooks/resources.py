@@ -21,6 +21,22 @@ ATTRIBUTE_RESERVE_BYTES = 1_024
 MAX_EVENT_BYTES = SNS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE_BYTES  # 261,120
 MAX_BATCH_EVENTS = 100
 
+# API routes as (resource path, method), served by API Gateway (infra/api.py) and by the local
+# runtime's emulator (local/apigw.py). Admin routes: IAM when deployed, bearer token locally.
+ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
+    ("/endpoints", "ANY"),
+    ("/endpoints/{proxy+}", "ANY"),
+    ("/events/{id}", "GET"),
+    ("/events/{id}/{proxy+}", "ANY"),
+    ("/event-types", "GET"),
+    ("/dead-letters", "ANY"),
+    ("/dead-letters/{proxy+}", "ANY"),
+    ("/openapi.json", "GET"),
+    ("/docs", "GET"),
+)
+# Ingest routes: API key required.
+INGEST_ROUTES: tuple[tuple[str, str], ...] = (("/events", "POST"), ("/events/batch", "POST"))
+
 
 @dataclass(frozen=True)
 class Index:

@@ -1,6 +1,6 @@
 """API Gateway emulation: HTTP request -> REST proxy event (v1) -> the same handlers.
 
-Routes mirror `infra/api.py` (a test keeps them equal). Authentication stands in for the
+Routes are `resources.ADMIN_ROUTES`/`INGEST_ROUTES`, the same table `infra/api.py` deploys. Authentication stands in for the
 deployed gateway: ingest routes need the API key in `x-api-key` (403 otherwise, as API
 Gateway answers), admin routes need `Authorization: Bearer <admin token>` in place of IAM
 SigV4 (401). Every path is served at "/" and under the "/v1" stage prefix. As the deployed
@@ -29,18 +29,6 @@ log = logging.getLogger(__name__)
 
 STAGE = "v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
-    ("/endpoints", "ANY"),
-    ("/endpoints/{proxy+}", "ANY"),
-    ("/events/{id}", "GET"),
-    ("/events/{id}/{proxy+}", "ANY"),
-    ("/event-types", "GET"),
-    ("/dead-letters", "ANY"),
-    ("/dead-letters/{proxy+}", "ANY"),
-    ("/openapi.json", "GET"),
-    ("/docs", "GET"),
-)
-INGEST_ROUTES: tuple[tuple[str, str], ...] = (("/events", "POST"), ("/events/batch", "POST"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = tuple(
-    [Route(p, m, r.INGEST_FUNCTION) for p, m in INGEST_ROUTES] + [Route(p, m, r.ADMIN_FUNCTION) for p, m in ADMIN_ROUTES]
+    [Route(p, m, r.INGEST_FUNCTION) for p, m in r.INGEST_ROUTES] + [Route(p, m, r.ADMIN_FUNCTION) for p, m in r.ADMIN_ROUTES]
 )
 
 
