@@ -309,13 +309,17 @@ def test_crash_after_marker_before_sqs_delete_causes_no_second_post(settings):
     assert len(rx.requests) == 1
 
 
+class FunctionDied(BaseException):
+    """The function stopped at this call (crash, timeout): nothing after it runs, nothing catches it."""
+
+
 def test_crash_between_post_and_marker_causes_at_most_one_more_post_with_the_same_id(settings, monkeypatch):
     real = Store.mark_delivered
     crashes = iter([True])
 
     def crashing(self, endpoint_id, event_id, **kw):
         if next(crashes, False):
-            raise ConnectionError("function died before the marker was written")
+            raise FunctionDied("function died before the marker was written")
         return real(self, endpoint_id, event_id, **kw)
 
     monkeypatch.setattr(Store, "mark_delivered", crashing)
@@ -323,10 +327,46 @@ def test_crash_between_post_and_marker_causes_at_most_one_more_post_with_the_sam
         _, res = make_endpoint(settings, rx.url())
         publish(res)
         first = receive(res.queue_url)
-        assert len(process(settings, res, first)["batchItemFailures"]) == 1  # not acknowledged
+        with pytest.raises(FunctionDied):
+            process(settings, res, first)  # nothing acknowledged
         assert process(settings, res, redeliver(res, first)) == {"batchItemFailures": []}
         a, b = rx.wait_for(2)
     assert len(rx.requests) == 2 and a.headers["webhook-id"] == b.headers["webhook-id"] == "evt_1"
+
+
+def test_failed_marker_write_gets_a_second_chance_with_the_attempt_log_and_no_second_post(settings, monkeypatch):
+    def failing(self, endpoint_id, event_id, **kw):
+        raise ConnectionError("DynamoDB unavailable")
+
+    monkeypatch.setattr(Store, "mark_delivered", failing)
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        publish(res)
+        first = receive(res.queue_url)
+        assert process(settings, res, first) == {"batchItemFailures": []}  # acknowledged: the marker landed
+        assert Store(settings).delivered_among(endpoint.id, ["evt_1"], consistent=True) == {"evt_1"}
+        assert process(settings, res, redeliver(res, first)) == {"batchItemFailures": []}  # a stray copy
+    assert len(rx.requests) == 1
+    assert [a["status"] for a in attempts(settings, "evt_1")] == ["delivered"]
+
+
+def test_marker_and_attempt_log_both_failing_leave_the_record_for_sqs(settings, monkeypatch):
+    def failing(self, *args, **kw):
+        raise ConnectionError("DynamoDB unavailable")
+
+    with Receiver() as rx:
+        _, res = make_endpoint(settings, rx.url())
+        publish(res)
+        first = receive(res.queue_url)
+        with monkeypatch.context() as patched:
+            patched.setattr(Store, "mark_delivered", failing)
+            patched.setattr(Store, "put_attempt_items", failing)
+            response = process(settings, res, first)
+        assert response == {"batchItemFailures": [{"itemIdentifier": first[0]["MessageId"]}]}
+        assert process(settings, res, redeliver(res, first)) == {"batchItemFailures": []}
+        a, b = rx.wait_for(2)
+    assert a.headers["webhook-id"] == b.headers["webhook-id"] == "evt_1"
+    assert [a["status"] for a in attempts(settings, "evt_1")] == ["delivered"]  # the first one was never logged
 
 
 def test_duplicate_event_in_one_batch_is_posted_once_and_both_records_are_acknowledged(settings, sent):

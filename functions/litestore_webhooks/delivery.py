@@ -284,14 +284,24 @@ class _Batch:
             follow_ups.append((p, decision, next_retry_at))
             self.latencies.append(p.result.duration_ms)
             self.counts["Delivered" if p.result.ok else "Failed"] += 1
+        # A delivered marker whose own write failed gets a second chance in the attempt-log call:
+        # if that lands, the record is acknowledged instead of being POSTed again (or, should
+        # the redelivered POST then fail for good, dead-lettered although the receiver had it).
+        unmarked = [p for p in posted if p.marker_failed]
         try:
-            self.store.put_attempt_items(items)
+            self.store.put_attempt_items(
+                items, markers=[self.store.marker_item(self.endpoint.id, p.message.event_id) for p in unmarked]
+            )
         except Exception:
             # Nothing follows an unlogged attempt: SQS redelivers the record, which retries it
             # (or, with the marker in place, just acknowledges it).
             logger.exception("attempt log write failed", extra={"endpointId": self.endpoint.id})
             self.failures += [p.message.message_id for p in posted]
             return
+        for p in unmarked:
+            p.marker_failed = False
+            logger.info("delivered marker written on the second try",
+                        extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id})
         delivered_elsewhere = self._delivered_by_another_copy(
             [p.message.event_id for p, d, _ in follow_ups if d.status == DEAD_LETTERED]
         )
@@ -327,7 +337,7 @@ class _Batch:
         if result.ok:
             try:  # at once: the shorter the gap after the POST, the rarer a second POST
                 self.store.mark_delivered(self.endpoint.id, m.event_id)
-            except Exception:
+            except Exception:  # second try with the attempt log, see _deliver
                 logger.exception("delivered marker write failed", extra={"eventId": m.event_id})
                 marker_failed = True
         return _Posted(m, result, at, marker_failed)

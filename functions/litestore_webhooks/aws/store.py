@@ -313,12 +313,15 @@ class Store:
     def _marker_key(endpoint_id: str, event_id: str) -> str:
         return f"dlv#{endpoint_id}#{event_id}"
 
-    def mark_delivered(self, endpoint_id: str, event_id: str, *, now: float | None = None) -> None:
+    def marker_item(self, endpoint_id: str, event_id: str, *, now: float | None = None) -> dict[str, Any]:
+        """The delivered marker: kept as long as the event, so a late copy is never re-POSTed."""
         now = time.time() if now is None else now
         ttl = int(now + self.settings.event_retention_days * 86400)
+        return {"key": self._marker_key(endpoint_id, event_id), "expiresAt": ttl}
+
+    def mark_delivered(self, endpoint_id: str, event_id: str, *, now: float | None = None) -> None:
         self.ddb.put_item(
-            TableName=self.settings.idempotency_table,
-            Item=to_ddb({"key": self._marker_key(endpoint_id, event_id), "expiresAt": ttl}),
+            TableName=self.settings.idempotency_table, Item=to_ddb(self.marker_item(endpoint_id, event_id, now=now))
         )
 
     def clear_delivered(self, endpoint_id: str, event_id: str) -> None:
@@ -333,7 +336,7 @@ class Store:
         table = self.settings.idempotency_table
         for i in range(0, len(keys), BATCH_WRITE_MAX):
             request = {table: [{"DeleteRequest": {"Key": to_ddb(k)}} for k in keys[i : i + BATCH_WRITE_MAX]]}
-            self._write_until_done(table, request)
+            self._write_until_done(request)
 
     def delivered_among(self, endpoint_id: str, event_ids: Iterable[str], *, consistent: bool = False) -> set[str]:
         """Which of these events already reached this endpoint (one BatchGetItem per 100)."""
@@ -406,8 +409,10 @@ class Store:
         item["expiresAt"] = int(now + self.settings.attempt_retention_days * 86400)
         return item
 
-    def put_attempt_items(self, items: list[dict[str, Any]]) -> None:
-        self._batch_write(self.settings.attempts_table, items)
+    def put_attempt_items(self, items: list[dict[str, Any]], *, markers: Iterable[dict[str, Any]] = ()) -> None:
+        """Write attempt records; `markers` (marker_item) ride along in the same BatchWriteItem calls."""
+        self._batch_write_tables([(self.settings.attempts_table, it) for it in items]
+                                 + [(self.settings.idempotency_table, m) for m in markers])
 
     def attempts_for_endpoint(
         self,
@@ -460,17 +465,23 @@ class Store:
 
     # -- shared ------------------------------------------------------------------------
     def _batch_write(self, table: str, items: list[dict[str, Any]]) -> None:
-        """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff."""
-        for i in range(0, len(items), BATCH_WRITE_MAX):
-            request = {table: [{"PutRequest": {"Item": to_ddb(it)}} for it in items[i : i + BATCH_WRITE_MAX]]}
-            self._write_until_done(table, request)
+        self._batch_write_tables([(table, it) for it in items])
 
-    def _write_until_done(self, table: str, request: dict[str, Any]) -> None:
+    def _batch_write_tables(self, puts: list[tuple[str, dict[str, Any]]]) -> None:
+        """BatchWriteItem in chunks of 25 (one call may span tables), retrying unprocessed items with backoff."""
+        for i in range(0, len(puts), BATCH_WRITE_MAX):
+            request: dict[str, list[dict[str, Any]]] = {}
+            for table, item in puts[i : i + BATCH_WRITE_MAX]:
+                request.setdefault(table, []).append({"PutRequest": {"Item": to_ddb(item)}})
+            self._write_until_done(request)
+
+    def _write_until_done(self, request: dict[str, Any]) -> None:
         for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
             resp = self.ddb.batch_write_item(RequestItems=request)
             request = resp.get("UnprocessedItems") or {}
             if not request:
                 return
             if backoff is None:
-                raise RuntimeError(f"DynamoDB left {len(request[table])} items unprocessed in {table}")
+                left = ", ".join(f"{len(reqs)} in {table}" for table, reqs in request.items())
+                raise RuntimeError(f"DynamoDB left items unprocessed: {left}")
             time.sleep(backoff)
