@@ -15,7 +15,7 @@ import pytest
 from litestore_webhooks import resources as r
 from litestore_webhooks import verify
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
-from tests.receivers import Receiver
+from tests.receivers import Receiver, Reply
 
 SECRET = "local-test-secret-123"
 
@@ -153,3 +153,33 @@ def test_stops_cleanly_within_5_seconds(rt):
     assert time.monotonic() - started < 5
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=1)
+
+
+def test_log_lines_name_their_own_invocation_while_others_run():
+    """Lambda runs one invocation per process; here they share one, and Powertools keeps the
+    function keys process-wide. An ingest and an admin call made while a delivery is in flight
+    must not rename the delivery's log lines (nor the other way round)."""
+    from tests.test_local_poller import wait_until
+    from tests.test_reliability_auth import LogTap
+
+    with Receiver(Reply(200, delay_s=1.0)) as rx, LocalRuntime(port=0, allow_insecure=True) as runtime, \
+            LogTap() as tap:
+        status, body = admin(runtime, "POST", "/endpoints", {"url": rx.url(), "events": ["content.*"]})
+        assert status == 201, body
+        first = example_event()
+        assert ingest(runtime, first)[0] == 202
+        rx.wait_for(1)  # the delivery is in flight: the receiver holds it for 1 s
+        second = {**example_event(), "id": "evt_second_while_in_flight"}
+        assert ingest(runtime, second)[0] == 202
+        assert admin(runtime, "GET", "/endpoints")[0] == 200
+        rx.wait_for(2)
+        wait_until(lambda: all(admin(runtime, "GET", f"/events/{e['id']}/attempts")[1]["data"]
+                               for e in (first, second)), timeout=10)
+        lines = [json.loads(line) for line in tap.buffer.getvalue().splitlines() if line.startswith("{")]
+        prefix = runtime.prefix
+    names = {r.INGEST_FUNCTION.name(prefix): "ingest", r.ADMIN_FUNCTION.name(prefix): "admin",
+             r.DELIVERY_FUNCTION.name(prefix): "delivery"}
+    by_message = {"event accepted": "ingest", "delivery attempt": "delivery"}
+    seen = [(line["message"], names.get(line.get("function_name"))) for line in lines if line.get("message") in by_message]
+    assert len([m for m, _ in seen if m == "delivery attempt"]) == 2 and len([m for m, _ in seen if m == "event accepted"]) == 2
+    assert all(by_message[message] == function for message, function in seen), seen

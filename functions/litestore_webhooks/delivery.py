@@ -11,6 +11,7 @@ chains for one event.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 from collections import Counter
@@ -266,8 +267,9 @@ class _Batch:
 
     def _deliver(self, due: list[Message]) -> None:
         workers = min(self.endpoint.maxConcurrency, len(due))
+        contexts = [contextvars.copy_context() for _ in due]  # log keys set for this invocation go along
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-            posted = list(pool.map(self._attempt, due))
+            posted = list(pool.map(lambda ctx, m: ctx.run(self._attempt, m), contexts, due))
         follow_ups: list[tuple[_Posted, Decision, str | None]] = []
         items = []
         for p in posted:

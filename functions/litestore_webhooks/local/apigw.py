@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.core.errors import ApiError
-from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, LambdaContext, load_handler
+from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, LambdaContext, invoke, load_handler
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class ApiServer:
         event = self.proxy_event(method, path, route, params, header_pairs, split.query, body, source_ip)
         context = LambdaContext.for_function(route.function, self.prefix)
         try:
-            return handler(event, context)
+            return invoke(handler, event, context)
         except Exception:
             # API Gateway answers 502 when the integration itself fails.
             log.exception("%s handler raised", route.function.suffix)

@@ -8,8 +8,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
+
+from aws_lambda_powertools import Logger
 
 from litestore_webhooks import resources as r
 
@@ -61,3 +64,34 @@ def load_handler(fn: r.Function) -> Handler | None:
             return None
         raise
     return getattr(module, attr)
+
+
+def invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> Any:
+    """Call a handler as Lambda would, with its log lines naming this invocation."""
+    with _invocation_log_keys(event, context):
+        return handler(event, context)
+
+
+_logger = Logger()
+
+
+@contextmanager
+def _invocation_log_keys(event: dict[str, Any], context: LambdaContext) -> Iterator[None]:
+    """Lambda runs one invocation per process; here ingest, admin and delivery invocations run
+    at once in threads, and Powertools' `inject_lambda_context` keeps the function keys
+    process-wide, so every line would name whichever invocation started last. Powertools'
+    thread-local keys win over the process-wide ones: set this invocation's there."""
+    keys: dict[str, Any] = {
+        "function_name": context.function_name,
+        "function_memory_size": context.memory_limit_in_mb,
+        "function_arn": context.invoked_function_arn,
+        "function_request_id": context.aws_request_id,
+    }
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    if request_id:  # what correlation_paths.API_GATEWAY_REST reads
+        keys["correlation_id"] = request_id
+    _logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        _logger.thread_safe_remove_keys(keys)

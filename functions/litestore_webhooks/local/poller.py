@@ -19,7 +19,7 @@ from typing import Any
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
 from litestore_webhooks.aws.event_sources import LocalEventSources, Mapping
-from litestore_webhooks.local.invoke import Handler, LambdaContext, region
+from litestore_webhooks.local.invoke import Handler, LambdaContext, invoke, region
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class MappingWorker:
             ids = {msg["MessageId"] for msg in messages}
             context = LambdaContext.for_function(r.DELIVERY_FUNCTION, self._prefix)
             try:
-                failed = failed_ids(self._handler(event, context), ids)
+                failed = failed_ids(invoke(self._handler, event, context), ids)
             except Exception:
                 log.exception("delivery handler raised; the whole batch of %d will be retried", len(messages))
                 failed = ids
