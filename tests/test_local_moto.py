@@ -71,3 +71,27 @@ def test_delay_and_visibility_still_hold(sqs):
     again = sqs.receive_message(QueueUrl=q, AttributeNames=["All"])["Messages"]
     assert again[0]["MessageId"] == first[0]["MessageId"]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_long_poll_wakes_when_a_delayed_message_turns_visible(sqs):
+    """SQS answers a waiting receive as soon as a message is receivable. Stock moto re-checks a
+    waiting receive only once a second, counted from when the poll started, so a message sent
+    0.3 s into the poll with a 1 s delay arrived ~1.7 s after the send; a retry hop took ~2 s."""
+    import threading
+
+    q = _queue(sqs)
+    got: dict[str, float] = {}
+
+    def poll() -> None:
+        answer = sqs.receive_message(QueueUrl=q, WaitTimeSeconds=5)
+        got["at"] = time.monotonic()
+        got["count"] = len(answer.get("Messages", []))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.3)  # the scenario: the send lands mid-poll, out of phase with moto's 1 s re-check
+    sent = time.monotonic()
+    sqs.send_message(QueueUrl=q, MessageBody="retry", DelaySeconds=1)
+    poller.join(timeout=10)
+    assert got["count"] == 1
+    assert 0.95 <= got["at"] - sent < 1.35, got["at"] - sent

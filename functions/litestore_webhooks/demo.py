@@ -294,8 +294,7 @@ class Tour:
             raise DemoFailure(f"{hook.name}: expected 503, 503, 200; got {[a['httpStatus'] for a in attempts]}")
         gaps = [(_utc(b["at"]) - _utc(a["at"])).total_seconds() for a, b in zip(attempts, attempts[1:])]
         self.say(f"   delivered on attempt 3; waits between attempts {', '.join(f'{g:.1f} s' for g in gaps)} "
-                 "(SQS delays are whole seconds; "
-                 "moto notices a delayed message up to 1 s late)")
+                 "(SQS delays are whole seconds)")
 
     def dead_letter_and_redrive(self) -> None:
         assert self.api

@@ -1,10 +1,15 @@
-"""moto's server as the local AWS, with a pinned fix for its slow SQS clock.
+"""moto's server as the local AWS, with two pinned fixes to its SQS timing.
 
-moto 5.2.5's SQS models compute "now" through a datetime round trip on every visibility
-check, and every send/receive checks every message, so a receive costs ~0.5 ms per queued
-message (~550 ms at 1,000). Swapping those helpers for `time.time()` keeps the semantics
-(UTC epoch seconds/ms) at a fraction of the cost. The patch touches moto internals, so it
-is applied only to the exact version it was measured on.
+- The clock: moto 5.2.5's SQS models compute "now" through a datetime round trip on every
+  visibility check, and every send/receive checks every message, so a receive costs ~0.5 ms
+  per queued message (~550 ms at 1,000). Swapping those helpers for `time.time()` keeps the
+  semantics (UTC epoch seconds/ms) at a fraction of the cost.
+- The long-poll wake-up: a long poll sleeps until a send notifies it or 1 s passes, so a
+  delayed message, or one whose visibility timeout ran out, was received up to 1 s late (a
+  retry with a 1 s delay arrived after ~2 s). It now also wakes when the next queued message
+  becomes receivable, as SQS does.
+
+Both touch moto internals, so they are applied only to the exact version they were measured on.
 """
 
 from __future__ import annotations
@@ -60,8 +65,20 @@ def patch_sqs_clock() -> bool:
 
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
+    sqs_models.Queue.wait_for_messages = _wait_for_messages
     _patched = True
     return True
+
+
+def _wait_for_messages(queue: Any, timeout: float) -> None:
+    """moto's Queue.wait_for_messages, also woken when a delayed or in-flight message turns receivable."""
+    with queue._messages_lock:
+        now_ms = time.time() * 1000.0
+        upcoming = [max(m.visible_at, m.delayed_until) for m in queue._messages]
+        soonest = min((t for t in upcoming if t > now_ms), default=None)
+        if soonest is not None:
+            timeout = min(timeout, (soonest - now_ms) / 1000.0 + 0.002)
+        queue._messages_lock.wait_for(lambda: queue.messages, timeout=timeout)
 
 
 class MotoServer:
