@@ -58,3 +58,38 @@ def test_in_lambda_the_tracer_is_real_and_patches_only_what_the_handlers_call():
         print(json.dumps({"type": type(delivery.tracer).__name__, "xray": "aws_xray_sdk.core" in sys.modules}))
     """, LAMBDA_TASK_ROOT=None)
     assert off == {"type": "DisabledTracer", "xray": False}
+
+
+def test_our_tracing_rule_is_powertools_rule(monkeypatch):
+    """tracing.enabled() restates Powertools' private Tracer._is_tracer_disabled; they must agree."""
+    import itertools
+
+    import pytest
+    from aws_lambda_powertools.tracing.tracer import Tracer as PowertoolsTracer
+
+    from litestore_webhooks import tracing
+
+    powertools_rule = getattr(PowertoolsTracer, "_is_tracer_disabled", None)
+    if powertools_rule is None:
+        pytest.skip("this Powertools has no _is_tracer_disabled to compare with")
+    settings = {
+        "POWERTOOLS_TRACE_DISABLED": [None, "true", "1", "false", "0", "off", "Yes", "maybe"],
+        "LAMBDA_TASK_ROOT": [None, "/var/task"],
+        "AWS_SAM_LOCAL": [None, "true"],
+        "AWS_CHALICE_CLI_MODE": [None, "true"],
+    }
+    for values in itertools.product(*settings.values()):
+        for name, value in zip(settings, values):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        try:
+            expected: object = not powertools_rule()
+        except ValueError:
+            expected = ValueError
+        if expected is ValueError:
+            with pytest.raises(ValueError):
+                tracing.enabled()
+        else:
+            assert tracing.enabled() is expected, dict(zip(settings, values))

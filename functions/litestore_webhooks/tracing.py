@@ -15,6 +15,7 @@ also set POWERTOOLS_TRACE_DISABLED). So `Tracer()` decides the way Powertools do
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -47,9 +48,21 @@ class DisabledTracer:
         return None
 
 
+_TRUE, _FALSE = ("1", "y", "yes", "t", "true", "on"), ("0", "n", "no", "f", "false", "off")
+
+
 def enabled() -> bool:
-    """Powertools' own rule: in Lambda, not under SAM/Chalice, and POWERTOOLS_TRACE_DISABLED unset."""
-    return not _PowertoolsTracer._is_tracer_disabled()
+    """Powertools' own rule (its private `Tracer._is_tracer_disabled`, restated on the documented
+    variables so a Powertools upgrade cannot break every handler's import; a test keeps the two
+    equal): in Lambda, not under SAM or Chalice, and POWERTOOLS_TRACE_DISABLED not true."""
+    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").lower()
+    if disabled not in _TRUE + _FALSE:
+        raise ValueError(f"invalid truth value {disabled!r} in POWERTOOLS_TRACE_DISABLED")
+    if disabled in _TRUE:
+        return False
+    in_lambda = bool(os.getenv("LAMBDA_TASK_ROOT"))
+    emulated = bool(os.getenv("AWS_SAM_LOCAL") or os.getenv("AWS_CHALICE_CLI_MODE"))
+    return in_lambda and not emulated
 
 
 def Tracer() -> Any:  # noqa: N802 - a drop-in for `aws_lambda_powertools.Tracer()`
