@@ -80,7 +80,8 @@ IDEMPOTENCY_TABLE = Table(
     partition_key="key",
     ttl_attribute="expiresAt",
 )
-# Stored events for replay. byDay lets replay read a time range without a scan.
+# Stored events for replay. byDay ("<UTC day>#<shard>", receivedKey) lets replay read a time
+# range without a scan; the shards (store.DAY_SHARDS) keep one day off a single hot partition.
 EVENTS_TABLE = Table(
     construct_id="EventsTable",
     suffix="events",

@@ -9,8 +9,10 @@ LastEvaluatedKey.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +29,9 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
+# byDay's partition key is "<UTC day>#<shard>": one partition per day would cap ingest at its
+# 1,000 WRU/s (docs/scaling.md); 16 shards by event id spread a day's writes 16 ways.
+DAY_SHARDS = 16
 # Outcomes of Store.claim_event_id, and the states an event id's claim goes through.
 CLAIMED, DUPLICATE, IN_PROGRESS = "claimed", "duplicate", "in_progress"
 CLAIM_PENDING, CLAIM_ACCEPTED = "pending", "accepted"
@@ -365,7 +370,7 @@ class Store:
             "timestamp": envelope["timestamp"],
             "body": body.decode("utf-8"),
             "receivedAt": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "day": received.strftime("%Y-%m-%d"),
+            "day": f"{received.strftime('%Y-%m-%d')}#{zlib.crc32(envelope['id'].encode()) % DAY_SHARDS:02d}",
             "receivedKey": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z#" + envelope["id"],
             "expiresAt": int(now + self.settings.event_retention_days * 86400),
         }
@@ -378,27 +383,32 @@ class Store:
         return from_ddb(resp["Item"]) if "Item" in resp else None
 
     def events_between(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-        """Stored events received in [since, until), oldest first, via the byDay index."""
+        """Stored events received in [since, until), oldest first, via the byDay index: per day,
+        its DAY_SHARDS partitions are read side by side and merged in receivedKey order."""
         day = since.astimezone(timezone.utc).date()
         last = until.astimezone(timezone.utc).date()
         lo = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         hi = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         while day <= last:
-            kwargs: dict[str, Any] = {
-                "TableName": self.settings.events_table,
-                "IndexName": "byDay",
-                "KeyConditionExpression": "#d = :d AND receivedKey BETWEEN :lo AND :hi",
-                "ExpressionAttributeNames": {"#d": "day"},
-                "ExpressionAttributeValues": to_ddb({":d": day.isoformat(), ":lo": lo, ":hi": hi}),
-            }
-            while True:
-                resp = self.ddb.query(**kwargs)
-                for item in resp.get("Items", []):
-                    yield from_ddb(item)
-                if "LastEvaluatedKey" not in resp:
-                    break
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            shards = [self._day_shard(f"{day.isoformat()}#{n:02d}", lo, hi) for n in range(DAY_SHARDS)]
+            yield from heapq.merge(*shards, key=lambda item: item["receivedKey"])
             day = day.fromordinal(day.toordinal() + 1)
+
+    def _day_shard(self, partition: str, lo: str, hi: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.events_table,
+            "IndexName": "byDay",
+            "KeyConditionExpression": "#d = :d AND receivedKey BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#d": "day"},
+            "ExpressionAttributeValues": to_ddb({":d": partition, ":lo": lo, ":hi": hi}),
+        }
+        while True:
+            resp = self.ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield from_ddb(item)
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- attempt log -------------------------------------------------------------------
     def attempt_item(self, attempt: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
