@@ -49,15 +49,19 @@ def settings(aws: Settings, monkeypatch) -> Settings:
 
 @pytest.fixture
 def sent(monkeypatch) -> list[dict[str, Any]]:
-    """Every queue send the worker makes (still really sent), with the time it was made."""
+    """Every message the worker sends (still really sent), with the time it was made; "call" numbers
+    the SendMessageBatch calls, so a test can tell batched follow-ups from one call each."""
     calls: list[dict[str, Any]] = []
-    real = queues.send
+    real = queues.send_batch
+    numbering = iter(range(1_000_000))
 
-    def spy(queue_url: str, body: str, attributes: dict[str, Any], *, delay_s: int = 0) -> str:
-        calls.append({"queue": queue_url, "attributes": dict(attributes), "delay_s": delay_s, "at_ms": time.time() * 1000})
-        return real(queue_url, body, attributes, delay_s=delay_s)
+    def spy(queue_url: str, messages: list[queues.OutgoingMessage]) -> dict[str, str | None]:
+        call = next(numbering)
+        calls.extend({"queue": queue_url, "attributes": dict(m.attributes), "delay_s": m.delay_s,
+                      "at_ms": time.time() * 1000, "call": call} for m in messages)
+        return real(queue_url, messages)
 
-    monkeypatch.setattr(queues, "send", spy)
+    monkeypatch.setattr(queues, "send_batch", spy)
     return calls
 
 
@@ -395,7 +399,7 @@ def test_duplicate_event_in_one_batch_shares_a_retry_and_a_failure(settings, sen
         def failing(*args, **kwargs):
             raise ConnectionError("SQS unavailable")
 
-        monkeypatch.setattr(queues, "send", failing)  # the retry cannot be scheduled: redeliver both
+        monkeypatch.setattr(queues, "send_batch", failing)  # the retry cannot be scheduled: redeliver both
         response = process(settings, res, messages)
     assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(m["MessageId"] for m in messages)
     assert len(rx.requests) == 2
@@ -406,19 +410,38 @@ def test_dead_letter_send_failure_reports_the_record(settings, sent, monkeypatch
         _, res = make_endpoint(settings, rx.url())
         publish(res, "evt_1")
         publish(res, "evt_2", **{queues.ATTEMPT: 1})
-        spy = queues.send
+        real = queues.send_batch
 
-        def failing(queue_url, body, attributes, **kw):
-            if queue_url == res.dlq_url and '"evt_1"' in body:
-                raise ConnectionError("SQS unavailable")
-            return spy(queue_url, body, attributes, **kw)
+        def failing(queue_url, messages):  # SQS refuses one entry of the batch, takes the other
+            refused = [m for m in messages if queue_url == res.dlq_url and '"evt_1"' in m.body]
+            outcome = real(queue_url, [m for m in messages if m not in refused])
+            return {**outcome, **{m.key: "InternalError" for m in refused}}
 
-        monkeypatch.setattr(queues, "send", failing)
+        monkeypatch.setattr(queues, "send_batch", failing)
         messages = receive(res.queue_url)
         by_event = {json.loads(m["Body"])["id"]: m["MessageId"] for m in messages}
         response = process(settings, res, messages)
     assert response == {"batchItemFailures": [{"itemIdentifier": by_event["evt_1"]}]}
     assert [json.loads(m["Body"])["id"] for m in dead_letters(res)] == ["evt_2"]
+
+
+@pytest.mark.parametrize("answer, queue", [(503, "queue"), (400, "dlq")])
+def test_a_batchs_retries_and_dead_letters_go_out_in_one_send_per_queue(settings, sent, answer, queue):
+    """During an outage every event of every batch needs a follow-up message: one
+    SendMessageBatch for ten of them, not ten SendMessage calls."""
+    with Receiver(default=Reply(answer)) as rx:
+        _, res = make_endpoint(settings, rx.url())
+        for n in range(10):
+            publish(res, f"evt_{n}")
+        sent.clear()
+        messages = receive(res.queue_url)
+        assert len(messages) == 10
+        assert process(settings, res, messages) == {"batchItemFailures": []}
+    assert len(rx.requests) == 10
+    target = res.queue_url if queue == "queue" else res.dlq_url
+    assert [s["queue"] for s in sent] == [target] * 10 and len({s["call"] for s in sent}) == 1
+    landed = receive(res.dlq_url) if queue == "dlq" else []
+    assert queue == "queue" or len(landed) == 10
 
 
 def test_attempt_log_failure_reports_every_record_and_sends_nothing(settings, sent, monkeypatch):

@@ -542,9 +542,9 @@ DELIVERY_CASES = {
         [("dynamodb.PutItem", "error", ("dlv#{ep}#{ev}",))], (), "delivered", 1),
     "marker written, answer lost": ([("dynamodb.PutItem", "lost", ("dlv#{ep}#{ev}",))], (), "delivered", 1),
     "attempt log write fails": ([("dynamodb.BatchWriteItem", "error", ("{ep}", "{ev}"))], (), "delivered", 1),
-    "retry re-send fails": ([("sqs.SendMessage", "error", ("{ep}", "{ev}"))], (Reply(503),), "delivered", 2),
-    "retry re-send applied twice": ([("sqs.SendMessage", "twice", ("{ep}", "{ev}"))], (Reply(503),), "delivered", (2, 3)),
-    "dead-letter send fails": ([("sqs.SendMessage", "error", ("{ep}-dlq", "{ev}"))], "reject", "dead_lettered", 2),
+    "retry re-send fails": ([("sqs.SendMessageBatch", "error", ("{ep}", "{ev}"))], (Reply(503),), "delivered", 2),
+    "retry re-send applied twice": ([("sqs.SendMessageBatch", "twice", ("{ep}", "{ev}"))], (Reply(503),), "delivered", (2, 3)),
+    "dead-letter send fails": ([("sqs.SendMessageBatch", "error", ("{ep}-dlq", "{ev}"))], "reject", "dead_lettered", 2),
     "crash mid-batch (after the POST)": ([("dynamodb.PutItem", "crash", ("dlv#{ep}#{ev}",))], (), "delivered", 2),
     "timeout mid-batch (attempt log write)": ([("dynamodb.BatchWriteItem", "hang", ("{ep}", "{ev}"))], (), "delivered", 1),
 }

@@ -4,9 +4,11 @@ Retries are re-sends of the same canonical body to the endpoint's own queue with
 (the message carries attempt, notBefore and firstAttemptAt), so no state lives in the
 function. A record is acknowledged only once its outcome is durable: if any AWS step for it
 fails (marker, attempt log, re-send, dead letter) it is reported in batchItemFailures and SQS
-redelivers it; the delivered marker makes that redelivery harmless. Follow-up messages are
-sent only after the attempt log is written, so a failed log write can never leave two retry
-chains for one event.
+redelivers it; the delivered marker makes that redelivery harmless. Follow-up messages
+(retries, dead letters) are sent only after the attempt log is written, so a failed log write
+can never leave two retry chains for one event, and they go out together: one
+SendMessageBatch per queue and 10 messages, not one SendMessage per event, which matters most
+during an endpoint's outage, when every event of every batch needs one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -218,6 +220,8 @@ class _Batch:
         self.failures: list[str] = []  # message ids SQS must redeliver
         self.counts: Counter[str] = Counter()
         self.latencies: list[int] = []
+        # queue url -> follow-up messages (keyed by the record's message id) and what to do once sent
+        self._outbox: dict[str, list[tuple[queues.OutgoingMessage, Callable[[], None]]]] = {}
 
     def run(self, records: list[dict[str, Any]]) -> None:
         messages: list[Message] = []
@@ -226,15 +230,15 @@ class _Batch:
                 messages.append(Message.from_record(record))
             except (ValueError, KeyError) as exc:
                 logger.error("malformed message", extra={"endpointId": self.endpoint.id, "error": str(exc)})
-                if self._send_or_fail(record["messageId"], self.resources.dlq_url, record["body"], {
+                self._send_later(record["messageId"], self.resources.dlq_url, record["body"], {
                     queues.REASON: "malformed", queues.ENDPOINT_ID: self.endpoint.id,
-                }):
-                    self.counts["DeadLettered"] += 1
+                }, on_sent=lambda: self.counts.update(["DeadLettered"]))
         try:
             delivered = self.store.delivered_among(self.endpoint.id, [m.event_id for m in messages])
         except Exception:
             logger.exception("delivered-marker lookup failed", extra={"endpointId": self.endpoint.id})
             self.failures += [m.message_id for m in messages]
+            self._flush()
             return
         now_ms = int(time.time() * 1000)
         due: list[Message] = []
@@ -242,7 +246,7 @@ class _Batch:
             if m.event_id in delivered:
                 logger.info("already delivered", extra={"endpointId": self.endpoint.id, "eventId": m.event_id})
             elif m.not_before_ms is not None and m.not_before_ms > now_ms:
-                self._send_or_fail(
+                self._send_later(
                     m.message_id, self.resources.queue_url, m.body, m.attributes,
                     delay_s=split_delay(m.not_before_ms - now_ms),
                 )
@@ -250,6 +254,7 @@ class _Batch:
                 due.append(m)
         if due:
             self._deliver_each_event_once(due)
+        self._flush()
 
     def _deliver_each_event_once(self, due: list[Message]) -> None:
         """One POST per event id: a second record of the same event (SQS at-least-once, a redrive
@@ -317,6 +322,7 @@ class _Batch:
                             extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id})
             elif decision.status == DEAD_LETTERED:
                 self._dead_letter(p, decision)
+        self._flush()  # before _deliver_each_event_once reads self.failures
         self._track_health(posted, gone=any(d.reason == "gone" for _, d, _ in follow_ups))
 
     def _delivered_by_another_copy(self, event_ids: list[str]) -> set[str]:
@@ -354,14 +360,18 @@ class _Batch:
             queues.FIRST_ATTEMPT_AT: m.first_attempt_at or utc_iso(p.at),
             queues.TEST: m.test or None,
         }
-        if self._send_or_fail(
-            m.message_id, self.resources.queue_url, m.body, attributes, delay_s=split_delay(decision.delay_ms)
-        ):
+
+        def sent() -> None:
             self.counts["Retried"] += 1
             logger.info("retry scheduled", extra={
                 "endpointId": self.endpoint.id, "eventId": m.event_id, "attempt": m.attempt + 1,
                 "nextRetryAt": next_retry_at,
             })
+
+        self._send_later(
+            m.message_id, self.resources.queue_url, m.body, attributes, delay_s=split_delay(decision.delay_ms),
+            on_sent=sent,
+        )
 
     def _dead_letter(self, p: _Posted, decision: Decision) -> None:
         m = p.message
@@ -376,23 +386,42 @@ class _Batch:
             queues.ENDPOINT_ID: self.endpoint.id,
             queues.TEST: m.test or None,
         }
-        if self._send_or_fail(m.message_id, self.resources.dlq_url, m.body, attributes):
+
+        def sent() -> None:
             self.counts["DeadLettered"] += 1
             logger.warning("dead-lettered", extra={
                 "endpointId": self.endpoint.id, "eventId": m.event_id, "reason": decision.reason,
                 "attempts": m.attempt, "lastStatus": p.result.status, "lastError": p.result.error,
             })
 
-    def _send_or_fail(
-        self, message_id: str, queue_url: str, body: str, attributes: dict[str, Any], *, delay_s: int = 0
-    ) -> bool:
-        try:
-            queues.send(queue_url, body, attributes, delay_s=delay_s)
-            return True
-        except Exception:
-            logger.exception("queue send failed", extra={"endpointId": self.endpoint.id, "messageId": message_id})
-            self.failures.append(message_id)
-            return False
+        self._send_later(m.message_id, self.resources.dlq_url, m.body, attributes, on_sent=sent)
+
+    def _send_later(
+        self, message_id: str, queue_url: str, body: str, attributes: dict[str, Any], *, delay_s: int = 0,
+        on_sent: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Queue a follow-up message for _flush; `on_sent` runs once SQS has it."""
+        message = queues.OutgoingMessage(message_id, body, attributes, delay_s)
+        self._outbox.setdefault(queue_url, []).append((message, on_sent))
+
+    def _flush(self) -> None:
+        """Send the queued follow-ups, batched per queue; a record whose message SQS did not take is redelivered."""
+        outbox, self._outbox = self._outbox, {}
+        for queue_url, pending in outbox.items():
+            try:
+                outcome = queues.send_batch(queue_url, [message for message, _ in pending])
+            except Exception:
+                logger.exception("queue send failed", extra={"endpointId": self.endpoint.id, "count": len(pending)})
+                outcome = {message.key: "send failed" for message, _ in pending}
+            for message, on_sent in pending:
+                error = outcome.get(message.key, "no result reported")
+                if error is None:
+                    on_sent()
+                else:
+                    logger.error("queue send failed", extra={
+                        "endpointId": self.endpoint.id, "messageId": message.key, "error": error,
+                    })
+                    self.failures.append(message.key)
 
     def _track_health(self, posted: list[_Posted], *, gone: bool) -> None:
         """One UpdateItem per batch: a success ends the failure streak, failures extend it.

@@ -273,8 +273,9 @@ def send_batch(queue_url: str, messages: list[OutgoingMessage]) -> dict[str, str
         ]
         try:
             resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        except ClientError as exc:
-            outcome.update({m.key: exc.response.get("Error", {}).get("Code", "Error") for m in chunk})
+        except Exception as exc:  # this chunk only: the others' results stand
+            code = exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+            outcome.update({m.key: code for m in chunk})
             continue
         for ok in resp.get("Successful", []):
             outcome[chunk[int(ok["Id"])].key] = None
