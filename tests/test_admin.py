@@ -298,6 +298,8 @@ def test_attempts_by_endpoint_and_by_event(admin):
     body = call("GET", f"/endpoints/{eid}/attempts")[1]
     assert [(a["eventId"], a["attempt"]) for a in body["data"]] == [("evt_b", 1), ("evt_a", 2), ("evt_a", 1)]
     assert "attemptKey" not in body["data"][0] and "expiresAt" not in body["data"][0]
+    assert all(list(a) == list(Store.ATTEMPT_FIELDS) for a in body["data"])  # one shape, nulls included
+    assert body["data"][0]["error"] is None and body["data"][0]["nextRetryAt"] is None
     assert [a["httpStatus"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retry_scheduled")[1]["data"]] == [503]
     since = (now - timedelta(minutes=25)).isoformat()
     assert len(call("GET", f"/endpoints/{eid}/attempts?since={since.replace('+', '%2B')}")[1]["data"]) == 2

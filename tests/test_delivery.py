@@ -173,6 +173,10 @@ def test_fails_twice_then_succeeds_on_attempt_3_with_the_policy_delays(settings,
         (1, "retry_scheduled", 503), (2, "retry_scheduled", 500), (3, "delivered", 200),
     ]
     assert log[0]["nextRetryAt"] and "nextRetryAt" not in log[2] and log[2]["test"] is False
+    # What was stored is what the admin API shows (its fields, absent ones as null).
+    assert set(log[0]) - {"attemptKey", "expiresAt"} <= set(Store.ATTEMPT_FIELDS)
+    assert set(log[0]) - {"attemptKey", "expiresAt", "error", "responseExcerpt"} == set(Store.ATTEMPT_FIELDS) - {
+        "error", "responseExcerpt"}
     assert receive(res.queue_url) == [] and dead_letters(res) == []
     assert Store(settings).delivered_among(endpoint.id, ["evt_1"]) == {"evt_1"}
 

@@ -16,8 +16,6 @@ from litestore_webhooks.provisioning import EndpointResources, Provisioner, load
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
-# Storage-only attributes of attempt items: keys and TTL are not part of the API.
-_ATTEMPT_STORAGE_KEYS = ("attemptKey", "expiresAt")
 
 
 class Body(BaseModel):
@@ -48,7 +46,8 @@ def page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
 
 
 def attempt_view(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in _ATTEMPT_STORAGE_KEYS}
+    """Every attempt field, null where the attempt had no value, so every answer has one shape."""
+    return {k: item.get(k) for k in Store.ATTEMPT_FIELDS}
 
 
 def attempts_page(p: Page) -> dict[str, Any]:

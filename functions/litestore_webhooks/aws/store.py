@@ -411,6 +411,11 @@ class Store:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- attempt log -------------------------------------------------------------------
+    # What an attempt record holds (delivery._attempt_record builds it); absent values (no
+    # HTTP status after a refused connection, ...) are not stored and read back as null.
+    ATTEMPT_FIELDS = ("endpointId", "eventId", "eventType", "attempt", "at", "status", "httpStatus", "error",
+                      "durationMs", "responseExcerpt", "nextRetryAt", "test")
+
     def attempt_item(self, attempt: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
         """Complete an attempt record (endpointId, eventId, attempt, at, ...) with keys and TTL."""
         now = time.time() if now is None else now
