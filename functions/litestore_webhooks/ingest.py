@@ -26,8 +26,6 @@ from litestore_webhooks.core.catalog import CATALOG
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
-# Lambda's synchronous invocation payload limit: no larger batch body can reach us anyway.
-MAX_BATCH_BODY_BYTES = 6 * 1024 * 1024
 logger = Logger(child=True)
 _AWS_ERRORS = (ClientError, BotoCoreError)
 # How long a pending claim is honoured: longer than the ingest function can run, so a

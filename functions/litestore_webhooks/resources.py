@@ -20,6 +20,12 @@ SNS_MAX_MESSAGE_BYTES = 262_144
 ATTRIBUTE_RESERVE_BYTES = 1_024
 MAX_EVENT_BYTES = SNS_MAX_MESSAGE_BYTES - ATTRIBUTE_RESERVE_BYTES  # 261,120
 MAX_BATCH_EVENTS = 100
+# A batch body must reach the function: API Gateway passes it base64-encoded (binaryMediaTypes
+# */*) inside the proxy event, and Lambda refuses a synchronous request over 6 MiB before our
+# handler runs, with the gateway's error, not ours. 64 KiB is left for the event's other fields.
+LAMBDA_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
+PROXY_EVENT_RESERVE_BYTES = 64 * 1024
+MAX_BATCH_BODY_BYTES = (LAMBDA_SYNC_REQUEST_BYTES - PROXY_EVENT_RESERVE_BYTES) * 3 // 4  # 4,669,440
 
 # API routes as (resource path, method), served by API Gateway (infra/api.py) and by the local
 # runtime's emulator (local/apigw.py). Admin routes: IAM when deployed, bearer token locally.

@@ -26,7 +26,7 @@ app = api.resolver("Litestore webhooks ingest", validation=False)  # no typed pa
 
 _ERRORS = {
     400: {"description": "Invalid JSON or envelope (details list every problem)"},
-    413: {"description": f"Over {r.MAX_EVENT_BYTES} bytes"},
+    413: {"description": f"An event over {r.MAX_EVENT_BYTES} bytes, or a batch body over {r.MAX_BATCH_BODY_BYTES}"},
     415: {"description": "Content-Type is not application/json"},
     503: {"description": "Nothing accepted; retry"},
 }
@@ -52,7 +52,7 @@ def post_event():  # noqa: ANN201
 @tracer.capture_method
 def post_batch():  # noqa: ANN201
     cfg = settings()
-    return _answer(ingest.accept_batch(cfg, Store(cfg), api.json_body(app, max_bytes=ingest.MAX_BATCH_BODY_BYTES)))
+    return _answer(ingest.accept_batch(cfg, Store(cfg), api.json_body(app, max_bytes=r.MAX_BATCH_BODY_BYTES)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
