@@ -287,6 +287,59 @@ def test_publish_a_batch_file_reports_rejected_items(api, run, tmp_path):
     assert err == "error: 1 of 2 event(s) rejected; first: unknown event type (validation_failed)\n"
 
 
+def _batch_answer(chunk: list[dict], first_id: int) -> dict:
+    return {"results": [{"index": n, "id": f"evt_{first_id + n}", "event": e["event"], "status": 202,
+                         "duplicate": False, "error": None} for n, e in enumerate(chunk)]}
+
+
+def test_publish_a_file_of_250_events_sends_batches_of_100_in_order(api, run, tmp_path):
+    events = [{"event": "review.created", "id": f"evt_{i}", "data": {"n": i}} for i in range(250)]
+    (tmp_path / "many.json").write_text(json.dumps(events))
+    api.on("POST", "/events/batch", _batch_answer(events[:100], 0), _batch_answer(events[100:200], 100),
+           _batch_answer(events[200:], 200), status=202)
+    code, out, _ = run("--json", "events", "publish", str(tmp_path / "many.json"))
+    assert code == 0
+    assert [len(s.body["events"]) for s in api.seen] == [100, 100, 50]
+    assert [e for s in api.seen for e in s.body["events"]] == events
+    results = json.loads(out)["results"]
+    assert [r["index"] for r in results] == list(range(250)) and [r["id"] for r in results] == [e["id"] for e in events]
+
+
+def test_publish_splits_by_body_size_too():
+    from litestore_webhooks import resources
+    from litestore_webhooks.cli.events import batches
+
+    big = [{"event": "review.created", "id": f"evt_{i}", "data": {"text": "x" * 200_000}} for i in range(60)]
+    chunks = list(batches(big))
+    assert [e for c in chunks for e in c] == big and len(chunks) == 3
+    assert all(len(json.dumps({"events": c}).encode()) <= resources.MAX_BATCH_BODY_BYTES for c in chunks)
+
+
+def test_publish_goes_on_after_a_batch_the_api_refuses_whole_and_reports_it(api, run, tmp_path):
+    events = [{"event": "review.created", "id": f"evt_{i}", "data": {}} for i in range(150)]
+    (tmp_path / "many.json").write_text(json.dumps(events))
+    refused = [{"index": n, "id": None, "event": "review.created", "status": 400, "duplicate": False,
+                "error": {"code": "validation_failed", "message": "bad data", "details": []}} for n in range(100)]
+    api.on("POST", "/events/batch", (400, {"error": {"code": "validation_failed", "message": "no event in the batch is valid",
+                                                     "details": refused}}),
+           (202, _batch_answer(events[100:], 100)))
+    code, out, err = run("events", "publish", str(tmp_path / "many.json"))
+    assert [len(s.body["events"]) for s in api.seen] == [100, 50]
+    assert code == 1 and out.count("rejected") == 100 and out.count("accepted") == 50
+    assert err == "error: 100 of 150 event(s) rejected; first: bad data (validation_failed)\n"
+
+
+def test_publish_stops_on_an_unexpected_failure_and_says_what_was_accepted(api, run, tmp_path):
+    events = [{"event": "review.created", "id": f"evt_{i}", "data": {}} for i in range(150)]
+    (tmp_path / "many.json").write_text(json.dumps(events))
+    api.on("POST", "/events/batch", (202, _batch_answer(events[:100], 0)),
+           (403, {"message": "Forbidden"}))
+    code, _, err = run("events", "publish", str(tmp_path / "many.json"))
+    assert code == 1 and len(api.seen) == 2
+    assert err == ("error: HTTP 403: Forbidden; stopped at event 100 of 150 (100 accepted before it; "
+                   "publishing again with ids is safe)\n")
+
+
 def test_events_show_attempts_and_resend(api, run):
     api.on("GET", "/events/evt_1", {"id": "evt_1", "event": "review.created", "timestamp": "2024-01-15T16:00:00Z",
                                     "receivedAt": "2024-01-15T16:00:01Z", "payload": {"reviewId": "review-333"}})

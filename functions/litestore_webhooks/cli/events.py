@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from litestore_webhooks import resources as r
 from litestore_webhooks.cli.client import seg
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.endpoints import more
@@ -28,6 +29,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     src.add_argument("--type", metavar="TYPE", help="event type, with --data")
     p.add_argument("--data", metavar="JSON", help="the event's data object (JSON, or @file)")
     p.add_argument("--id", help="event id, for idempotent retries (default: assigned by the API)")
+    p.epilog = (f"A FILE may hold any number of events: they go out in batches of up to {r.MAX_BATCH_EVENTS} "
+                f"events and {r.MAX_BATCH_BODY_BYTES:,} bytes, one after the other. Give every event an id "
+                "so a failed run can simply be repeated: the API answers duplicates without publishing again.")
     p.set_defaults(func=publish)
 
     p = add(cmds, "show", "a stored event and its payload")
@@ -91,8 +95,8 @@ def publish(ctx: Context) -> int:
             state = "duplicate of an already accepted event" if result.get("duplicate") else "accepted"
             ctx.out.line(f"{ctx.out.status(state)} {result.get('id')} ({result.get('event')})")
         return 0
-    result = ctx.client.request("POST", "/events/batch", body={"events": events}, ingest=True)
-    rows = [{**r, "state": _state(r), "problem": _problem(r)} for r in result.get("results", [])]
+    result = {"results": _publish_in_batches(ctx, events)}
+    rows = [{**r, "state": _state(r), "problem": _problem(r)} for r in result["results"]]
     if not ctx.emit(result):
         ctx.out.table(rows, [("id", "ID"), ("event", "EVENT"), ("state", "STATE"), ("problem", "PROBLEM")],
                       status_column="state")
@@ -101,6 +105,46 @@ def publish(ctx: Context) -> int:
         raise CliError(f"{len(rejected)} of {len(events)} event(s) rejected; first: {rejected[0]['problem']}",
                        details=[r.get("error") for r in rejected])
     return 0
+
+
+def batches(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive runs of events that fit one /events/batch request (count and body size)."""
+    chunk: list[dict[str, Any]] = []
+    size = len('{"events": []}')
+    for event in events:
+        n = len(json.dumps(event).encode("utf-8")) + 2  # as requests serializes it, plus ", "
+        if chunk and (len(chunk) == r.MAX_BATCH_EVENTS or size + n > r.MAX_BATCH_BODY_BYTES):
+            yield chunk
+            chunk, size = [], len('{"events": []}')
+        chunk.append(event)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def _publish_in_batches(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every event's result, in file order (`index` counts from the file's first event). A batch
+    the API refuses whole (400: none valid; 503: none accepted) still yields its per-event
+    results, and the next batch is sent; any other failure stops, saying what was accepted."""
+    chunks = list(batches(events))
+    results: list[dict[str, Any]] = []
+    with ctx.out.progress(len(events), "publishing") as bar:
+        for chunk in chunks:
+            first = len(results)
+            try:
+                answer = ctx.client.request("POST", "/events/batch", body={"events": chunk}, ingest=True)
+                items = answer.get("results", [])
+            except CliError as exc:
+                items = exc.details if isinstance(exc.details, list) and len(exc.details) == len(chunk) else None
+                if items is None or len(chunks) == 1:
+                    if len(chunks) > 1:
+                        accepted = sum(1 for x in results if _state(x) != "rejected")
+                        exc.message = (f"{exc.message}; stopped at event {first} of {len(events)} "
+                                       f"({accepted} accepted before it; publishing again with ids is safe)")
+                    raise
+            results += [{**item, "index": first + int(item.get("index", n))} for n, item in enumerate(items)]
+            bar.advance(len(chunk))
+    return results
 
 
 def _state(result: dict[str, Any]) -> str:
