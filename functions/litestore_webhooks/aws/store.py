@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from litestore_webhooks.aws import clients
 from litestore_webhooks.aws.ddb_types import TypeDeserializer, TypeSerializer
 from litestore_webhooks.config import Settings
+from litestore_webhooks.core.envelope import format_timestamp
 from litestore_webhooks.core.errors import ApiError
 
 _ser = TypeSerializer()
@@ -65,10 +66,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return to_ddb(key)
     except (ValueError, TypeError, ArithmeticError) as exc:  # ArithmeticError: a number DynamoDB cannot hold
         raise ApiError(400, "invalid_cursor", "cursor is not one this API returned; start without it") from exc
-
-
-def iso_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -363,15 +360,15 @@ class Store:
     # -- stored events -----------------------------------------------------------------
     def event_item(self, envelope: dict[str, Any], body: bytes, *, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
-        received = datetime.fromtimestamp(now, timezone.utc)
+        received = format_timestamp(datetime.fromtimestamp(now, timezone.utc))
         return {
             "id": envelope["id"],
             "event": envelope["event"],
             "timestamp": envelope["timestamp"],
             "body": body.decode("utf-8"),
-            "receivedAt": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "day": f"{received.strftime('%Y-%m-%d')}#{zlib.crc32(envelope['id'].encode()) % DAY_SHARDS:02d}",
-            "receivedKey": received.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z#" + envelope["id"],
+            "receivedAt": received,
+            "day": f"{received[:10]}#{zlib.crc32(envelope['id'].encode()) % DAY_SHARDS:02d}",
+            "receivedKey": f"{received}#{envelope['id']}",
             "expiresAt": int(now + self.settings.event_retention_days * 86400),
         }
 
@@ -387,8 +384,7 @@ class Store:
         its DAY_SHARDS partitions are read side by side and merged in receivedKey order."""
         day = since.astimezone(timezone.utc).date()
         last = until.astimezone(timezone.utc).date()
-        lo = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        hi = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        lo, hi = format_timestamp(since), format_timestamp(until)
         while day <= last:
             shards = [self._day_shard(f"{day.isoformat()}#{n:02d}", lo, hi) for n in range(DAY_SHARDS)]
             yield from heapq.merge(*shards, key=lambda item: item["receivedKey"])

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
 from litestore_webhooks.core import catalog
+from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the stored-timestamp format, re-exported
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.retry import MAX_DELAY_MS
 from litestore_webhooks.core.signing import generate_secret, validate_secret
@@ -32,11 +33,6 @@ _STORED = {"allow_insecure": True}
 def new_endpoint_id() -> str:
     """``ep_`` + 22 random lowercase base32 characters."""
     return "ep_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a Z suffix, the timestamp format of every stored field."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Model(BaseModel):

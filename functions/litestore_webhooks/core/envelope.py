@@ -55,7 +55,7 @@ def new_event_id() -> str:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """An aware datetime as YYYY-MM-DDTHH:MM:SS.fffZ."""
+    """An aware datetime as YYYY-MM-DDTHH:MM:SS.fffZ: event timestamps and every stored time."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
