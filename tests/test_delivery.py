@@ -7,6 +7,7 @@ report in batchItemFailures.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import socket
@@ -53,7 +54,7 @@ def sent(monkeypatch) -> list[dict[str, Any]]:
     the SendMessageBatch calls, so a test can tell batched follow-ups from one call each."""
     calls: list[dict[str, Any]] = []
     real = queues.send_batch
-    numbering = iter(range(1_000_000))
+    numbering = itertools.count()
 
     def spy(queue_url: str, messages: list[queues.OutgoingMessage]) -> dict[str, str | None]:
         call = next(numbering)

@@ -135,13 +135,15 @@ def _publish_in_batches(ctx: Context, events: list[dict[str, Any]]) -> list[dict
                 answer = ctx.client.request("POST", "/events/batch", body={"events": chunk}, ingest=True)
                 items = answer.get("results", [])
             except CliError as exc:
-                items = exc.details if isinstance(exc.details, list) and len(exc.details) == len(chunk) else None
-                if items is None or len(chunks) == 1:
-                    if len(chunks) > 1:
-                        accepted = sum(1 for x in results if _state(x) != "rejected")
-                        exc.message = (f"{exc.message}; stopped at event {first} of {len(events)} "
-                                       f"({accepted} accepted before it; publishing again with ids is safe)")
+                refused_whole = isinstance(exc.details, list) and len(exc.details) == len(chunk)
+                if len(chunks) == 1:
                     raise
+                if not refused_whole:
+                    accepted = sum(1 for x in results if _state(x) != "rejected")
+                    exc.message = (f"{exc.message}; stopped at event {first} of {len(events)} "
+                                   f"({accepted} accepted before it; publishing again with ids is safe)")
+                    raise
+                items = exc.details
             results += [{**item, "index": first + int(item.get("index", n))} for n, item in enumerate(items)]
             bar.advance(len(chunk))
     return results

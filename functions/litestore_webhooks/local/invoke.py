@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from litestore_webhooks import resources as r
 
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
+_logger = Logger()  # any Powertools logger: the thread-local keys it sets are shared by all
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -70,9 +71,6 @@ def invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> A
     """Call a handler as Lambda would, with its log lines naming this invocation."""
     with _invocation_log_keys(event, context):
         return handler(event, context)
-
-
-_logger = Logger()
 
 
 @contextmanager
