@@ -197,3 +197,25 @@ def test_time_spent_resolving_counts_against_the_total_timeout(resolve, monkeypa
         elapsed = time.monotonic() - started
     assert (result.status, result.error, looked_up) == (None, "timeout", [HOST])
     assert elapsed < 0.75  # 0.3 s resolving + what was left of 0.5 s, not 0.3 + 0.5
+
+
+def test_an_internationalised_host_is_resolved_and_named_by_the_a_label_validation_approved(ca, tmp_path, monkeypatch):
+    """Regression (issue 13 item 12): socket.getaddrinfo encodes a non-ASCII host with IDNA 2003, so
+    `faß.de` was looked up as `fass.de` (another domain, whose address was vetted and connected
+    to) while urllib3 named `xn--fa-hia.de` in Host and SNI. The certificate is for the IDNA 2008
+    A-label only, so the TLS check also proves SNI and the hostname check used it."""
+    a_label = "xn--fa-hia.de"  # what validate_url stores for https://faß.de/
+    looked_up: list[str] = []
+
+    def resolver(host, port, *args, **kwargs):
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    sender = Sender(allow_insecure=True, ca_bundle=ca_bundle(ca, tmp_path / "ca.pem"))
+    with Receiver(ca=ca, hostnames=(a_label,)) as rx:
+        result = post(sender, f"https://faß.de:{rx.port}/hook")
+        requests = list(rx.requests)
+    assert (result.status, result.error) == (200, None), result
+    assert looked_up == [a_label]
+    assert [r.headers["Host"] for r in requests] == [f"{a_label}:{rx.port}"]

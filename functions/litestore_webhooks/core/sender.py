@@ -35,7 +35,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import Timeout
 
-from litestore_webhooks.core.urls import IPAddress, UrlRejected, check_address, parse_host_ip
+from litestore_webhooks.core.urls import IPAddress, UrlRejected, ascii_hostname, check_address, parse_host_ip
 
 EXCERPT_BYTES = 4096
 BLOCKED = "blocked_address"
@@ -221,11 +221,14 @@ class Sender:
             return SendResult(status, error, round((time.monotonic() - started) * 1000), **kw)
 
         parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        scheme = parts.scheme.lower()
         if scheme != "https" and not (scheme == "http" and self.allow_insecure):
             return result(error=f"{BLOCKED}: {scheme}:// is not allowed, use https://")
         port = parts.port or (443 if scheme == "https" else 80)
         try:
+            # The A-label validate_url approved, for the lookup, Host and SNI alike: handed a
+            # non-ASCII name, getaddrinfo would encode it with IDNA 2003 (faß.de -> fass.de).
+            host = ascii_hostname(parts.hostname or "")
             ip = self._vetted_ip(host, port, timeout_s)
         except FutureTimeout:
             return result(error=DNS_TIMEOUT)
