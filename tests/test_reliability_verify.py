@@ -128,7 +128,8 @@ CASES = [
     Case("empty webhook-signature", lambda: (BODY, replaced(signed(), webhook_signature=""), WHSEC),
          "WebhookVerificationError: missing header(s): webhook-signature"),
     Case("no signature headers at all", lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
-         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, webhook-signature"),
+         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
+         "webhook-signature"),
     Case("several signatures, the last one valid",
          lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA v2,xyz " + h["webhook-signature"]), WHSEC), None),
     Case("rotation: both sent, receiver on the new secret", lambda: (BODY, signed(secrets=[WHSEC, OLD]), WHSEC), None),

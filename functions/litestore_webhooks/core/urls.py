@@ -44,9 +44,9 @@ _DOCS = "documentation"
 
 # Svix's list (see docs reference) plus IPv6 multicast, 2001::/23 and site-local. Beyond the list,
 # every address the standard library does not call global is refused too (``blocked_reason``);
-# the list states our intent in one place and holds the same on every Python (3.11 and 3.12.1
-# call nothing in 2001::/23 global, 3.12.4+ and 3.13 call six of its blocks global). The first
-# match labels a refusal: Teredo sits inside 2001::/23 and comes first for its own label.
+# the list states our intent in one place and holds the same on every Python (3.11.7 and 3.12.1
+# call nothing in 2001::/23 global, 3.13.0 calls six of its blocks global). The first match
+# labels a refusal: Teredo sits inside 2001::/23 and comes first for its own label.
 BLOCKED_NETWORKS: tuple[BlockedNetwork, ...] = _blocked(
     ("0.0.0.0/8", "unspecified (this network)"),
     ("10.0.0.0/8", _PRIVATE),
