@@ -31,6 +31,7 @@ PIP_PLATFORM = "manylinux2014_aarch64"
 REQUIREMENTS = (
     "aws-lambda-powertools[tracer]==3.37.0",
     "requests==2.34.2",
+    "idna==3.20",  # core/urls.py imports it for non-ASCII hosts
     "pydantic==2.14.4",
 )
 # The Lambda Python runtime ships boto3/botocore/s3transfer; aws-xray-sdk pulls botocore

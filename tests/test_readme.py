@@ -44,6 +44,24 @@ console.log(JSON.stringify(cases.map(c => {
     assert json.loads(out.stdout) == [c["expect"] for c in cases]
 
 
+def test_readme_python_example_verifies_our_signatures_and_refuses_replays_and_downgrades():
+    match = re.search(r"\*\*Python\*\*.*?```python\n(.*?)```", README.read_text(), re.S)
+    assert match, "README lost its Python verification example"
+    namespace: dict = {}
+    exec(match.group(1), namespace)  # noqa: S102 - the README's own code, as a reader would paste it
+    namespace["SECRET"] = secret = generate_secret()
+    body = b'{"event":"order.updated","id":"evt_1","timestamp":"2024-01-15T11:00:00Z","data":{}}'
+
+    def delivery(age_s: int) -> dict[str, str]:
+        return signature_headers(body=body, event_id="evt_1", event_type="order.updated", attempt=1,
+                                 secrets=[secret], timestamp=int(time.time()) - age_s)
+
+    stripped = {k: v for k, v in delivery(30 * 86400).items() if not k.startswith("webhook-")}
+    assert [namespace["handle"](b, h) for b, h in [
+        (body, delivery(0)), (body + b" ", delivery(0)), (body, delivery(400)), (body, stripped),
+    ]] == [200, 401, 401, 401]
+
+
 def _readme_cli_commands() -> list[list[str]]:
     import shlex
 

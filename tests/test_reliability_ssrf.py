@@ -324,3 +324,18 @@ def test_the_admin_test_send_is_checked_at_send_time_too(rt, ca):
     assert (attempt["status"], attempt["httpStatus"]) == ("failed", None)
     assert attempt["error"].startswith("blocked_address: 169.254.169.254 is a link-local"), attempt
     assert looked_up == ["metadata.example.test"] and [c for c in connects if c[0] == "169.254.169.254"] == []
+
+
+# Regression (issue 13 item 13): Teredo, the rest of 2001::/23 and site-local fec0::/10 were let through.
+MISSED_RANGES = ["2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:1::1", "2001:2::1", "2001:3::1",
+                 "2001:4:112::1", "2001:10::1", "2001:20::1", "2001:30::1", "2001:1ff::1", "fec0::1", "feff::1"]
+
+
+@pytest.mark.parametrize("address", MISSED_RANGES)
+def test_teredo_2001_23_and_site_local_answers_are_refused_at_send_time(address):
+    with guarded_network() as connects, resolving({"v6.example.test": [(address,)]}) as looked_up:
+        result = SENDER.post("https://v6.example.test/hook", b"{}", {}, 2.0)
+        literal = SENDER.post(f"https://[{address}]/hook", b"{}", {}, 2.0)
+    assert result.blocked and result.error.startswith(f"blocked_address: {address} is a"), result
+    assert literal.blocked, literal
+    assert looked_up == ["v6.example.test"] and connects == []

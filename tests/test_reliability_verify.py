@@ -5,7 +5,9 @@ Each case states our documented result (passes, or WebhookVerificationError with
 malformed secret is the receiver's configuration error, ValueError) and, for the Standard Webhooks
 headers, what the reference `standardwebhooks` library does with the same request and key: the
 same verdict, except where noted (the library accepts fractional and non-ASCII-digit timestamps,
-which we refuse, and crashes on some malformed signature lists, which we refuse cleanly).
+which we refuse, and crashes on some malformed signature lists, which we refuse cleanly). The
+legacy X-Litestore-Signature alone is refused by default (the library refuses it too: it has no
+webhook-* headers) and checked only with allow_replayable_legacy_signature=True ([opt-in] rows).
 test_signing.py covers the signer and the basic refusals; this file is the full matrix.
 """
 
@@ -62,10 +64,35 @@ class Case:
     request: Callable[[], tuple[bytes | str, dict[str, str], str]]  # body, headers, secret
     ours: str | None  # None: passes; otherwise "ExceptionName: message fragment"
     reference: str | None = "same"  # "same" as ours, "ok", "refused", "crash:<Exception>", None: not comparable
+    legacy_opt_in: bool = False  # verify(..., allow_replayable_legacy_signature=True)
 
 
 def _now() -> int:
     return int(time.time())
+
+
+def legacy_only(headers: dict[str, str]) -> dict[str, str]:
+    return {SIGNATURE_HEADER: headers[SIGNATURE_HEADER]}
+
+
+# Requests carrying only X-Litestore-Signature, and what verify() says of each once the receiver
+# passes allow_replayable_legacy_signature=True (without it, every one is refused).
+LEGACY_ALONE = [
+    ("legacy alone, valid", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD), None),
+    ("legacy alone, with surrounding spaces",
+     lambda: (BODY, {SIGNATURE_HEADER: f" {legacy_signature(BODY, OLD)} "}, OLD), None),
+    ("legacy alone, from a delivery signed 30 days ago (webhook-* headers stripped)",
+     lambda: (BODY, legacy_only(signed(secrets=[OLD], offset=-30 * 86400)), OLD), None),
+    ("legacy alone, wrong secret", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, "other-secret-1"),
+     "WebhookVerificationError: X-Litestore-Signature does not match"),
+    ("legacy alone, tampered body", lambda: (BODY + b" ", {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD),
+     "WebhookVerificationError: X-Litestore-Signature does not match"),
+    ("legacy alone, upper-case hex", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD).upper()}, OLD),
+     "WebhookVerificationError: X-Litestore-Signature does not match"),
+    ("legacy alone, 'sha256=' prefix",
+     lambda: (BODY, {SIGNATURE_HEADER: "sha256=" + legacy_signature(BODY, OLD)}, OLD),
+     "WebhookVerificationError: X-Litestore-Signature does not match"),
+]
 
 
 CASES = [
@@ -101,7 +128,8 @@ CASES = [
     Case("empty webhook-signature", lambda: (BODY, replaced(signed(), webhook_signature=""), WHSEC),
          "WebhookVerificationError: missing header(s): webhook-signature"),
     Case("no signature headers at all", lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
-         "WebhookVerificationError: missing signature headers"),
+         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
+         "webhook-signature"),
     Case("several signatures, the last one valid",
          lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA v2,xyz " + h["webhook-signature"]), WHSEC), None),
     Case("rotation: both sent, receiver on the new secret", lambda: (BODY, signed(secrets=[WHSEC, OLD]), WHSEC), None),
@@ -141,23 +169,25 @@ CASES = [
          "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "refused"),
     Case("timestamp in milliseconds", lambda: (BODY, replaced(signed(), webhook_timestamp=str(_now() * 1000)), WHSEC),
          "WebhookVerificationError: timestamp in the future", "refused"),
-    # -- the legacy X-Litestore-Signature (no timestamp: no replay protection) ---------------------
-    Case("legacy alone, valid", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD), None, None),
-    Case("legacy alone, with surrounding spaces", lambda: (BODY, {SIGNATURE_HEADER: f" {legacy_signature(BODY, OLD)} "}, OLD),
-         None, None),
-    Case("legacy alone, wrong secret", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, "other-secret-1"),
-         "WebhookVerificationError: X-Litestore-Signature does not match", None),
-    Case("legacy alone, tampered body", lambda: (BODY + b" ", {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD),
-         "WebhookVerificationError: X-Litestore-Signature does not match", None),
-    Case("legacy alone, upper-case hex", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD).upper()}, OLD),
-         "WebhookVerificationError: X-Litestore-Signature does not match", None),
-    Case("legacy alone, 'sha256=' prefix", lambda: (BODY, {SIGNATURE_HEADER: "sha256=" + legacy_signature(BODY, OLD)}, OLD),
-         "WebhookVerificationError: X-Litestore-Signature does not match", None),
     Case("valid legacy + stale standard headers (no downgrade)", lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD),
          "WebhookVerificationError: timestamp too old"),
     Case("valid legacy + a lone webhook-id (no downgrade)",
          lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
          "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature"),
+    # -- the legacy X-Litestore-Signature alone (no timestamp: no replay protection): refused --------
+    *[Case(label, request, "WebhookVerificationError: missing webhook-id, webhook-timestamp, webhook-signature: "
+           "every delivery sends them") for label, request, _ in LEGACY_ALONE],
+    # -- ... unless the receiver opts in with allow_replayable_legacy_signature=True ------------------
+    *[Case(f"{label} [opt-in]", request, result, None, legacy_opt_in=True) for label, request, result in LEGACY_ALONE],
+    Case("no signature headers at all [opt-in]", lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
+         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
+         "webhook-signature or X-Litestore-Signature", legacy_opt_in=True),
+    Case("valid legacy + stale standard headers [opt-in] (no downgrade)",
+         lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD), "WebhookVerificationError: timestamp too old",
+         legacy_opt_in=True),
+    Case("valid legacy + a lone webhook-id [opt-in] (no downgrade)",
+         lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
+         "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature", legacy_opt_in=True),
     # -- the receiver's secret ---------------------------------------------------------------------
     Case("secret with a trailing newline (read from a file)", lambda: (BODY, signed(secrets=[OLD]), OLD + "\n"),
          "WebhookVerificationError: no matching webhook-signature", None),
@@ -166,9 +196,9 @@ CASES = [
 ]
 
 
-def ours(body: bytes | str, headers: dict[str, str], secret: str) -> str | None:
+def ours(body: bytes | str, headers: dict[str, str], secret: str, legacy_opt_in: bool = False) -> str | None:
     try:
-        verify(body, headers, secret)
+        verify(body, headers, secret, allow_replayable_legacy_signature=legacy_opt_in)
     except (WebhookVerificationError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -188,7 +218,7 @@ def reference(body: bytes | str, headers: dict[str, str], secret: str) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
 def test_verify_gives_the_documented_result(case: Case) -> None:
     body, headers, secret = case.request()
-    got = ours(body, headers, secret)
+    got = ours(body, headers, secret, case.legacy_opt_in)
     if case.ours is None:
         assert got is None, got
     else:
@@ -229,3 +259,14 @@ def test_one_forged_signature_among_many_does_not_help() -> None:
         verify(BODY, replaced(h, webhook_signature=guesses), WHSEC)
     assert time.perf_counter() - started < 0.5
     assert standard_signature(ID, int(h["webhook-timestamp"]), BODY, WHSEC) in h["webhook-signature"]
+
+
+def test_stripping_the_webhook_headers_does_not_downgrade_to_the_untimestamped_signature() -> None:
+    """Regression (issue 13 item 2): a delivery signed 30 days ago was refused with its webhook-*
+    headers and accepted once they were stripped, through the legacy header's missing timestamp."""
+    captured = signed(secrets=[OLD], offset=-30 * 86400)
+    with pytest.raises(WebhookVerificationError, match="timestamp too old"):
+        verify(BODY, captured, OLD)
+    stripped = without(captured, "webhook-id", "webhook-timestamp", "webhook-signature")
+    with pytest.raises(WebhookVerificationError, match="missing webhook-id, webhook-timestamp, webhook-signature"):
+        verify(BODY, stripped, OLD)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import trustme
 
-from litestore_webhooks.core.sender import EXCERPT_BYTES, Sender
+from litestore_webhooks.core.sender import EXCERPT_BYTES, MAX_LOOKUPS, MAX_LOOKUPS_PER_HOST, Sender
 from receivers import Receiver, Reply, ca_bundle
 
 HOST = "hooks.example.test"
@@ -197,3 +198,104 @@ def test_time_spent_resolving_counts_against_the_total_timeout(resolve, monkeypa
         elapsed = time.monotonic() - started
     assert (result.status, result.error, looked_up) == (None, "timeout", [HOST])
     assert elapsed < 0.75  # 0.3 s resolving + what was left of 0.5 s, not 0.3 + 0.5
+
+
+def test_an_internationalised_host_is_resolved_and_named_by_the_a_label_validation_approved(ca, tmp_path, monkeypatch):
+    """Regression (issue 13 item 12): socket.getaddrinfo encodes a non-ASCII host with IDNA 2003, so
+    `faß.de` was looked up as `fass.de` (another domain, whose address was vetted and connected
+    to) while urllib3 named `xn--fa-hia.de` in Host and SNI. The certificate is for the IDNA 2008
+    A-label only, so the TLS check also proves SNI and the hostname check used it."""
+    a_label = "xn--fa-hia.de"  # what validate_url stores for https://faß.de/
+    looked_up: list[str] = []
+
+    def resolver(host, port, *args, **kwargs):
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    sender = Sender(allow_insecure=True, ca_bundle=ca_bundle(ca, tmp_path / "ca.pem"))
+    with Receiver(ca=ca, hostnames=(a_label,)) as rx:
+        result = post(sender, f"https://faß.de:{rx.port}/hook")
+        requests = list(rx.requests)
+    assert (result.status, result.error) == (200, None), result
+    assert looked_up == [a_label]
+    assert [r.headers["Host"] for r in requests] == [f"{a_label}:{rx.port}"]
+
+
+class HangingResolver:
+    """A resolver stand-in for the DNS-starvation tests: socket.getaddrinfo, monkeypatched, hangs
+    for the `bad` names until `release` is set, answers 127.0.0.1 for HOST, resolves the rest.
+
+    Monkeypatched because the system resolver cannot be made to hang for one name from a test:
+    its nameservers come from /etc/resolv.conf, shared with the whole machine, and glibc takes no
+    per-process override."""
+
+    def __init__(self, monkeypatch, bad: list[str]) -> None:
+        self.bad = set(bad)
+        self.release = threading.Event()
+        self.begun = 0  # lookups of bad names that have begun (and hang)
+        self._changed = threading.Condition()
+        self._real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self)
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host == HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        if host not in self.bad:
+            return self._real(host, port, *args, **kwargs)
+        with self._changed:
+            self.begun += 1
+            self._changed.notify_all()
+        self.release.wait(30)  # getaddrinfo cannot be interrupted: it returns when the resolver does
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    def wait_begun(self, count: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.begun >= count, timeout=5), self.begun
+
+
+def test_one_hosts_hanging_lookups_do_not_starve_another_hosts(monkeypatch):
+    """Regression (issue 13 item 16): 16 hanging lookups of one name took the process's whole
+    resolver pool, and a healthy endpoint then failed with `dns_failure: timeout`. 20 attempts
+    of the hanging name are in flight while the healthy host is sent to."""
+    bad = "hangs.example.test"
+    dns = HangingResolver(monkeypatch, [bad])
+    sender = Sender(allow_insecure=True)
+    hanging = ThreadPoolExecutor(max_workers=20)
+    try:
+        with Receiver() as rx:
+            stuck = [hanging.submit(post, sender, f"http://{bad}:{rx.port}/", 10.0) for _ in range(20)]
+            dns.wait_begun(MAX_LOOKUPS_PER_HOST)
+            result = post(sender, f"http://{HOST}:{rx.port}/", timeout_s=2.0)
+            lookups_of_bad = dns.begun
+            assert not any(f.done() for f in stuck)  # all 20 attempts of the bad host still waiting
+            dns.release.set()
+            outcomes = [f.result(timeout=15) for f in stuck]
+    finally:
+        dns.release.set()
+        hanging.shutdown(wait=True)
+    assert (result.status, result.error) == (200, None), result
+    assert lookups_of_bad == MAX_LOOKUPS_PER_HOST < 16  # the other attempts waited for one of its slots
+    assert all(o.error.startswith("dns_failure: ") for o in outcomes), outcomes
+
+
+def test_the_process_holds_at_most_max_lookups_hung_and_says_so_when_they_are_all_taken(monkeypatch):
+    """The total bound: threads stuck in getaddrinfo cannot be cancelled, so at most MAX_LOOKUPS
+    (64) are held by names that hang (16 names x 4 here); a lookup that finds none free within its
+    attempt's budget fails saying why, and resolves again once the resolver answers."""
+    bad = [f"hangs-{i}.example.test" for i in range(MAX_LOOKUPS // MAX_LOOKUPS_PER_HOST)]
+    dns = HangingResolver(monkeypatch, bad)
+    sender = Sender(allow_insecure=True)
+    try:
+        with ThreadPoolExecutor(max_workers=MAX_LOOKUPS) as pool, Receiver() as rx:
+            gave_up = list(pool.map(lambda name: post(sender, f"http://{name}/", 0.3), bad * MAX_LOOKUPS_PER_HOST))
+            dns.wait_begun(MAX_LOOKUPS)
+            starved = post(sender, f"http://{HOST}:{rx.port}/", timeout_s=0.3)
+            dns.release.set()
+            after = post(sender, f"http://{HOST}:{rx.port}/", timeout_s=5.0)
+    finally:
+        dns.release.set()
+    assert dns.begun == MAX_LOOKUPS
+    assert {r.error for r in gave_up} == {"dns_failure: timeout"}
+    assert starved.error == "dns_failure: timeout (64 lookups of other hosts are still unanswered)", starved
+    assert (after.status, after.error) == (200, None), after

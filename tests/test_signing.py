@@ -89,7 +89,9 @@ def test_document_secret_works_with_both_schemes() -> None:
     expected = hmac.new(b"order-secret-123", b"evt_1.%d." % NOW + BODY, hashlib.sha256).digest()
     assert h["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
     verify(BODY, h, DOC_SECRET, now=NOW)
-    verify(BODY, {SIGNATURE_HEADER: h[SIGNATURE_HEADER]}, DOC_SECRET)
+    verify(BODY, {SIGNATURE_HEADER: h[SIGNATURE_HEADER]}, DOC_SECRET, allow_replayable_legacy_signature=True)
+    with pytest.raises(WebhookVerificationError, match="allow_replayable_legacy_signature=True"):
+        verify(BODY, {SIGNATURE_HEADER: h[SIGNATURE_HEADER]}, DOC_SECRET)  # not without saying so
     verify(BODY.decode(), {k.upper(): v for k, v in h.items()}, DOC_SECRET, now=NOW)  # str body, any case
 
 
@@ -162,14 +164,19 @@ def test_one_valid_among_several_signatures() -> None:
         (lambda b, h: (b, {**h, "webhook-timestamp": "12.5"}, DOC_SECRET), "not an integer"),
         (lambda b, h: (b, {k: v for k, v in h.items() if k != "webhook-timestamp"}, DOC_SECRET), "webhook-timestamp"),
         (lambda b, h: (b, {"Content-Type": "application/json"}, DOC_SECRET), "missing signature headers"),
-        (lambda b, h: (b, {SIGNATURE_HEADER: "0" * 64}, DOC_SECRET), "does not match"),
-        (lambda b, h: (b, {SIGNATURE_HEADER: "é"}, DOC_SECRET), "does not match"),
+        (lambda b, h: (b, {SIGNATURE_HEADER: h[SIGNATURE_HEADER]}, DOC_SECRET), "pass allow_replayable_legacy"),
     ],
 )
 def test_verify_rejects(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     body, headers, secret = mutate(BODY, _headers([DOC_SECRET]))
     with pytest.raises(WebhookVerificationError, match=message):
         verify(body, headers, secret, now=NOW)
+
+
+@pytest.mark.parametrize("signature", ["0" * 64, "é"])
+def test_verify_rejects_a_bad_legacy_signature_when_opted_in(signature: str) -> None:
+    with pytest.raises(WebhookVerificationError, match="X-Litestore-Signature does not match"):
+        verify(BODY, {SIGNATURE_HEADER: signature}, DOC_SECRET, allow_replayable_legacy_signature=True)
 
 
 def test_verify_timestamp_window() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from litestore_webhooks.core.urls import (
     BLOCKED_NETWORKS,
@@ -23,6 +25,7 @@ REFERENCE_RANGES = [
     "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
     "::/128", "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32", "3fff::/20", "100::/64", "2002::/16",
     "64:ff9b::/96", "64:ff9b:1::/48", "5f00::/16", "ff00::/8",
+    "2001::/32", "2001::/23", "fec0::/10",  # Teredo, the rest of IETF protocol assignments, site-local
 ]
 
 
@@ -227,3 +230,108 @@ def test_check_address_send_time() -> None:
 
 def test_url_rejected_is_a_value_error() -> None:
     assert issubclass(UrlRejected, ValueError)
+
+
+# -- IDNA 2008 (issue 13 item 12) ------------------------------------------------------------------
+
+# UTS #46's own examples of the four deviation characters: IDNA 2003 (Python's "idna" codec, which
+# socket.getaddrinfo, ssl and http.client apply to a non-ASCII str) maps or drops them and so names
+# a different domain; IDNA 2008 non-transitional, what browsers resolve, keeps them.
+DEVIATIONS = [
+    ("faß.de", "xn--fa-hia.de", "fass.de"),  # ß
+    ("βόλος.com", "xn--nxasmm1c.com", "xn--nxasmq6b.com"),  # final sigma
+    ("ශ්\u200dරී.com", "xn--10cl1a0b660p.com", "xn--10cl1a0b.com"),  # zero-width joiner after a virama
+    ("نامه\u200cای.com", "xn--mgba3gch31f060k.com", "xn--mgba3gch31f.com"),  # zero-width non-joiner
+]
+
+
+@pytest.mark.parametrize(("host", "idna2008", "idna2003"), DEVIATIONS)
+def test_internationalised_hosts_are_encoded_as_browsers_do_not_as_idna_2003(host, idna2008, idna2003) -> None:
+    assert host.encode("idna").decode() == idna2003  # what the old rule stored: someone else's domain
+    assert validate_url(f"https://{host}/hook") == f"https://{idna2008}/hook"
+    shouted = "".join(c.upper() if c.isascii() else c for c in host)  # str.upper() would turn ß into SS
+    assert validate_url(f"https://{shouted}:8443/hook") == f"https://{idna2008}:8443/hook"
+
+
+@pytest.mark.parametrize("host", ["a\u200db.example", "☃.example"])
+def test_names_idna_2008_cannot_encode_are_refused_not_rewritten(host) -> None:
+    """IDNA 2003 silently dropped the joiner and allowed symbols; 2008 has no form for them."""
+    with pytest.raises(UrlRejected) as caught:
+        validate_url(f"https://{host}/hook")
+    assert caught.value.reason == "invalid" and "xn--" in str(caught.value)
+
+
+# -- every address the standard library does not call global (issue 13 item 13) ---------------------
+
+# Regression: none of these was refused. Teredo embeds an (obfuscated) IPv4 address and a relay.
+MISSED = ["2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:1::1", "2001:2::1", "2001:3::1", "2001:4:112::1",
+          "2001:10::1", "2001:20::1", "2001:30::1", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "fec0::1",
+          "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]
+
+
+@pytest.mark.parametrize("address", MISSED)
+def test_teredo_the_rest_of_2001_23_and_site_local_are_refused(address: str) -> None:
+    assert reason_of(f"https://[{address}]/hook") == "blocked_address"
+    with pytest.raises(UrlRejected) as caught:
+        check_address(ipaddress.ip_address(address), allow_insecure=True)
+    assert caught.value.reason == "blocked_address"
+
+
+# The ranges the standard library calls not global: the union of CPython 3.11.7's and 3.13.0's
+# private lists (100.64.0.0/10 is neither private nor global in both). Each is refused at both
+# ends, by our list, whichever Python runs.
+STDLIB_NOT_GLOBAL = [
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "240.0.0.0/4", "255.255.255.255/32", "::1/128", "::/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64",
+    "2001::/23", "2001:2::/48", "2001:db8::/32", "2001:10::/28", "2002::/16", "fc00::/7", "fe80::/10",
+]
+# Blocks IANA marks globally reachable (3.13 calls them global, 3.11.7 and 3.12.1 do not, but for
+# 192.0.0.9/10 and NAT64) that we refuse anyway: protocol anycast (PCP, TURN), AMT relays, AS112
+# sinks, ORCHIDv2 and drone identifiers, NAT64. No HTTPS receiver lives there.
+IANA_GLOBAL_BUT_REFUSED = ["192.0.0.9/32", "192.0.0.10/32", "2001:1::1/128", "2001:1::2/128", "2001:3::/32",
+                           "2001:4:112::/48", "2001:20::/28", "2001:30::/28", "64:ff9b::/96"]
+# Special-purpose blocks that are real, globally reachable unicast: delivered to like any address.
+IANA_GLOBAL_AND_ALLOWED = ["192.31.196.0/24", "192.52.193.0/24", "192.175.48.0/24", "2620:4f:8000::/48"]
+
+
+@pytest.mark.parametrize("cidr", STDLIB_NOT_GLOBAL + IANA_GLOBAL_BUT_REFUSED)
+def test_what_the_stdlib_or_we_call_not_global_is_refused_at_both_ends(cidr: str) -> None:
+    network = ipaddress.ip_network(cidr)
+    for ip in (network[0], network[-1]):
+        assert blocked_reason(ip) is not None, ip
+        host = f"[{ip}]" if ip.version == 6 else str(ip)
+        assert reason_of(f"https://{host}/hook") == "blocked_address"
+
+
+@pytest.mark.parametrize("cidr", IANA_GLOBAL_AND_ALLOWED)
+def test_globally_reachable_special_purpose_blocks_are_allowed(cidr: str) -> None:
+    network = ipaddress.ip_network(cidr)
+    assert [blocked_reason(ip) for ip in (network[0], network[-1])] == [None, None]
+
+
+V6_NEIGHBOURHOODS = [ipaddress.ip_network(c) for c in (
+    "::/16", "64:ff9b::/32", "100::/16", "2001::/16", "2001::/20", "2002::/16", "2620::/16", "3fff::/16", "5f00::/16",
+    "fc00::/7", "fe00::/8", "ff00::/8", "2000::/3",
+)]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(
+    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+    st.sampled_from(V6_NEIGHBOURHOODS).flatmap(
+        lambda n: st.integers(0, n.num_addresses - 1).map(lambda i: n.network_address + i)),
+))
+def test_every_address_this_python_does_not_call_global_is_refused(ip) -> None:
+    if not ip.is_global:
+        assert blocked_reason(ip) is not None, ip
+
+
+def test_the_stdlib_verdict_is_consulted_beyond_our_list(monkeypatch) -> None:
+    """A future Python that learns a new special-purpose range refuses it without a change here:
+    stand-in, this Python made to call 8.8.8.8 not global."""
+    monkeypatch.setattr(ipaddress.IPv4Address, "is_global", property(lambda ip: str(ip) != "8.8.8.8"))
+    assert blocked_reason(ipaddress.ip_address("8.8.8.8")) == "not globally reachable (IANA special-purpose)"
+    assert blocked_reason(ipaddress.ip_address("::ffff:8.8.8.8")) is not None  # unwrapped first
+    assert reason_of("https://8.8.8.8/hook", allow_insecure=True) == "blocked_address"
+    assert blocked_reason(ipaddress.ip_address("8.8.4.4")) is None

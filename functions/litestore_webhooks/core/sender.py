@@ -8,7 +8,8 @@ connects to the vetted address while Host, TLS SNI and certificate verification 
 the hostname. Redirects are never followed. A response body is read only up to 4 KiB, and a
 wall-clock deadline bounds the whole exchange, DNS lookup included (socket timeouts bound
 each read, not a receiver that dribbles one byte at a time; getaddrinfo cannot be
-interrupted at all, so it runs in a small shared thread pool and we stop waiting for it).
+interrupted at all, so it runs in a shared thread pool, at most 4 lookups per name, and we
+stop waiting for it).
 
 No AWS SDK here: the local runtime and the admin API's test send use it as is.
 """
@@ -35,15 +36,14 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import Timeout
 
-from litestore_webhooks.core.urls import IPAddress, UrlRejected, check_address, parse_host_ip
+from litestore_webhooks.core.urls import IPAddress, UrlRejected, ascii_hostname, check_address, parse_host_ip
 
 EXCERPT_BYTES = 4096
 BLOCKED = "blocked_address"
 MAX_POOLS = 64  # distinct (scheme, host, ip, port) kept warm; older pools are closed
-# Lookups run here so a hanging resolver costs a waiting thread, not the delivery's deadline.
-# Shared by every Sender of the process; a lookup we gave up on finishes (or hangs) on its own.
-_RESOLVER = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns")
 DNS_TIMEOUT = "dns_failure: timeout"
+MAX_LOOKUPS = 64  # getaddrinfo calls in flight in the process, the ones we stopped waiting for included
+MAX_LOOKUPS_PER_HOST = 4  # ... for one name: a name whose lookups hang holds this many threads, no more
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,62 @@ class _Deadline:
             self._timer.cancel()
             self._sock = None
             return self.fired
+
+
+class _LookupTimeout(Exception):
+    """No answer from the resolver within the attempt's budget; str() is the attempt's error."""
+
+
+class _Resolver:
+    """getaddrinfo in worker threads, so a hanging resolver costs a waiting thread, not the deadline.
+
+    A lookup cannot be cancelled: one we stopped waiting for keeps its thread, and its slot, until
+    the resolver answers. So each name gets at most ``per_host`` lookups in flight (one name that
+    hangs can take no more threads than that, and cannot starve the others) and the process at
+    most ``total`` (the threads all hanging names together can hold). A lookup waits for a slot
+    within the attempt's budget. Shared by every Sender of the process.
+    """
+
+    def __init__(self, *, per_host: int, total: int) -> None:
+        self.per_host, self.total = per_host, total
+        self._pool = ThreadPoolExecutor(max_workers=total, thread_name_prefix="dns")
+        self._slots = threading.Condition()
+        self._in_flight: dict[str, int] = {}
+        self._running = 0
+
+    def resolve(self, host: str, port: int, timeout_s: float) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        with self._slots:
+            if not self._slots.wait_for(lambda: self._has_slot(host), timeout_s):
+                busy = self._in_flight.get(host, 0) >= self.per_host
+                raise _LookupTimeout(
+                    f"{DNS_TIMEOUT} ({self.per_host} earlier lookups of this host are still unanswered)" if busy
+                    else f"{DNS_TIMEOUT} ({self.total} lookups of other hosts are still unanswered)"
+                )
+            self._in_flight[host] = self._in_flight.get(host, 0) + 1
+            self._running += 1
+        lookup = self._pool.submit(self._lookup, host, port)  # a worker is free: running < total
+        try:
+            return lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            raise _LookupTimeout(DNS_TIMEOUT) from None
+
+    def _has_slot(self, host: str) -> bool:
+        return self._in_flight.get(host, 0) < self.per_host and self._running < self.total
+
+    def _lookup(self, host: str, port: int) -> list[Any]:
+        try:
+            return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        finally:
+            with self._slots:
+                self._running -= 1
+                self._in_flight[host] -= 1
+                if not self._in_flight[host]:
+                    del self._in_flight[host]
+                self._slots.notify_all()
+
+
+_RESOLVER = _Resolver(per_host=MAX_LOOKUPS_PER_HOST, total=MAX_LOOKUPS)
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -221,14 +277,17 @@ class Sender:
             return SendResult(status, error, round((time.monotonic() - started) * 1000), **kw)
 
         parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        scheme = parts.scheme.lower()
         if scheme != "https" and not (scheme == "http" and self.allow_insecure):
             return result(error=f"{BLOCKED}: {scheme}:// is not allowed, use https://")
         port = parts.port or (443 if scheme == "https" else 80)
         try:
+            # The A-label validate_url approved, for the lookup, Host and SNI alike: handed a
+            # non-ASCII name, getaddrinfo would encode it with IDNA 2003 (faß.de -> fass.de).
+            host = ascii_hostname(parts.hostname or "")
             ip = self._vetted_ip(host, port, timeout_s)
-        except FutureTimeout:
-            return result(error=DNS_TIMEOUT)
+        except _LookupTimeout as exc:
+            return result(error=str(exc))
         except UrlRejected as exc:
             return result(error=f"{BLOCKED}: {exc}" if exc.reason == BLOCKED else f"dns_failure: {exc}")
         except OSError as exc:  # socket.gaierror and friends
@@ -280,18 +339,13 @@ class Sender:
     def _vetted_ip(self, host: str, port: int, timeout_s: float) -> str:
         """The address to connect to, after ONE resolution whose every answer passed the check.
 
-        Raises concurrent.futures.TimeoutError when the lookup takes longer than `timeout_s`.
+        Raises _LookupTimeout when the lookup takes longer than `timeout_s`.
         """
         literal = parse_host_ip(host)
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:
-            lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-            try:
-                infos = lookup.result(timeout=timeout_s)
-            except FutureTimeout:
-                lookup.cancel()  # still queued behind hung lookups: never start it
-                raise
+            infos = _RESOLVER.resolve(host, port, timeout_s)
             addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
             if not addresses:
                 raise UrlRejected("dns_failure", "no addresses")

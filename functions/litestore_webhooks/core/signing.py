@@ -4,7 +4,8 @@ Two schemes are sent on every delivery:
 
 * legacy ``X-Litestore-Signature``: hex HMAC-SHA256 of the body keyed with the secret's UTF-8
   bytes, exactly what the product document's ``crypto.createHmac('sha256', secret)`` receiver
-  checks.  It has no timestamp, so it gives NO replay protection.
+  checks.  It has no timestamp, so it gives NO replay protection; ``verify`` accepts it alone
+  only when told to (``allow_replayable_legacy_signature=True``).
 * Standard Webhooks (``webhook-id`` / ``webhook-timestamp`` / ``webhook-signature``): signs
   ``"{id}.{timestamp}.{body}"`` so receivers can reject replays; carries one ``v1,`` signature
   per active secret so secrets can be rotated without downtime.
@@ -110,6 +111,9 @@ def signature_headers(
     }
 
 
+_STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 def verify(
     body: bytes | str,
     headers: Mapping[str, str],
@@ -117,30 +121,38 @@ def verify(
     tolerance_s: int = 300,
     *,
     now: float | None = None,
+    allow_replayable_legacy_signature: bool = False,
 ) -> None:
-    """Raise WebhookVerificationError unless the request was signed with `secret`.
+    """Raise WebhookVerificationError unless the request was signed with `secret` within `tolerance_s`.
 
-    Prefers the Standard Webhooks headers (timestamped, replay-resistant) and never falls back
-    to the legacy header when they are present, so a stripped timestamp cannot downgrade the
-    check.  The legacy ``X-Litestore-Signature`` alone carries no timestamp: it proves origin
-    but gives no replay protection.  `body` must be the raw request body.
+    Requires the Standard Webhooks headers, whose signed timestamp is what stops a captured
+    request from being replayed later. `allow_replayable_legacy_signature=True` also accepts a
+    request carrying only ``X-Litestore-Signature`` (the product document's hex HMAC of the
+    body): it has no timestamp, so with it you GIVE UP REPLAY PROTECTION (a request captured
+    once verifies forever); only for receivers that cannot see the webhook-* headers. Even
+    then a request that has any webhook-* header is checked by those alone, so stripping a
+    timestamp cannot downgrade the check. `body` must be the raw request body.
     """
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     h = {k.lower(): v for k, v in headers.items()}
-    standard = ("webhook-id", "webhook-timestamp", "webhook-signature")
-    if any(name in h for name in standard):
-        missing = [name for name in standard if not h.get(name)]
+    if any(name in h for name in _STANDARD_HEADERS):
+        missing = [name for name in _STANDARD_HEADERS if not h.get(name)]
         if missing:
             raise WebhookVerificationError(f"missing header(s): {', '.join(missing)}")
         _verify_standard(raw, h["webhook-id"], h["webhook-timestamp"], h["webhook-signature"], secret, tolerance_s, now)
         return
     legacy = h.get(SIGNATURE_HEADER.lower())
     if legacy is None:
+        expected = f" or {SIGNATURE_HEADER}" if allow_replayable_legacy_signature else ""
+        raise WebhookVerificationError(f"missing signature headers: expected {', '.join(_STANDARD_HEADERS)}{expected}")
+    if not allow_replayable_legacy_signature:
         raise WebhookVerificationError(
-            f"missing signature headers: expected webhook-id/webhook-timestamp/webhook-signature or {SIGNATURE_HEADER}"
+            f"missing {', '.join(_STANDARD_HEADERS)}: every delivery sends them, so check that nothing in front "
+            f"of your handler drops them; to accept the untimestamped {SIGNATURE_HEADER} alone (no replay "
+            f"protection) pass allow_replayable_legacy_signature=True"
         )
-    expected = legacy_signature(raw, secret).encode("ascii")
-    if not hmac.compare_digest(expected, legacy.strip().encode("utf-8")):
+    expected_hex = legacy_signature(raw, secret).encode("ascii")
+    if not hmac.compare_digest(expected_hex, legacy.strip().encode("utf-8")):
         raise WebhookVerificationError(f"{SIGNATURE_HEADER} does not match")
 
 
