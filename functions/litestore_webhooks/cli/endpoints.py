@@ -124,7 +124,7 @@ def _common_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def status_of(endpoint: dict[str, Any]) -> str:
-    """"active", or "paused" and why: "paused (manual)", "paused (gone)", "paused (auto-disabled)"."""
+    """Either active, or paused and why: "paused (manual)", "paused (gone)" or "paused (auto-disabled)"."""
     if endpoint.get("active", True):
         return "active"
     reason = endpoint.get("pausedReason")
