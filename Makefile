@@ -3,14 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# What a fresh clone's first install took, as the README says ("Two commands"; tests/test_make.py).
+INSTALL_MINUTES := 2
+CDK_OUT ?= cdk.out
 
 .PHONY: install demo test synth lint clean bench soak
 
+# The first `make` anything installs into .venv; each phase says so (pip itself is kept to errors: this
+# machine's pip configuration adds a warning per package). Later runs skip it until pyproject.toml changes.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[infra,dev]'
-	touch $(STAMP)
+	@echo "installing litestore-webhooks and its dependencies into $(VENV) (first run only, about $(INSTALL_MINUTES) min on a fresh machine; later runs skip this)"
+	@started=$$(date +%s); \
+	if [ -x $(PY) ]; then echo "  [1/3] using $(VENV)"; else echo "  [1/3] creating $(VENV)" && $(PYTHON) -m venv $(VENV) || exit 1; fi; \
+	echo "  [2/3] upgrading pip" && $(PY) -m pip install -qq --upgrade pip && \
+	echo "  [3/3] installing the package with [infra,dev] extras (boto3, Powertools, aws-cdk-lib, moto, pytest and what they need)" && \
+	$(PY) -m pip install -qq -e '.[infra,dev]' && \
+	touch $(STAMP) && echo "installed in $$(( $$(date +%s) - started )) s"
 
 install: $(STAMP)
 
@@ -20,9 +28,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Synthesize the stack offline into cdk.out (no AWS credentials, no Docker; bundles with pip).
+# Synthesize the stack offline into $(CDK_OUT) (no AWS credentials, no Docker; bundles with pip, kept to
+# errors); ends with the template's path, its resource count and what cdk-nag found.
 synth: $(STAMP)
-	CDK_OUTDIR=cdk.out $(PY) app.py
+	@PIP_QUIET=1 CDK_OUTDIR=$(CDK_OUT) $(PY) app.py
 
 # Benchmarks (not part of `make test`): prints one table, writes bench/results.json (< 10 min on 2 cores).
 bench: $(STAMP)

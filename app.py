@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ for path in (ROOT, ROOT / "functions"):  # infra/ and litestore_webhooks without
         sys.path.insert(0, str(path))
 
 import aws_cdk as cdk  # noqa: E402
+from aws_cdk import cx_api  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
@@ -37,10 +39,25 @@ def build(app: cdk.App) -> LitestoreWebhooksStack:
     return stack
 
 
+def summary(assembly: cx_api.CloudAssembly, stack: LitestoreWebhooksStack) -> list[str]:
+    """What `make synth` ends with: where the template went, its size, and what cdk-nag found
+    (the policy-validation report lists only plugins with findings; errors stop the synth before this)."""
+    artifact = assembly.get_stack_by_name(stack.stack_name)
+    lines = [f"synthesized {stack.stack_name}: {artifact.template_full_path} ({len(artifact.template['Resources'])} resources)"]
+    report = Path(assembly.directory) / "policy-validation-report.json"
+    plugins = json.loads(report.read_text()).get("pluginReports", []) if report.exists() else []
+    found = [v for p in plugins if p["summary"]["pluginName"] == "AwsSolutions" for v in p.get("violations", [])]
+    if not found:
+        return [*lines, "cdk-nag (AwsSolutions): no findings"]
+    counts = {s: sum(v.get("severity") == s for v in found) for s in ("error", "warning")}
+    return [*lines, f"cdk-nag (AwsSolutions): {counts['error']} error(s), {counts['warning']} warning(s); see {report}"]
+
+
 def main() -> None:
     app = cdk.App(context=cdk_json_context())
-    build(app)
-    app.synth()
+    stack = build(app)
+    assembly = app.synth()
+    print("\n".join(summary(assembly, stack)))
 
 
 if __name__ == "__main__":

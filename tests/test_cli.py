@@ -134,7 +134,7 @@ def test_list_prints_an_aligned_table_and_sends_the_admin_token(api, run):
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "URL", "EVENTS", "STATUS"]
     assert lines[1].index("Order Processing") == lines[2].index("Analytics") == lines[0].index("NAME")
-    assert lines[2].endswith("manual") and "\x1b[" not in out  # not a terminal: no colour
+    assert lines[2].endswith("paused (manual)") and "\x1b[" not in out  # not a terminal: no colour
     seen = api.seen[0]
     assert (seen.method, seen.path, seen.query) == ("GET", "/endpoints", {"limit": "5"})
     assert seen.headers["authorization"] == f"Bearer {ADMIN_TOKEN}" and "x-api-key" not in seen.headers
@@ -153,7 +153,7 @@ def test_list_all_follows_cursors(api, run):
     code, out, _ = run("--json", "endpoints", "list", "--all")
     assert code == 0
     assert [e["id"] for e in json.loads(out)["data"]] == [EP1, EP2]
-    assert [s.query for s in api.seen] == [{}, {"cursor": "next1"}]
+    assert [s.query for s in api.seen] == [{"limit": "100"}, {"limit": "100", "cursor": "next1"}]  # largest pages
 
 
 def test_one_page_hints_at_more_on_stderr(api, run):
@@ -212,7 +212,7 @@ def test_delete_resume_and_rotate_never_print_the_secret(api, run):
     api.on("DELETE", f"/endpoints/{EP1}", (204, None))
     api.on("POST", f"/endpoints/{EP1}/resume", endpoint(EP1, "A", "https://a.example/h", ["*"]))
     api.on("POST", f"/endpoints/{EP1}/secret/rotate", {"secret": SECRET, "previousSecretExpiresAt": "2024-01-16T00:00:00Z"})
-    assert run("endpoints", "delete", EP1)[:2] == (0, f"deleted {EP1}\n")
+    assert run("endpoints", "delete", EP1, "--yes")[:2] == (0, f"deleted {EP1}\n")
     assert run("endpoints", "resume", EP1)[:2] == (0, f"resumed {EP1}\n")
     code, out, err = run("endpoints", "rotate-secret", EP1, "--overlap", "2h")
     assert code == 0 and SECRET not in out + err and "2024-01-16T00:00:00Z" in out
@@ -325,7 +325,8 @@ def test_publish_goes_on_after_a_batch_the_api_refuses_whole_and_reports_it(api,
            (202, _batch_answer(events[100:], 100)))
     code, out, err = run("events", "publish", str(tmp_path / "many.json"))
     assert [len(s.body["events"]) for s in api.seen] == [100, 50]
-    assert code == 1 and out.count("rejected") == 100 and out.count("accepted") == 50
+    assert out.splitlines()[0] == "150 events: 50 accepted, 0 duplicates, 100 rejected"
+    assert code == 1 and out.count("rejected") == 1 + 100 and out.count("accepted") == 1  # rows: the failures only
     assert err == "error: 100 of 150 event(s) rejected; first: bad data (validation_failed)\n"
 
 
@@ -345,8 +346,9 @@ def test_events_show_attempts_and_resend(api, run):
                                     "receivedAt": "2024-01-15T16:00:01Z", "payload": {"reviewId": "review-333"}})
     api.on("GET", "/events/evt_1/attempts", page({"endpointId": EP1, "attempt": 1, "status": "delivered"}))
     api.on("POST", "/events/evt_1/resend", {"queued": 1})
+    api.on("GET", "/endpoints", page(endpoint(EP1, "Order Processing", "https://a.example/h", ["*"])))
     assert '"reviewId": "review-333"' in run("events", "show", "evt_1")[1]
-    assert EP1 in run("events", "attempts", "evt_1")[1]
+    assert run("events", "attempts", "evt_1")[1].splitlines()[1].split()[:3] == ["-", EP1, "Order"]
     code, out, _ = run("events", "resend", "evt_1", "--endpoint", EP1)
     assert code == 0 and api.seen[-1].body == {"endpointIds": [EP1]} and "queued 1" in out
 
@@ -366,7 +368,7 @@ def test_dlq_list_and_show(api, run):
     code, out, err = run("dlq", "list", EP1, "--limit", "10")
     assert code == 0 and "max_attempts" in out and "about 1 message" in err and api.seen[0].query == {"limit": "10"}
     code, out, _ = run("dlq", "show", EP1, "m-1")
-    assert code == 0 and "HTTP 500" in out and api.seen[1].query == {"limit": "100"}
+    assert code == 0 and "HTTP 500" in out and api.seen[1].query == {"limit": "1000"}
 
 
 def test_redrive_all_repeats_while_the_api_reports_remaining(api, run):
@@ -570,14 +572,22 @@ def test_stack_signs_admin_calls_with_sigv4_and_publishes_with_the_stacks_key(ap
     assert api.seen[1].headers["x-api-key"] == "value-of-k123" and "authorization" not in api.seen[1].headers
 
 
+def _port(url: str) -> int:
+    return int(urlsplit(url).port)
+
+
 def test_local_uses_the_profile_the_runtime_writes(api, run):
     path = profile.write_local_profile(api.url, API_KEY, "local-admin")
-    assert path == profile.profile_path() and path.is_relative_to(os.environ["XDG_CACHE_HOME"])
+    assert path == profile.profile_dir() / f"{_port(api.url)}.json" and path.is_relative_to(os.environ["XDG_CACHE_HOME"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert profile.read_local_profile() == {"url": api.url, "apiKey": API_KEY, "adminToken": "local-admin"}
+    assert json.loads(path.read_text()) == {"url": api.url, "apiKey": API_KEY, "adminToken": "local-admin",
+                                            "port": _port(api.url), "pid": os.getpid()}
     api.on("GET", "/event-types", {"data": []})
     assert run("--local", "event-types", target=False)[0] == 0
-    assert api.seen[0].headers["authorization"] == "Bearer local-admin"
+    assert run("--local", str(_port(api.url)), "event-types", target=False)[0] == 0
+    assert run(f"--local={_port(api.url)}", "event-types", target=False)[0] == 0
+    assert all(seen.headers["authorization"] == "Bearer local-admin" for seen in api.seen) and len(api.seen) == 3
+    assert profile.remove_local_profile(path) and not path.exists()
 
 
 def test_local_not_running_says_so(api, run):
@@ -585,11 +595,67 @@ def test_local_not_running_says_so(api, run):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code, _, err = run("--local", "endpoints", "list", target=False)
-    assert code == 1 and "is `litestore-webhooks local` running?" in err  # no profile yet
+    assert code == 1 and "no local runtime is running" in err and "litestore-webhooks local" in err  # no profile yet
     profile.write_local_profile(f"http://127.0.0.1:{port}/v1", API_KEY, "t")
     code, _, err = run("--local", "endpoints", "list", target=False)
     assert (code, err) == (1, f"error: cannot connect to http://127.0.0.1:{port}/v1 (connection refused); "
                               "is `litestore-webhooks local` running?\n")
+
+
+def test_a_profile_whose_process_is_gone_is_skipped_and_removed(api, run):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = profile.write_local_profile("http://127.0.0.1:1/v1", API_KEY, "t", pid=int(done.stdout))
+    live = profile.write_local_profile(api.url, API_KEY, "local-admin")
+    assert [p.port for p in profile.running_local_profiles()] == [_port(api.url)]
+    assert not dead.exists() and live.exists()
+
+
+def test_rotate_secret_hint_keeps_the_local_port(api, run):
+    profile.write_local_profile(api.url, API_KEY, "local-admin")
+    api.on("POST", f"/endpoints/{EP1}/secret/rotate", {"secret": SECRET, "previousSecretExpiresAt": "2024-01-16T00:00:00Z"})
+    code, out, err = run("--local", str(_port(api.url)), "endpoints", "rotate-secret", EP1, target=False)
+    assert code == 0 and f"litestore-webhooks --local {_port(api.url)} endpoints secret {EP1}" in err
+    assert SECRET not in out + err and "local-admin" not in out + err
+
+
+def test_delete_asks_on_a_terminal(api, run, monkeypatch):
+    api.on("DELETE", f"/endpoints/{EP1}", (204, None))
+    monkeypatch.setattr("sys.stdin", Tty("n\n"))
+    code, _, err = run("endpoints", "delete", EP1)
+    assert code == 1 and f"delete endpoint {EP1}, its queues and its dead letters? [y/N]" in err and "aborted" in err
+    assert api.calls("DELETE") == []
+    monkeypatch.setattr("sys.stdin", Tty("y\n"))
+    assert run("endpoints", "delete", EP1)[:2] == (0, f"deleted {EP1}\n") and len(api.calls("DELETE")) == 1
+
+
+def test_paused_reasons_read_as_words(api, run):
+    api.on("GET", "/endpoints", page(*(endpoint(f"ep_{reason:a<22}"[:25], reason, "https://a.example/h", ["*"],
+                                                active=False, pausedReason=reason)
+                                       for reason in ("manual", "gone", "auto_disabled"))))
+    statuses = [line.split("  ")[-1].strip() for line in run("endpoints", "list")[1].splitlines()[1:]]
+    assert statuses == ["paused (manual)", "paused (gone)", "paused (auto-disabled)"]
+
+
+def test_dlq_list_asks_for_more_than_a_page_at_once(api, run):
+    letters = [{"id": f"evt_{i}", "event": "review.created", "reason": "rejected"} for i in range(3)]
+    api.on("GET", f"/endpoints/{EP1}/dead-letters", {"data": letters, "approximateCount": 3})
+    assert run("dlq", "list", EP1, "--limit", "250")[0] == 0 and api.seen[-1].query == {"limit": "250"}
+    assert run("dlq", "list", EP1, "--all")[0] == 0 and api.seen[-1].query == {"limit": "1000"}
+    code, _, err = run("dlq", "list", EP1, "--limit", "0")
+    assert code == 2 and "must be a positive number" in err
+
+
+def test_attempts_limit_above_a_page_follows_cursors_and_stops_at_the_limit(api, run):
+    rows = [{"at": "2024-01-15T10:00:00Z", "eventId": f"evt_{i}", "status": "delivered"} for i in range(250)]
+    api.on("GET", f"/endpoints/{EP1}/attempts", page(*rows[:100], cursor="c1"), page(*rows[100:150], cursor="c2"),
+           page(*rows[150:]))  # as the API answers limit=100, then limit=50
+    code, out, _ = run("--json", "attempts", EP1, "--limit", "150")
+    assert code == 0 and [a["eventId"] for a in json.loads(out)["data"]] == [f"evt_{i}" for i in range(150)]
+    assert [s.query for s in api.seen] == [{"limit": "100"}, {"limit": "50", "cursor": "c1"}]
+    assert json.loads(out)["nextCursor"] == "c2"
 
 
 def test_usage_errors_exit_2_with_one_line(api, run, monkeypatch):
@@ -599,7 +665,7 @@ def test_usage_errors_exit_2_with_one_line(api, run, monkeypatch):
     code, _, err = run("endpoints", "list", target=False)
     assert code == 2 and err.startswith("error: no API to talk to")
     code, _, err = run("endpoints", "list", "--limit", "x")
-    assert code == 2 and err.count("\n") == 1 and "invalid int value" in err
+    assert code == 2 and err.count("\n") == 1 and "'x' must be a positive number" in err
     monkeypatch.setenv("LITESTORE_WEBHOOKS_URL", api.url)
     monkeypatch.setenv("LITESTORE_WEBHOOKS_ADMIN_TOKEN", "from-env")
     api.on("GET", "/endpoints", page())
@@ -662,3 +728,32 @@ def test_times():
     assert parse_when("24h", now=now) == datetime(2024, 1, 14, 10, 30, tzinfo=timezone.utc)
     assert parse_when("yesterday", now=now) == datetime(2024, 1, 14, tzinfo=timezone.utc)
     assert parse_when("2024-01-15T10:00:00", now=now) == datetime(2024, 1, 15, 10, tzinfo=timezone.utc)
+
+
+def test_control_characters_in_api_text_are_escaped_for_people_and_json_stays_exact():
+    hostile = "ok\x1b]0;pwned\x07\x1b[2J\r\u202e\x9b31m\x7f\u2066x\u200f\tend\nnext"
+    out, err = io.StringIO(), io.StringIO()
+    o = output.Output(as_json=False, verbose=True, no_color=True, stdout=out, stderr=err)
+    o.table([{"a": hostile}], [("a", "A")])
+    o.fields([("excerpt", hostile)])
+    o.line(f"deleted {hostile}")
+    o.note(hostile)
+    o.error(output.CliError(hostile, details={"x": hostile}))
+    printed = out.getvalue() + err.getvalue()
+    for raw in ("\x1b", "\x07", "\r", "\u202e", "\x9b", "\x7f", "\u2066", "\u200f", "\t"):
+        assert raw not in printed, repr(raw)
+    escaped = "ok\\x1b]0;pwned\\x07\\x1b[2J\\r\\u202e\\x9b31m\\x7f\\u2066x\\u200f\\tend"
+    assert out.getvalue().count(escaped + "\\nnext") == 2  # table cell and field: one line each
+    assert f"deleted {escaped}\nnext\n" in out.getvalue()  # a line may span lines, but never rewrite them
+    js = io.StringIO()
+    output.Output(as_json=True, verbose=False, no_color=True, stdout=js).json({"excerpt": hostile, "name": "Zoë"})
+    assert json.loads(js.getvalue()) == {"excerpt": hostile, "name": "Zoë"}
+    assert not [c for c in ("\x1b", "\x07", "\u202e", "\x9b", "\x7f", "\u2066", "\u200f") if c in js.getvalue()]
+    assert "Zoë" in js.getvalue()  # printable text stays as it is
+
+
+def test_colour_survives_escaping():
+    stream = Tty()
+    o = output.Output(as_json=False, verbose=False, no_color=False, stdout=stream)
+    o.line(o.status("delivered"), " evt_\x1b[2J")
+    assert stream.getvalue() == "\x1b[32mdelivered\x1b[0m evt_\\x1b[2J\n"

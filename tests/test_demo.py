@@ -113,8 +113,9 @@ def test_the_printed_quick_start_delivers_the_documents_example_event_signed():
         Lines(local).wait_for(lambda line: line.startswith("Ctrl-C stops"))
         rx = Lines(receiver)
         rx.wait_for(lambda line: line.startswith("receiving webhooks at"))
-        assert profile.read_local_profile() == {"url": f"http://127.0.0.1:{api_port}/v1", "apiKey": "local-key",
-                                                "adminToken": "local-admin"}
+        (written,) = [p for p in profile.running_local_profiles() if p.port == api_port]
+        assert (written.url, written.api_key, written.admin_token, written.pid) == (
+            f"http://127.0.0.1:{api_port}/v1", "local-key", "local-admin", local.pid)
 
         created = json.loads(subprocess.run(register, capture_output=True, text=True, check=True).stdout)
         assert created["url"] == f"http://127.0.0.1:{rx_port}/webhooks/litestore"
@@ -130,7 +131,7 @@ def test_the_printed_quick_start_delivers_the_documents_example_event_signed():
         local.send_signal(signal.SIGINT)
         assert local.wait(timeout=10) == 0
         receiver.wait(timeout=10)
-    assert profile.read_local_profile() is None  # the runtime removed the profile it had written
+    assert not (profile.profile_dir() / f"{api_port}.json").exists()  # the runtime removed the profile it wrote
 
 
 def test_demo_receivers_answer_401_to_a_bad_signature_as_the_documents_handler_does():

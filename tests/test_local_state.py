@@ -4,9 +4,12 @@ the emulated API's routes stay those of the deployed stack."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 from litestore_webhooks.local import apigw
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
+from litestore_webhooks.local.state import save as save_state
 from tests.receivers import Receiver
 from tests.test_local_runtime import admin, ingest
 
@@ -51,3 +54,24 @@ def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
             from litestore_webhooks import verify
 
             verify(request.body, request.headers, SECRET)  # same secret as before the restart
+
+
+def test_the_state_file_is_written_owner_only_and_atomically(tmp_path):
+    """It holds endpoint secrets: 0600 like the CLI profile, whatever the umask, and also when it
+    replaces a file an older version wrote 0644."""
+    fresh, older = tmp_path / "fresh.json", tmp_path / "older.json"
+    older.write_text("{}")
+    older.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        with LocalRuntime(port=0, allow_insecure=True, state_file=fresh, write_profile=False) as rt:
+            status, ep = admin(rt, "POST", "/endpoints", {"url": "https://state.example/hook", "events": ["*"],
+                                                           "secret": SECRET})
+            assert status == 201, ep
+            save_state(older)
+    finally:
+        os.umask(previous)
+    for path in (fresh, older):
+        assert SECRET in path.read_text()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.json", "older.json"]  # no temp file left behind

@@ -16,11 +16,13 @@ import hmac
 import io
 import json
 import logging
+import re
 import secrets
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -201,34 +203,60 @@ class LogTap:
         return self.buffer.getvalue()
 
 
-def forms(secret: str) -> list[str]:
-    """The ways a secret could show up: as given, and for whsec_ ones the base64 key alone."""
+def plain_forms(secret: str) -> list[str]:
+    """A secret as given, and for whsec_ ones the base64 key alone."""
     found = [secret]
     if secret.startswith("whsec_"):
         found.append(secret.removeprefix("whsec_").rstrip("="))
     return found
 
 
-def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
-    answers: list[tuple[str, str]] = []  # (what, raw text) of every answer that must not show a secret
-    showing: list[str] = []  # the answers whose job is to show a secret (create, GET secret, rotate)
+def forms(secret: str) -> list[str]:
+    """The ways a secret could show up: its plain forms, and inside any base64 text (a request body as
+    API Gateway passes it on) the part of its encoding that is the same at each of the three byte
+    alignments, for secrets long enough to give a telling part."""
+    found = plain_forms(secret)
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + secret.encode())[4 if shift else 0:-4].decode()
+        if len(encoded) >= 12:
+            found.append(encoded)
+    return found
+
+
+@dataclass
+class Scenario:
+    """What `exercise` did: every secret and credential it made or used, and every answer it saw."""
+
+    made: list[str] = field(default_factory=list)  # secrets, API key, admin token: none may leak
+    valid: list[str] = field(default_factory=list)  # the secrets the showing answers must show
+    answers: list[tuple[str, str]] = field(default_factory=list)  # (what, raw text): must not show a secret
+    showing: list[str] = field(default_factory=list)  # the answers whose job is to show a secret
+    received: list[str] = field(default_factory=list)  # every request a receiver got
+    event_ids: list[str] = field(default_factory=list)
+    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def exercise(rt: Any) -> Scenario:
+    """Create endpoints with given and generated secrets, rotate, deliver, fail, dead-letter, test-send and
+    read everything back, over HTTP only (`rt` is anything with base_url, api_key and admin_token)."""
+    s = Scenario()
 
     def admin_call(method: str, path: str, body: Any = None, *, shows_secret: bool = False) -> Any:
         status, headers, text = http(rt, method, path, body, as_admin(rt))
         assert status < 500 and (status < 400 or path.startswith("/endpoints/ep_nope") or "secret" in str(body)), \
             (method, path, text)
         if shows_secret:
-            showing.append(text)
+            s.showing.append(text)
         else:
-            answers.append((f"{method} {path} -> {status}", text + json.dumps(headers)))
+            s.answers.append((f"{method} {path} -> {status}", text + json.dumps(headers)))
         return json.loads(text) if text and headers.get("Content-Type") == "application/json" else text
 
     own = "own-secret-" + secrets.token_hex(12)
     own_whsec = generate_secret()
     rotated_own = "rotated-own-" + secrets.token_hex(12)
-    made: list[str] = [own, own_whsec, rotated_own, rt.api_key, rt.admin_token]
+    s.made += [own, own_whsec, rotated_own, rt.api_key, rt.admin_token]
 
-    with LogTap() as tap, Receiver() as good, Receiver(default=Reply(500, body=b"nope")) as failing, \
+    with Receiver() as good, Receiver(default=Reply(500, body=b"nope")) as failing, \
             Receiver(default=Reply(400)) as rejecting:
         ok = admin_call("POST", "/endpoints", {"name": "good", "url": good.url(), "events": ["order.*"], "secret": own},
                         shows_secret=True)
@@ -236,11 +264,11 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
                                                 "secret": own_whsec, "retryPolicy": FAST_RETRIES}, shows_secret=True)
         rej = admin_call("POST", "/endpoints", {"name": "rejecting", "url": rejecting.url(), "events": ["*"]},
                          shows_secret=True)
-        made.append(rej["secret"])  # generated
+        s.made.append(rej["secret"])  # generated
         assert (ok["secret"], bad["secret"]) == (own, own_whsec)
 
         rotated = admin_call("POST", f"/endpoints/{ok['id']}/secret/rotate", {"overlapSeconds": 3600}, shows_secret=True)
-        made.append(rotated["secret"])  # generated; `own` keeps signing for the overlap
+        s.made.append(rotated["secret"])  # generated; `own` keeps signing for the overlap
         admin_call("POST", f"/endpoints/{bad['id']}/secret/rotate", {"secret": rotated_own, "overlapSeconds": 60},
                    shows_secret=True)
         shown = admin_call("GET", f"/endpoints/{ok['id']}/secret", shows_secret=True)
@@ -249,21 +277,21 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         # Refused inputs that carry a would-be secret: the answer must not repeat it.
         for i, body in enumerate([{"secret": "has spaces " + secrets.token_hex(8)}, {"secret": "sh0rt"},
                                   {"secret": "tab\tsecret-" + secrets.token_hex(8)}]):
-            made.append(body["secret"])
+            s.made.append(body["secret"])
             admin_call("POST", "/endpoints", {"name": f"x{i}", "url": good.url(), "events": ["*"], **body})
             admin_call("POST", f"/endpoints/{ok['id']}/secret/rotate", body)
             admin_call("PATCH", f"/endpoints/{ok['id']}", body)
         status, _, text = http(rt, "GET", "/endpoints", headers={"Authorization": f"Bearer {own}"})  # as a token
-        answers.append(("GET /endpoints with a secret as the token", text))
+        s.answers.append(("GET /endpoints with a secret as the token", text))
 
         # Deliveries: delivered, retried then dead-lettered, rejected; and test sends.
-        ids = [f"evt_secret_{i}" for i in range(3)]
-        for event_id in ids:
+        s.event_ids = [f"evt_secret_{i}" for i in range(3)]
+        for event_id in s.event_ids:
             event = example_event() | {"event": "order.updated", "id": event_id,
                                        "data": {"orderId": "o-1", "status": "shipped", "updatedAt": "2024-01-15T11:00:00Z"}}
             status, _, text = http(rt, "POST", "/events", event, {"x-api-key": rt.api_key})
             assert status == 202, text
-            answers.append(("POST /events", text))
+            s.answers.append(("POST /events", text))
         for endpoint in (ok, bad, rej):
             sent = admin_call("POST", f"/endpoints/{endpoint['id']}/test", {"event": "order.updated"})
             assert sent["status"] in ("delivered", "failed"), sent
@@ -274,7 +302,7 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         delivered = good.wait_for(4, timeout=30)  # 3 events + 1 test send
 
         # Every read the API offers.
-        failed_attempts = admin_call("GET", f"/endpoints/{bad['id']}/attempts?limit=100")["data"]
+        s.failed_attempts = admin_call("GET", f"/endpoints/{bad['id']}/attempts?limit=100")["data"]
         for endpoint in (ok, bad, rej):
             eid = endpoint["id"]
             for path in (f"/endpoints/{eid}", f"/endpoints/{eid}/attempts?limit=100", f"/endpoints/{eid}/dead-letters",
@@ -283,7 +311,7 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
             admin_call("PATCH", f"/endpoints/{eid}", {"timeout": 5000})
             admin_call("POST", f"/endpoints/{eid}/pause")
             admin_call("POST", f"/endpoints/{eid}/resume")
-        for event_id in ids:
+        for event_id in s.event_ids:
             admin_call("GET", f"/events/{event_id}")
             admin_call("GET", f"/events/{event_id}/attempts")
         for path in ("/endpoints", "/endpoints?limit=1", "/event-types", "/openapi.json", "/docs", "/endpoints/ep_nope",
@@ -291,30 +319,70 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
             admin_call("GET", path)
         admin_call("POST", f"/endpoints/{bad['id']}/dead-letters/redrive", {})
         admin_call("DELETE", f"/endpoints/{rej['id']}")
-        received = [json.dumps({"headers": r.headers, "body": r.body.decode()}) for rx in (good, failing, rejecting)
-                    for r in rx.requests]
-    captured = capfd.readouterr()
+        s.received = [json.dumps({"headers": r.headers, "body": r.body.decode()}) for rx in (good, failing, rejecting)
+                      for r in rx.requests]
 
-    # The scan works: the log tap saw our pipeline, and the answers carry the attempt log.
-    assert all(event_id in tap.text for event_id in ids) and "dead-lettered" in tap.text and "delivery attempt" in tap.text
-    assert {a["status"] for a in failed_attempts} >= {"retry_scheduled", "dead_lettered", "failed"}, failed_attempts
     # The deliveries were signed with the current secret and, during the overlap, the rotated-out one too.
     for request in delivered:
         verify(request.body, request.headers, rotated["secret"])
         verify(request.body, request.headers, own)
+    s.valid = [own, own_whsec, rotated_own, rej["secret"], rotated["secret"]]
+    return s
 
-    places = {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err,
-              **{f"answer {what}": text for what, text in answers},
-              **{f"request to a receiver #{i}": text for i, text in enumerate(received)}}
-    leaks = [(form[:12] + "...", where) for secret in made for form in forms(secret)
-             for where, text in places.items() if form in text]
-    assert leaks == [], leaks
-    print(f"scanned for {len(made)} secrets/credentials: {len(answers)} answers, {len(received)} receiver requests, "
-          f"{len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")
-    # Control: the same scan finds every valid secret where it is meant to be shown.
-    valid = [own, own_whsec, rotated_own, rej["secret"], rotated["secret"]]
-    assert all(any(form in text for text in showing) for secret in valid for form in forms(secret))
-    assert len(answers) > 60 and len(tap.text) > 5000, (len(answers), len(tap.text))
+
+def leaks(s: Scenario, places: dict[str, str]) -> list[tuple[str, str]]:
+    """(secret's first characters, where) for every secret found where it must not be."""
+    places = {**places, **{f"answer {what}": text for what, text in s.answers},
+              **{f"request to a receiver #{i}": text for i, text in enumerate(s.received)}}
+    return [(form[:12] + "...", where) for secret in s.made for form in forms(secret)
+            for where, text in places.items() if form in text]
+
+
+def check_the_scan_saw_it_all(s: Scenario, logs: str) -> None:
+    """The scan works: the logs saw our pipeline, the answers carry the attempt log, and the same scan
+    finds every valid secret where it is meant to be shown."""
+    assert all(event_id in logs for event_id in s.event_ids) and "dead-lettered" in logs and "delivery attempt" in logs
+    assert {a["status"] for a in s.failed_attempts} >= {"retry_scheduled", "dead_lettered", "failed"}, s.failed_attempts
+    assert all(any(form in text for text in s.showing) for secret in s.valid for form in plain_forms(secret))
+    assert len(s.answers) > 60 and len(logs) > 5000, (len(s.answers), len(logs))
+
+
+def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
+    with LogTap() as tap:
+        s = exercise(rt)
+    captured = capfd.readouterr()
+    check_the_scan_saw_it_all(s, tap.text)
+    found = leaks(s, {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err})
+    assert found == [], found
+    print(f"scanned for {len(s.made)} secrets/credentials: {len(s.answers)} answers, {len(s.received)} receiver "
+          f"requests, {len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")
+
+
+@pytest.mark.parametrize("flags", [["--pretty"], []], ids=["pretty", "json"])
+def test_secrets_never_appear_in_a_local_runtimes_output_at_debug(flags, tmp_path):
+    """The same scenario against `litestore-webhooks local --log-level debug` as a user runs it (its own
+    process, so Powertools reads the environment as it imports): stderr holds every log line, stdout
+    only the banner. `--pretty` lines are readable text, not JSON, and come
+    without Powertools' development mode (event dumps, "Middleware Stack", its UserWarning)."""
+    from tests.test_e2e_operator import start_runtime
+
+    runtime = start_runtime({"XDG_CACHE_HOME": str(tmp_path)}, "--allow-insecure-endpoints", "--log-level", "debug",
+                            *flags)
+    try:
+        s = exercise(runtime)
+    finally:
+        rest, logs = runtime.stop()
+    found = leaks(s, {"the runtime's stderr (DEBUG)": logs, "the runtime's stdout after its banner": rest})
+    assert found == [], found
+    for noise in ("Middleware Stack", "UserWarning", "POWERTOOLS_DEV", "Traceback"):
+        assert noise not in logs + rest, noise
+    assert rest == "", rest[:2000]  # nothing but the banner on stdout: every log line on stderr
+    check_the_scan_saw_it_all(s, logs)
+    assert [line for line in logs.splitlines() if "DEBUG" in line], "--log-level debug logged nothing at DEBUG"
+    if flags:
+        assert not [line for line in logs.splitlines() if line.startswith("{")]
+        assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} INFO +delivery +delivery attempt .*eventId=evt_secret_0", logs, re.M)
+    print(f"{flags or 'json'}: scanned {len(logs)} characters of the runtime's stderr for {len(s.made)} secrets")
 
 
 def test_the_scan_would_see_a_leak(rt):

@@ -36,6 +36,7 @@ class Settings:
     # never sets it, and the deployed functions refuse to start with it (see below).
     allow_insecure: bool = False
     ca_bundle: str | None = None  # extra CA file the delivery client trusts (local runtime)
+    local_runtime: bool = False  # `litestore-webhooks local`: errors may name its flags
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,6 +61,7 @@ class Settings:
             auto_pause_min_failures=int(env.get("LSW_AUTO_PAUSE_MIN_FAILURES", 10)),
             allow_insecure=allow_insecure,
             ca_bundle=env.get("LSW_CA_BUNDLE") or None,
+            local_runtime=_flag("LSW_LOCAL_RUNTIME"),
         )
 
 

@@ -34,6 +34,8 @@ from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
 UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
+LOCAL_INSECURE_HINT = ("To deliver to http:// or loopback URLs on this machine, restart the local runtime "
+                       "with --allow-insecure-endpoints.")
 _HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
 
 
@@ -96,7 +98,16 @@ def validate_spec(doc: Any, settings: Settings) -> EndpointSpec:
     delegates here so Powertools reports it in its own request-validation shape;
     `Provisioner.parse_spec` converts it to ValidationFailed.
     """
-    return EndpointSpec.model_validate(doc, context={"allow_insecure": settings.allow_insecure})
+    return EndpointSpec.model_validate(doc, context=url_rules(settings, settings.allow_insecure))
+
+
+def url_rules(settings: Settings, allow_insecure: bool) -> dict[str, Any]:
+    """The validation context for endpoint URLs. On a local runtime started without
+    --allow-insecure-endpoints, a URL that flag would admit is refused with a message naming it
+    (curl users see the API's answer, not the CLI's)."""
+    if settings.local_runtime and not allow_insecure:
+        return {"allow_insecure": False, "insecure_hint": LOCAL_INSECURE_HINT}
+    return {"allow_insecure": allow_insecure}
 
 
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
@@ -203,7 +214,7 @@ class Provisioner:
         # A stored URL was accepted under the rules of its day; only a new one meets today's.
         allow_insecure = self.settings.allow_insecure or "url" not in changes
         try:
-            return Endpoint.model_validate(merged, context={"allow_insecure": allow_insecure})
+            return Endpoint.model_validate(merged, context=url_rules(self.settings, allow_insecure))
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 

@@ -28,6 +28,7 @@ from litestore_webhooks.core.errors import ApiError
 router = Router()
 HOLD_S = 60  # longer than one API call can run (29 s)
 BUDGET_S = 20.0  # scanning stops here; `remaining` tells the caller to call again
+PEEK_MAX = 1000  # a queue has no pages, so one peek may return this many (about 0.4 MB; 100 receives in AWS)
 _TAGS = ["dead letters"]
 
 
@@ -118,7 +119,7 @@ def purge(st: Store, endpoint_id: str) -> dict[str, Any]:
 
 
 @router.get("/endpoints/<endpoint_id>/dead-letters", summary="Peek at dead letters without consuming them", tags=_TAGS)
-def get_dead_letters(endpoint_id: str, limit: Annotated[int, Query(ge=1, le=100)] = 50):  # noqa: ANN201 - not the body
+def get_dead_letters(endpoint_id: str, limit: Annotated[int, Query(ge=1, le=PEEK_MAX)] = 50):  # noqa: ANN201 - not the body
     return json_response(200, peek(common.store(), endpoint_id, limit))
 
 

@@ -7,23 +7,27 @@ nothing to install. Heavy imports (boto3 for --stack,
 pydantic for `endpoints apply`, the local runtime) happen only in the commands that need them.
 
 Global options work before or after the command. Exit codes: 0 ok, 1 the operation failed
-(API error, network), 2 usage error. Every error is one line on stderr; -v adds the API's details.
+(API error, network), 2 usage error, 141 the reader of stdout went away (`... | head`, as git and
+ls report it). Every error is one line on stderr; -v adds the API's details.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, NoReturn
 
 from litestore_webhooks.cli import dlq, endpoints, events
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
 PROG = "litestore-webhooks"
-_GLOBAL_DEFAULTS = {"local": False, "url": None, "stack": None, "admin_token": None, "api_key": None,
-                    "json": False, "verbose": False, "no_color": False}
+_GLOBAL_DEFAULTS = {"local": False, "local_port": None, "url": None, "stack": None, "admin_token": None,
+                    "api_key": None, "json": False, "verbose": False, "no_color": False}
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, as a shell reports `git log | head` or `ls | head`
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,13 +35,52 @@ class Parser(argparse.ArgumentParser):
         """One line, like every other error, pointing at the help of the command that was typed."""
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        return super().parse_known_args(_local_port_form(sys.argv[1:] if args is None else args), namespace)
+
+
+def _local_port_form(argv: Sequence[str]) -> list[str]:
+    """``--local PORT`` and ``--local=PORT`` as ``--local --local-port PORT``: argparse cannot give one
+    flag an optional value without taking the command that follows a bare ``--local`` for it."""
+    out: list[str] = []
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return out + words[i:]
+        if word.startswith("--local="):
+            out += ["--local", "--local-port", word.removeprefix("--local=")]
+        elif word == "--local" and i + 1 < len(words) and words[i + 1].isdigit():
+            out += ["--local", "--local-port", words[i + 1]]
+            i += 1
+        else:
+            out.append(word)
+        i += 1
+    return out
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}")
+    return int(text)
+
+
+def package_version() -> str:
+    try:
+        return version("litestore-webhooks")
+    except PackageNotFoundError:  # run from a source tree without an install
+        return "unknown"
+
 
 def _common() -> argparse.ArgumentParser:
     """Global options; SUPPRESS defaults so a value given before the command survives the subparser."""
     common = Parser(add_help=False)
     g = common.add_argument_group("target (pick one)")
     g.add_argument("--local", action="store_true", default=argparse.SUPPRESS,
-                   help="the local runtime, via the profile `litestore-webhooks local` writes")
+                   help="the local runtime that is up (`--local PORT`: the one on that port), via the profile "
+                        "`litestore-webhooks local` writes")
+    g.add_argument("--local-port", type=_port, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     g.add_argument("--url", default=argparse.SUPPRESS, help="API base URL (env LITESTORE_WEBHOOKS_URL)")
     g.add_argument("--stack", default=argparse.SUPPRESS, metavar="NAME",
                    help="deployed CloudFormation stack; admin calls signed with SigV4 from your AWS credentials")
@@ -62,6 +105,7 @@ def build_parser() -> Parser:
                            "  litestore-webhooks --stack LitestoreWebhooks dlq redrive ep_...\n"
                            "  litestore-webhooks replay 'Order Processing' --since yesterday --until today",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     endpoints.register(sub, add)
     events.register(sub, add)
@@ -98,10 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.passthrough = extra
     out = Output(as_json=args.json, verbose=args.verbose, no_color=args.no_color)
     try:
-        return args.func(Context(args, out)) or 0
+        code = args.func(Context(args, out)) or 0
+        sys.stdout.flush()  # here, not at exit: a reader that went away is answered below, not by a traceback
+        return code
     except CliError as exc:
         out.error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The Python documentation's recipe: point stdout at /dev/null so the flush at exit cannot fail
+        # again, and exit as a process ended by SIGPIPE would be reported.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

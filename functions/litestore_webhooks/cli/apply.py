@@ -76,7 +76,7 @@ def run(ctx: Context) -> int:
         for step in pending:
             if step.action == "create" and "secret" not in step.body:
                 ctx.out.note(f"{step.name} ({step.id}) got a generated secret: "
-                             f"litestore-webhooks endpoints secret {step.id}")
+                             f"{ctx.command('endpoints', 'secret', str(step.id))}")
     return 0
 
 

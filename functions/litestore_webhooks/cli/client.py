@@ -1,6 +1,6 @@
 """HTTP access to the admin and ingest APIs, wherever they run.
 
-Three targets: the local runtime (``--local``: URL and tokens from the profile it writes),
+Three targets: the local runtime (``--local [PORT]``: URL and tokens from the profile it writes),
 any URL with bearer token / API key (``--url``), or a deployed stack (``--stack``: URL from
 its CloudFormation outputs, admin calls signed with SigV4 from the standard AWS credential
 chain, the ingest API key fetched from API Gateway only when publishing). boto3 is imported
@@ -19,10 +19,10 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from litestore_webhooks.cli.output import CliError
-from litestore_webhooks.cli.profile import profile_path, read_local_profile
+from litestore_webhooks.cli.profile import LocalProfile, profile_dir, running_local_profiles
 
-LOCAL_URL = "http://127.0.0.1:8080/v1"
 TIMEOUT = (5.0, 35.0)  # connect, read: API Gateway itself gives up after 29 s
+PAGE_MAX = 100  # the admin API's largest page (admin/common.Limit)
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
 
@@ -61,8 +61,27 @@ def api_key_value(key_id: str) -> str:
         raise CliError(f"cannot read API key {key_id}: {exc}") from None
 
 
+def local_profile(port: int | None) -> LocalProfile:
+    """The running local runtime: the only one up, or the one on ``port``."""
+    running = running_local_profiles()
+    listed = ", ".join(f"{p.port} (pid {p.pid})" for p in running)
+    if port is not None:
+        for profile in running:
+            if profile.port == port:
+                return profile
+        raise CliError(f"no local runtime on port {port}" + (f"; running: {listed}" if running else
+                                                              "; none is running"))
+    if not running:
+        raise CliError(f"no local runtime is running (no profile in {profile_dir()}); "
+                       "start one with `litestore-webhooks local`")
+    if len(running) > 1:
+        raise CliError(f"{len(running)} local runtimes are running, on ports {listed}; "
+                       "pick one with --local PORT", exit_code=2)
+    return running[0]
+
+
 def resolve_target(*, local: bool, url: str | None, stack: str | None,
-                   admin_token: str | None, api_key: str | None) -> Target:
+                   admin_token: str | None, api_key: str | None, local_port: int | None = None) -> Target:
     """Pick the target from flags, then environment; explicit tokens beat the local profile."""
     env = os.environ
     chosen = [name for name, on in (("--local", local), ("--url", url), ("--stack", stack)) if on]
@@ -71,11 +90,8 @@ def resolve_target(*, local: bool, url: str | None, stack: str | None,
     admin_token = admin_token or env.get("LITESTORE_WEBHOOKS_ADMIN_TOKEN")
     api_key = api_key or env.get("LITESTORE_WEBHOOKS_API_KEY")
     if local:
-        profile = read_local_profile()
-        if profile is None:
-            raise CliError(f"no local runtime profile at {profile_path()}; is `litestore-webhooks local` running?")
-        return Target(profile.get("url") or LOCAL_URL, admin_token or profile.get("adminToken"),
-                      api_key or profile.get("apiKey"), local=True)
+        profile = local_profile(local_port)
+        return Target(profile.url, admin_token or profile.admin_token, api_key or profile.api_key, local=True)
     if stack:
         outputs = stack_outputs(stack)
         if "ApiUrl" not in outputs:
@@ -186,12 +202,20 @@ class Client:
                 return
             params = {**params, "cursor": cursor}
 
-    def collect(self, path: str, *, all_pages: bool, **params: Any) -> dict[str, Any]:
-        """One page, or with ``all_pages`` every page merged into {"data": [...], "nextCursor": null}."""
-        if not all_pages:
-            return self.get(path, **params)
-        return {"data": [item for page in self.pages(path, **params) for item in page.get("data", [])],
-                "nextCursor": None}
+    def collect(self, path: str, *, all_pages: bool, limit: int | None = None, **params: Any) -> dict[str, Any]:
+        """``limit`` items (any number: pages of at most PAGE_MAX are followed), or with ``all_pages``
+        every item, as one page {"data": [...], "nextCursor": where the next item starts, or null}."""
+        if not all_pages and (limit is None or limit <= PAGE_MAX):
+            return self.get(path, limit=limit, **params)
+        data: list[Any] = []
+        while True:
+            want = PAGE_MAX if all_pages else min(PAGE_MAX, limit - len(data))
+            page = self.get(path, limit=want, **params)
+            data += page.get("data", [])
+            cursor = page.get("nextCursor")
+            if not cursor or (not all_pages and len(data) >= limit):
+                return {"data": data, "nextCursor": cursor}
+            params = {**params, "cursor": cursor}
 
     def _auth(self, ingest: bool) -> tuple[dict[str, str], requests.auth.AuthBase | None]:
         target = self.target

@@ -6,6 +6,7 @@ import argparse
 from typing import Any, Callable
 
 from litestore_webhooks.cli.context import Context
+from litestore_webhooks.cli.endpoints import positive
 from litestore_webhooks.cli.output import CliError
 from litestore_webhooks.cli.times import iso, parse_when
 
@@ -13,7 +14,7 @@ Add = Callable[..., argparse.ArgumentParser]
 _DLQ_COLUMNS = [("id", "ID"), ("event", "EVENT"), ("reason", "REASON"), ("lastStatus", "LAST STATUS"),
                 ("attempts", "ATTEMPTS"), ("firstAttemptAt", "FIRST"), ("lastAttemptAt", "LAST")]
 _REDRIVE_BATCH = 100  # ids per request: each request scans the queue once
-_SHOW_LIMIT = 100  # the API's largest page
+_PEEK_MAX = 1000  # the most dead letters one peek returns (admin/dead_letters.PEEK_MAX)
 _PROGRESS_STEPS = 1000
 
 
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "list", "peek at dead letters (nothing is consumed)")
     p.add_argument("endpoint")
-    p.add_argument("--limit", type=int)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--limit", type=positive, help=f"at most this many (default 50; one peek shows up to {_PEEK_MAX:,})")
+    group.add_argument("--all", action="store_true", help=f"every one (up to {_PEEK_MAX:,}, the most one peek shows)")
     p.set_defaults(func=list_dead)
 
     p = add(cmds, "show", "one dead letter, with its last error")
@@ -50,25 +53,34 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
 
 def list_dead(ctx: Context) -> int:
-    page = ctx.client.get(ctx.endpoint_path(ctx.args.endpoint, "/dead-letters"), limit=ctx.args.limit)
+    """A dead-letter queue has no pages (a peek receives messages and puts them back, and SQS keeps
+    no order to continue from), so one peek returns them all, up to _PEEK_MAX."""
+    a = ctx.args
+    limit = _PEEK_MAX if a.all else min(a.limit, _PEEK_MAX) if a.limit else None
+    page = ctx.client.get(ctx.endpoint_path(a.endpoint, "/dead-letters"), limit=limit)
     if ctx.emit(page):
         return 0
-    ctx.out.table(page.get("data", []), _DLQ_COLUMNS, empty="dead-letter queue is empty")
-    if page.get("approximateCount") is not None:
-        ctx.out.note(f"about {page['approximateCount']} message(s) in the dead-letter queue")
+    data = page.get("data", [])
+    ctx.out.table(data, _DLQ_COLUMNS, empty="dead-letter queue is empty")
+    count = page.get("approximateCount")
+    if count is not None:
+        ctx.out.note(f"about {count} message(s) in the dead-letter queue")
+    if (a.all or (a.limit or 0) > _PEEK_MAX) and count and count > len(data):
+        ctx.out.note(f"showing {len(data)}: one peek shows at most {_PEEK_MAX:,}; "
+                     "redrive or purge to get to the rest")
     return 0
 
 
 def show(ctx: Context) -> int:
-    page = ctx.client.get(ctx.endpoint_path(ctx.args.endpoint, "/dead-letters"), limit=_SHOW_LIMIT)
+    page = ctx.client.get(ctx.endpoint_path(ctx.args.endpoint, "/dead-letters"), limit=_PEEK_MAX)
     item = next((d for d in page.get("data", []) if ctx.args.id in (d.get("id"), d.get("messageId"))), None)
     if item is None:
-        raise CliError(f"dead letter {ctx.args.id} not found among the first {_SHOW_LIMIT} of {ctx.args.endpoint}")
+        raise CliError(f"dead letter {ctx.args.id} not found among the first {_PEEK_MAX:,} of {ctx.args.endpoint}")
     if not ctx.emit(item):
         keys = ("id", "messageId", "event", "reason", "lastStatus", "lastError", "attempts",
                 "firstAttemptAt", "lastAttemptAt")
         ctx.out.fields([(key, item.get(key)) for key in keys])
-        ctx.out.note(f"payload and every attempt: litestore-webhooks events attempts {item.get('id')}")
+        ctx.out.note(f"payload and every attempt: {ctx.command('events', 'attempts', str(item.get('id')))}")
     return 0
 
 

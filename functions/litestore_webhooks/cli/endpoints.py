@@ -17,6 +17,7 @@ ATTEMPT_COLUMNS = [("at", "AT"), ("eventId", "EVENT"), ("eventType", "TYPE"), ("
                    ("status", "STATUS"), ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
 _RETRY_FLAGS = {"max_attempts": "maxAttempts", "backoff_multiplier": "backoffMultiplier",
                 "initial_delay": "initialDelay", "max_delay": "maxDelay"}
+_PAUSED_BY = {"manual": "manual", "gone": "gone", "auto_disabled": "auto-disabled"}
 
 
 def register(sub: argparse._SubParsersAction, add: Add) -> None:
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     cmds = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     p = add(cmds, "list", "list endpoints (secrets are never listed)")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=positive, help="at most this many (any number: pages are followed)")
     p.add_argument("--cursor")
     p.add_argument("--all", action="store_true", help="follow every page")
     p.set_defaults(func=list_endpoints)
@@ -52,8 +53,12 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     _spec_flags(p)
     p.set_defaults(func=update)
 
-    for name, helptext, func in (("delete", "delete an endpoint and its queues", delete),
-                                 ("pause", "stop deliveries (events queue up)", pause),
+    p = add(cmds, "delete", "delete an endpoint, its queues and its dead letters (asks first)")
+    p.add_argument("endpoint")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.set_defaults(func=delete)
+
+    for name, helptext, func in (("pause", "stop deliveries (events queue up)", pause),
                                  ("resume", "resume deliveries", resume),
                                  ("secret", "print the current signing secret", secret)):
         p = add(cmds, name, helptext)
@@ -77,7 +82,7 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("endpoint")
     p.add_argument("--status", help="only attempts with this status (e.g. failed)")
     p.add_argument("--since", type=when, metavar="WHEN", help="ISO time or 30m, 24h, 7d, yesterday")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=positive, help="at most this many (any number: pages are followed)")
     p.add_argument("--cursor")
     p.add_argument("--all", action="store_true", help="follow every page")
     p.set_defaults(func=attempts)
@@ -86,6 +91,13 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("endpoint")
     p.add_argument("--window", default="24h", help="e.g. 1h, 24h, 7d (default 24h)")
     p.set_defaults(func=stats)
+
+
+def positive(text: str) -> int:
+    """argparse ``type=`` for a count: a whole number above 0."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return int(text)
 
 
 def _spec_flags(p: argparse.ArgumentParser) -> None:
@@ -112,9 +124,11 @@ def _common_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def status_of(endpoint: dict[str, Any]) -> str:
+    """Either active, or paused and why: "paused (manual)", "paused (gone)" or "paused (auto-disabled)"."""
     if endpoint.get("active", True):
         return "active"
-    return endpoint.get("pausedReason") or "paused"
+    reason = endpoint.get("pausedReason")
+    return f"paused ({_PAUSED_BY.get(reason, reason)})" if reason else "paused"
 
 
 def _retry_text(policy: dict[str, Any] | None) -> str:
@@ -174,7 +188,7 @@ def create(ctx: Context) -> int:
     if ctx.emit(created):
         return 0
     show_endpoint(ctx, created)
-    ctx.out.line(f"{ctx.out.paint('secret', 'bold')}  {created.get('secret')}")
+    ctx.out.line(ctx.out.paint("secret", "bold"), "  ", created.get("secret") or "")
     ctx.out.note("the secret is shown once here; later use `endpoints secret` (needs admin access)")
     return 0
 
@@ -201,6 +215,7 @@ def update(ctx: Context) -> int:
 
 def delete(ctx: Context) -> int:
     endpoint_id = ctx.endpoint_id(ctx.args.endpoint)
+    ctx.out.confirm(f"delete endpoint {endpoint_id}, its queues and its dead letters?", assume_yes=ctx.args.yes)
     ctx.client.delete(ctx.endpoint_path(endpoint_id))
     if not ctx.out.as_json:
         ctx.out.line(f"deleted {endpoint_id}")
@@ -242,7 +257,7 @@ def rotate_secret(ctx: Context) -> int:
         return 0
     ctx.out.line(f"rotated the secret of {endpoint_id}; the previous one keeps signing until "
                  f"{result.get('previousSecretExpiresAt')}")
-    ctx.out.note(f"print the new secret with: litestore-webhooks endpoints secret {endpoint_id}")
+    ctx.out.note(f"print the new secret with: {ctx.command('endpoints', 'secret', endpoint_id)}")
     return 0
 
 
@@ -284,14 +299,16 @@ def stats(ctx: Context) -> int:
     if ctx.emit(s):
         return 0
     latency = s.get("latencyMs") or {}
+    p50, p99 = latency.get("p50"), latency.get("p99")
     classes = s.get("byStatusClass") or {}
     ctx.out.fields([
         ("window", s.get("window")), ("attempts", s.get("attempts")), ("delivered", s.get("delivered")),
         ("failed", s.get("failed")),
         ("byStatusClass", ", ".join(f"{k}: {v}" for k, v in classes.items()) or None),
-        ("latency p50/p99", f"{latency.get('p50', '-')} / {latency.get('p99', '-')} ms"),
+        ("latency p50/p99", "no deliveries yet" if p50 is None and p99 is None and not s.get("attempts") else
+         f"{'–' if p50 is None else p50} / {'–' if p99 is None else p99} ms"),
         ("queueDepth", s.get("queueDepth")), ("inFlight", s.get("inFlight")),
         ("deadLetterDepth", s.get("deadLetterDepth")),
-        ("status", "active" if s.get("active", True) else s.get("pausedReason") or "paused"),
+        ("status", status_of(s)),
     ], status_key="status")
     return 0

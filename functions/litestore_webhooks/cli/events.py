@@ -10,12 +10,13 @@ from typing import Any, Callable, Iterator
 from litestore_webhooks import resources as r
 from litestore_webhooks.cli.client import seg
 from litestore_webhooks.cli.context import Context
-from litestore_webhooks.cli.endpoints import more
+from litestore_webhooks.cli.endpoints import more, positive
 from litestore_webhooks.cli.output import CliError
 
 Add = Callable[..., argparse.ArgumentParser]
-_EVENT_ATTEMPT_COLUMNS = [("at", "AT"), ("endpointId", "ENDPOINT"), ("attempt", "#"), ("status", "STATUS"),
-                          ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
+_EVENT_ATTEMPT_COLUMNS = [("at", "AT"), ("endpointId", "ENDPOINT"), ("endpointName", "NAME"), ("attempt", "#"),
+                          ("status", "STATUS"), ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
+_RESULT_COLUMNS = [("id", "ID"), ("event", "EVENT"), ("state", "STATE"), ("problem", "PROBLEM")]
 
 
 def register(sub: argparse._SubParsersAction, add: Add) -> None:
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("--id", help="event id, for idempotent retries (default: assigned by the API)")
     p.epilog = (f"A FILE may hold any number of events: they go out in batches of up to {r.MAX_BATCH_EVENTS} "
                 f"events and {r.MAX_BATCH_BODY_BYTES:,} bytes, one after the other. Give every event an id "
-                "so a failed run can simply be repeated: the API answers duplicates without publishing again.")
+                "so a failed run can simply be repeated: the API answers duplicates without publishing again. "
+                "It prints the totals, then a row per rejected event (-v: a row per event).")
     p.set_defaults(func=publish)
 
     p = add(cmds, "show", "a stored event and its payload")
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "attempts", "every delivery attempt of one event, across endpoints")
     p.add_argument("event_id", metavar="EVENT_ID")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=positive, help="at most this many (any number: pages are followed)")
     p.add_argument("--cursor")
     p.add_argument("--all", action="store_true", help="follow every page")
     p.set_defaults(func=attempts)
@@ -93,14 +95,18 @@ def publish(ctx: Context) -> int:
         result = ctx.client.request("POST", "/events", body=events[0], ingest=True)
         if not ctx.emit(result):
             state = "duplicate of an already accepted event" if result.get("duplicate") else "accepted"
-            ctx.out.line(f"{ctx.out.status(state)} {result.get('id')} ({result.get('event')})")
+            ctx.out.line(ctx.out.status(state), f" {result.get('id')} ({result.get('event')})")
         return 0
     result = {"results": _publish_in_batches(ctx, events)}
     rows = [{**r, "state": _state(r), "problem": _problem(r)} for r in result["results"]]
-    if not ctx.emit(result):
-        ctx.out.table(rows, [("id", "ID"), ("event", "EVENT"), ("state", "STATE"), ("problem", "PROBLEM")],
-                      status_column="state")
     rejected = [r for r in rows if r["state"] == "rejected"]
+    if not ctx.emit(result):
+        counts = {state: sum(r["state"] == state for r in rows) for state in ("accepted", "duplicate", "rejected")}
+        ctx.out.line(f"{len(rows)} events: {counts['accepted']} accepted, {counts['duplicate']} duplicates, "
+                     f"{counts['rejected']} rejected")
+        shown = rows if ctx.out.verbose else rejected
+        if shown:
+            ctx.out.table(shown, _RESULT_COLUMNS, status_column="state")
     if rejected:
         raise CliError(f"{len(rejected)} of {len(events)} event(s) rejected; first: {rejected[0]['problem']}",
                        details=[r.get("error") for r in rejected])
@@ -127,12 +133,13 @@ def _publish_in_batches(ctx: Context, events: list[dict[str, Any]]) -> list[dict
     the API refuses whole (400: none valid; 503: none accepted) still yields its per-event
     results, and the next batch is sent; any other failure stops, saying what was accepted."""
     chunks = list(batches(events))
+    client = ctx.client  # a target that cannot be resolved is not a failure of the first batch
     results: list[dict[str, Any]] = []
     with ctx.out.progress(len(events), "publishing") as bar:
         for chunk in chunks:
             first = len(results)
             try:
-                answer = ctx.client.request("POST", "/events/batch", body={"events": chunk}, ingest=True)
+                answer = client.request("POST", "/events/batch", body={"events": chunk}, ingest=True)
                 items = answer.get("results", [])
             except CliError as exc:
                 refused_whole = isinstance(exc.details, list) and len(exc.details) == len(chunk)
@@ -177,7 +184,10 @@ def attempts(ctx: Context) -> int:
     page = ctx.client.collect(f"/events/{seg(a.event_id)}/attempts", all_pages=a.all, limit=a.limit, cursor=a.cursor)
     if ctx.emit(page):
         return 0
-    ctx.out.table(page.get("data", []), _EVENT_ATTEMPT_COLUMNS, status_column="status", empty="no attempts yet")
+    rows = page.get("data", [])
+    names = ctx.endpoint_names() if rows else {}
+    ctx.out.table([{**row, "endpointName": names.get(row.get("endpointId"), "(deleted)")} for row in rows],
+                  _EVENT_ATTEMPT_COLUMNS, status_column="status", empty="no attempts yet")
     more(ctx, page)
     return 0
 

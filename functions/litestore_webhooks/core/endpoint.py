@@ -20,7 +20,7 @@ from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the 
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.retry import MAX_DELAY_MS
 from litestore_webhooks.core.signing import generate_secret, validate_secret
-from litestore_webhooks.core.urls import validate_url
+from litestore_webhooks.core.urls import UrlRejected, validate_url
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # lowercase base32: 22 chars = 110 random bits
 ENDPOINT_ID_PATTERN = r"^ep_[a-z0-9]{22}$"
@@ -83,7 +83,14 @@ class EndpointSpec(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str, info: ValidationInfo) -> str:
-        return validate_url(value, allow_insecure=bool((info.context or {}).get("allow_insecure")))
+        context = info.context or {}
+        try:
+            return validate_url(value, allow_insecure=bool(context.get("allow_insecure")))
+        except UrlRejected as exc:
+            hint = context.get("insecure_hint")  # said only where the insecure rules would admit it
+            if hint and _admitted_when_insecure(value):
+                raise UrlRejected(exc.reason, f"{exc} {hint}") from None
+            raise
 
     @field_validator("secret")
     @classmethod
@@ -167,6 +174,14 @@ def _plain(value: Any) -> Any:
 
 
 _SPECS = TypeAdapter(list[EndpointSpec])
+
+
+def _admitted_when_insecure(url: str) -> bool:
+    try:
+        validate_url(url, allow_insecure=True)
+    except UrlRejected:
+        return False
+    return True
 
 
 def parse_endpoint_configs(doc: Any, *, allow_insecure: bool = False) -> list[EndpointSpec]:

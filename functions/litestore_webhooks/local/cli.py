@@ -4,12 +4,16 @@ litestore_webhooks.local` runs it standalone."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import signal
 import sys
 import threading
 import time
+import warnings
 
+from litestore_webhooks.local import logs
 from litestore_webhooks.local.runtime import LocalRuntime
 
 log = logging.getLogger("litestore_webhooks.local")
@@ -26,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", metavar="FILE", help="save endpoints and undelivered messages here on exit; "
                         "restore them on start (default: in memory only)")
     parser.add_argument("--pretty", action="store_true", help="readable logs instead of Lambda's JSON lines")
+    parser.add_argument("--log-level", type=str.lower, choices=("debug", "info", "warning", "error"), default=None,
+                        help="of the runtime and the functions (default: $POWERTOOLS_LOG_LEVEL, else info); "
+                             "no level logs a secret")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,18 +45,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _configure_logging(pretty: bool) -> None:
+def _configure_logging(pretty: bool, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if pretty:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
-    else:
-        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
-        handler.setFormatter(LambdaPowertoolsFormatter(service="litestore-webhooks"))
+    handler.setFormatter(logs.runtime_formatter(pretty))
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials ..." on every client
+    root.setLevel(level.upper())
+    for name, quietest in logs.QUIET.items():  # their DEBUG lines carry request bodies: secrets
+        logging.getLogger(name).setLevel(max(quietest, root.level))
+    # Powertools warns on every invocation that publishes no metric (most local deliveries): noise here.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,20 +63,27 @@ def run(args: argparse.Namespace) -> int:
     # In Lambda, function output (Powertools logs, EMF metrics) goes to the log stream;
     # here it goes to stderr, keeping stdout for the banner.
     sys.stdout = sys.stderr
-    _configure_logging(args.pretty)
+    level = args.log_level or os.environ.get("POWERTOOLS_LOG_LEVEL", "").lower()
+    level = level if level in ("debug", "info", "warning", "error") else "info"
+    _configure_logging(args.pretty, level)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     runtime = LocalRuntime(
         port=args.port, api_key=args.api_key, admin_token=args.admin_token,
         allow_insecure=args.allow_insecure_endpoints, ca_bundle=args.ca_bundle,
-        state_file=args.state, pretty=args.pretty,
+        state_file=args.state, pretty=args.pretty, log_level=level,
     )
     try:
         runtime.start()
     except OSError as exc:
-        log.error("cannot start: %s", exc)
         runtime.stop()
+        if exc.errno == errno.EADDRINUSE:
+            reason = (f"port {args.port} on 127.0.0.1 is already in use (another `litestore-webhooks local`?); "
+                      "pick a free one with --port")
+        else:
+            reason = exc.strerror or str(exc)
+        print(f"error: cannot start: {reason}", file=sys.stderr, flush=True)  # for people, not a log line
         return 1
     print(runtime.banner(), file=banner_out, flush=True)
     stop.wait()

@@ -18,8 +18,10 @@ By hand (prints one line per webhook; Ctrl-C stops):
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 refuses connections under a burst of concurrent deliveries
     receiver: Receiver
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -214,11 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret", help="endpoint secret: verify each signature and answer 401 to bad ones")
     parser.add_argument("--status", type=int, default=200, help="status to answer with (default 200)")
     args = parser.parse_args(argv)
+    printing = threading.Lock()
 
     def show(request: Request, reply: Reply) -> None:
-        print(describe(request, reply), flush=True)
+        line = describe(request, reply) + "\n"
+        with printing:  # one write per line: requests are handled in parallel threads
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
-    rx = Receiver(default=Reply(args.status), secret=args.secret, port=args.port, on_request=show)
+    try:
+        rx = Receiver(default=Reply(args.status), secret=args.secret, port=args.port, on_request=show)
+    except OSError as exc:
+        why = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {why}; pick a free one with --port", file=sys.stderr)
+        return 1
     print(f"receiving webhooks at {rx.url('/webhooks/litestore')} (any path works); Ctrl-C stops", flush=True)
     try:
         threading.Event().wait()

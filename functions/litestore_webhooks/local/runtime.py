@@ -10,6 +10,7 @@ import secrets
 import shlex
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,14 +18,13 @@ from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients, event_sources
 from litestore_webhooks.cli import profile
-from litestore_webhooks.local import state
+from litestore_webhooks.local import logs, state
 from litestore_webhooks.local.apigw import STAGE, ApiServer
 from litestore_webhooks.local.invoke import load_handler
 from litestore_webhooks.local.moto_server import MotoServer
 from litestore_webhooks.local.poller import Poller
 
 log = logging.getLogger(__name__)
-
 
 
 def example_event() -> dict[str, object]:
@@ -53,6 +53,7 @@ class LocalRuntime:
         pretty: bool = False,
         prefix: str = r.DEFAULT_PREFIX,
         write_profile: bool = True,
+        log_level: str | None = None,
     ) -> None:
         self.port = port
         self.api_key = api_key or "lsw_" + secrets.token_urlsafe(24)
@@ -63,7 +64,9 @@ class LocalRuntime:
         self.pretty = pretty
         self.prefix = prefix
         self.write_profile = write_profile
-        self._profile: tuple[Path, dict[str, str]] | None = None  # the CLI profile we wrote, to remove on stop
+        self.log_level = log_level  # the functions' POWERTOOLS_LOG_LEVEL (default: as the environment says)
+        self._profile: Path | None = None  # the CLI profile we wrote, to remove on stop
+        self._undo_logs: Callable[[], None] | None = None
         self.registry = event_sources.LocalEventSources()
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
@@ -92,6 +95,7 @@ class LocalRuntime:
         config.settings.cache_clear()
         self._set_env(bootstrap.create_stack_resources(self.prefix))
         config.settings.cache_clear()
+        self._undo_logs = logs.use_for_functions(pretty=self.pretty, prefix=self.prefix)
         self._previous_event_sources = event_sources.current()
         event_sources.use(self.registry)  # before anything provisions: never real mappings in moto
         delivery = load_handler(r.DELIVERY_FUNCTION)
@@ -124,6 +128,9 @@ class LocalRuntime:
             if self._moto:
                 self._moto.stop()
             event_sources.use(self._previous_event_sources)
+            if self._undo_logs:
+                self._undo_logs()
+                self._undo_logs = None
             self._restore_env()
             clients.reset()
             config.settings.cache_clear()
@@ -137,22 +144,15 @@ class LocalRuntime:
 
     # -- the CLI's local profile -------------------------------------------------------
     def _write_profile(self) -> None:
-        """Tell `litestore-webhooks --local ...` where this runtime is (the newest runtime wins)."""
-        path = profile.write_local_profile(self.base_url, self.api_key, self.admin_token)
-        self._profile = (path, {"url": self.base_url, "apiKey": self.api_key, "adminToken": self.admin_token})
-        log.info("CLI profile written to %s", path)
+        """Tell `litestore-webhooks --local ...` where this runtime is: a profile of its own, by port."""
+        self._profile = profile.write_local_profile(self.base_url, self.api_key, self.admin_token)
+        log.info("CLI profile written to %s", self._profile)
 
     def _remove_profile(self) -> None:
-        """Delete the profile only if it still describes this runtime (a newer one may have replaced it)."""
-        if self._profile is None:
-            return
-        path, ours = self._profile
-        self._profile = None
-        try:
-            if json.loads(path.read_text(encoding="utf-8")) == ours:
-                path.unlink()
-        except (OSError, ValueError):
-            pass  # gone or unreadable: nothing of ours to remove
+        """Delete our profile only (another runtime may since have taken the port and written its own)."""
+        if self._profile is not None:
+            profile.remove_local_profile(self._profile)
+            self._profile = None
 
     # -- environment -------------------------------------------------------------------
     def _aws_env(self, moto_url: str) -> dict[str, str | None]:
@@ -171,7 +171,10 @@ class LocalRuntime:
             "POWERTOOLS_SERVICE_NAME": "litestore-webhooks",
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_DEV": "1" if self.pretty else None,
+            # Never POWERTOOLS_DEV: it prints whole API events, credentials included (local/logs.py).
+            "POWERTOOLS_DEV": None,
+            "POWERTOOLS_METRICS_DISABLED": "true" if self.pretty else None,  # EMF blobs: not for reading
+            "POWERTOOLS_LOG_LEVEL": self.log_level.upper() if self.log_level else os.environ.get("POWERTOOLS_LOG_LEVEL"),
         }
 
     def _set_env(self, values: dict[str, str | None]) -> None:

@@ -3,14 +3,15 @@
 Saved: each endpoint item as stored (id, secret and health included, AWS ids dropped) and
 the messages left in its queue and DLQ. Restored: the item is written back and the
 Provisioner's `reconcile` builds its queue, DLQ, subscription and mapping afresh, then the
-messages are re-sent (a retry's `notBefore` attribute re-delays it on arrival).
+messages are re-sent (a retry's `notBefore` attribute re-delays it on arrival). The file holds
+endpoint secrets, so it is written 0600 (a temp file created 0600, then renamed), as the CLI's
+local profile is.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
 from litestore_webhooks.aws.store import Store
+from litestore_webhooks.cli.profile import write_private
 from litestore_webhooks.config import settings
 from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, region
 from litestore_webhooks.local.moto_server import peek_messages
@@ -45,9 +47,8 @@ def save(path: Path) -> dict[str, int]:
         dead = peek_messages(r.dead_letter_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
         messages += len(queued) + len(dead)
         endpoints.append({"item": item, "queue": queued, "deadLetters": dead})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=_number), encoding="utf-8")
-    os.replace(tmp, path)
+    # Endpoint secrets: owner-only, as the CLI profile.
+    write_private(path, json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=_number))
     return {"endpoints": len(endpoints), "messages": messages}
 
 
