@@ -254,6 +254,38 @@ def test_topic_matches_resources_py_and_is_ssl_only(tpl, t):
     })
 
 
+def _topic_policy(tpl, topic_name: str) -> list[dict]:
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=topic_name)
+    (policy,) = [p for p in resources(tpl, "AWS::SNS::TopicPolicy").values()
+                 if p["Properties"]["Topics"] == [{"Ref": topic}]]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_stacks_alarms_only(synth):
+    """enforce_ssl writes a TopicPolicy that replaces SNS's default one: without an explicit
+    Allow, CloudWatch alarm actions are refused and no alarm ever notifies."""
+    for name, tpl in synth["json"].items():
+        prefix = DEV_PREFIX if name == "dev" else r.DEFAULT_PREFIX
+        alarm_topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.alarm_topic_name(prefix))
+        stmts = _topic_policy(tpl, r.alarm_topic_name(prefix))
+        allows = [s for s in stmts if s["Effect"] == "Allow"]
+        (allow,) = allows
+        assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert actions(allow) == ["sns:Publish"]
+        assert allow["Resource"] == {"Ref": alarm_topic}
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        alarm_arns = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert sorted(alarm_arns, key=json.dumps) == sorted(
+            ({"Fn::GetAtt": [k, "Arn"]} for k in resources(tpl, "AWS::CloudWatch::Alarm")), key=json.dumps)
+
+
+def test_event_topic_policy_denies_plain_http_and_grants_nothing(tpl):
+    """Only this stack's roles publish (ingest, admin replay) and subscribe (admin), all in the
+    account and granted by their identity policies; the topic policy adds no principal."""
+    stmts = _topic_policy(tpl, r.topic_name(r.DEFAULT_PREFIX))
+    assert [(s["Effect"], s["Condition"]) for s in stmts] == [("Deny", {"Bool": {"aws:SecureTransport": "false"}})]
+
+
 # ---------------------------------------------------------------------------------------------
 # environment
 # ---------------------------------------------------------------------------------------------
