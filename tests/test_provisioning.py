@@ -68,7 +68,7 @@ def test_create_provisions_queue_dlq_subscription_and_mapping(aws, prov, local):
     assert q["VisibilityTimeout"] == str(r.ENDPOINT_QUEUE.visibility_timeout_s)
     assert q["MessageRetentionPeriod"] == str(r.FOURTEEN_DAYS_S)
     assert json.loads(q["RedrivePolicy"]) == {"deadLetterTargetArn": res.dlq_arn, "maxReceiveCount": 10}
-    [statement] = json.loads(q["Policy"])["Statement"]
+    [statement] = [s for s in json.loads(q["Policy"])["Statement"] if s["Effect"] == "Allow"]
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": aws.topic_arn}}
     assert statement["Resource"] == res.queue_arn and statement["Action"] == "sqs:SendMessage"
     assert queue_attributes(res.dlq_url)["MessageRetentionPeriod"] == str(r.FOURTEEN_DAYS_S)
@@ -302,6 +302,51 @@ def test_reconcile_recreates_missing_subscription_and_mapping(prov, local):
     assert after.subscription_arn != res.subscription_arn and after.mapping_id != res.mapping_id
     assert subscription(after.subscription_arn)["RawMessageDelivery"] == "true"
     assert prov.reconcile(ep.id) == []
+
+
+TLS_DENY = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def policy_statements(url: str) -> list[dict[str, Any]]:
+    policy = queue_attributes(url).get("Policy")
+    return json.loads(policy)["Statement"] if policy else []
+
+
+def test_endpoint_queues_refuse_requests_not_made_over_tls(aws, prov):
+    """The same aws:SecureTransport Deny cdk-nag demands of a stack's queues, on the queue and its
+    DLQ; the topic's SendMessage on the queue stays allowed."""
+    ep = create(prov, ["*"])
+    res = resources_of(prov, ep.id)
+    for url, arn in ((res.queue_url, res.queue_arn), (res.dlq_url, res.dlq_arn)):
+        stmts = [{k: v for k, v in s.items() if k != "Sid"} for s in policy_statements(url)]
+        assert {**TLS_DENY, "Resource": arn} in stmts, url
+    allows = [s for s in policy_statements(res.queue_url) if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Condition"]) for s in allows] == [
+        ({"Service": "sns.amazonaws.com"}, "sqs:SendMessage", {"ArnEquals": {"aws:SourceArn": aws.topic_arn}})
+    ]
+    assert not [s for s in policy_statements(res.dlq_url) if s["Effect"] == "Allow"]
+
+
+def test_reconcile_adds_the_tls_deny_to_queues_made_by_older_versions(aws, prov):
+    ep = create(prov, ["*"])
+    res = resources_of(prov, ep.id)
+    sqs = clients.client("sqs")
+    older = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TopicDelivers", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": res.queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": aws.topic_arn}},
+    }]}
+    sqs.set_queue_attributes(QueueUrl=res.queue_url, Attributes={"Policy": json.dumps(older)})
+    sqs.set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})
+
+    assert sorted(prov.reconcile()) == sorted([
+        f"{ep.id}: reset Policy of queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
+        f"{ep.id}: reset Policy of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
+    ])
+    for url in (res.queue_url, res.dlq_url):
+        assert any(s["Effect"] == "Deny" for s in policy_statements(url)), url
+    assert prov.reconcile() == []
 
 
 def test_ensure_queue_is_idempotent(aws):
