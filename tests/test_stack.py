@@ -1,8 +1,9 @@
 """The CDK stack, synthesized once per module (bundling skipped), asserted resource by resource.
 
-Two stacks share one App and one synth: the default stack (cdk.json context) and a dev stack
-(prefix "lsw-dev", destroyData=true, alarmEmail set). cdk-nag (AwsSolutions) runs as a
-policy-validation plugin during that synth; cfn-lint runs on both templates.
+Three stacks share one App and one synth: the default stack (cdk.json context), a dev stack
+(prefix "lsw-dev", destroyData=true, alarmEmail set) and one with the longest prefix allowed
+(50 characters). cdk-nag (AwsSolutions) runs as a policy-validation plugin during that synth;
+cfn-lint runs on all three templates.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from infra.stack import LitestoreWebhooksStack  # noqa: E402
 from litestore_webhooks import resources as r  # noqa: E402
 
 DEV_PREFIX = "lsw-dev"
+LONGEST_PREFIX = "lsw-longest-".ljust(50, "x")
+PREFIXES = {"default": r.DEFAULT_PREFIX, "dev": DEV_PREFIX, "longest": LONGEST_PREFIX}
 SERVICE = "litestore-webhooks"
 # cfn-lint checks ignored, with the reason:
 #   W3005: CDK adds an explicit DependsOn on a function's role although the GetAtt already
@@ -57,15 +60,15 @@ def synth(tmp_path_factory):
                                stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
                                log_retention_days=7, log_level="DEBUG"),
     )
+    # the longest prefix context/resources allow: cfn-lint checks every name made from it
+    longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
     assembly = app.synth()  # raises if cdk-nag reports an unacknowledged error
-    templates = {
-        name: assembly.get_stack_by_name(stack.stack_name).template
-        for name, stack in (("default", default), ("dev", dev))
-    }
+    stacks = {"default": default, "dev": dev, "longest": longest}
+    templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
     return {
         "outdir": outdir,
         "assembly": assembly,
-        "stacks": {"default": default, "dev": dev},
+        "stacks": stacks,
         "json": templates,
         "t": {name: Template.from_json(tpl) for name, tpl in templates.items()},
     }
@@ -265,7 +268,7 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_stacks_alarms_only(s
     """enforce_ssl writes a TopicPolicy that replaces SNS's default one: without an explicit
     Allow, CloudWatch alarm actions are refused and no alarm ever notifies."""
     for name, tpl in synth["json"].items():
-        prefix = DEV_PREFIX if name == "dev" else r.DEFAULT_PREFIX
+        prefix = PREFIXES[name]
         alarm_topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.alarm_topic_name(prefix))
         stmts = _topic_policy(tpl, r.alarm_topic_name(prefix))
         allows = [s for s in stmts if s["Effect"] == "Allow"]
