@@ -19,6 +19,10 @@ from infra import bundling
 from infra.pipeline import Pipeline, acknowledge, mapping_arn_pattern
 
 HANDLER = "litestore_webhooks.handlers.cleanup.handler"
+TIMEOUT = Duration.minutes(10)
+# How long CloudFormation waits for the answer (without it: an hour). The handler answers
+# before its own timeout; this only matters when the function dies without answering.
+SERVICE_TIMEOUT = Duration.seconds(TIMEOUT.to_seconds() + 60)
 
 
 class RuntimeResourceCleanup(Construct):
@@ -62,7 +66,7 @@ class RuntimeResourceCleanup(Construct):
             handler=HANDLER,
             code=pipeline.code,
             memory_size=256,
-            timeout=Duration.minutes(10),
+            timeout=TIMEOUT,
             role=role,
             log_group=log_group,
         )
@@ -70,6 +74,7 @@ class RuntimeResourceCleanup(Construct):
             self, "Resource",
             service_token=self.function.function_arn,
             resource_type="Custom::LitestoreRuntimeCleanup",
+            service_timeout=SERVICE_TIMEOUT,
             properties={
                 "Prefix": settings.prefix,
                 "TopicArn": pipeline.topic.topic_arn,

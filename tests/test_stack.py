@@ -632,6 +632,10 @@ def test_cleanup_custom_resource(tpl):
     service_token = props["ServiceToken"]["Fn::GetAtt"][0]
     fn = tpl["Resources"][service_token]["Properties"]
     assert fn["Handler"] == "litestore_webhooks.handlers.cleanup.handler"
+    # CloudFormation waits ServiceTimeout (default: an hour) for an answer that never comes when
+    # the function dies; the handler stops working ANSWER_RESERVE_S before its own timeout.
+    assert fn["Timeout"] == 600
+    assert int(props["ServiceTimeout"]) == fn["Timeout"] + 60
     assert fn["Runtime"] == "python3.14" and fn["Architectures"] == ["arm64"]
     stmts = statements_of(tpl, role_of(tpl, service_token))
     (delete_q,) = [s for s in stmts if "sqs:DeleteQueue" in actions(s)]
