@@ -193,6 +193,11 @@ def endpoint_queue_pattern(prefix: str) -> str:
     return f"{prefix}-{ENDPOINT_ID_PREFIX}*"
 
 
+def dead_letter_queue_pattern(prefix: str) -> str:
+    """Name pattern matching every endpoint's DLQ (and only those: IAM grants for browsing them)."""
+    return f"{prefix}-{ENDPOINT_ID_PREFIX}*-dlq"
+
+
 # -- names made from the prefix ----------------------------------------------------------
 PREFIX_CHARACTERS = "ASCII letters, digits and hyphens"  # what every name below accepts
 
