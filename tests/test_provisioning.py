@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from litestore_webhooks import resources as r
@@ -130,6 +132,93 @@ def test_update_changes_filter_concurrency_and_state_in_place(prov, local):
     stored, _ = load_endpoint(prov.store, ep.id)
     assert (stored.active, stored.pausedReason, local.get(before.mapping_id)["enabled"]) == (False, "manual", False)
     assert prov.reconcile(ep.id) == []
+
+
+def _failing(code: str = "ThrottlingException"):
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "UpdateEventSourceMapping")
+    return fail
+
+
+def fail_next_call(service: str, operation: str, times: int = 1) -> None:
+    """The next `times` calls of one operation on the shared client fail as AWS would, unapplied."""
+    left = [times]
+
+    def answer(**_: Any) -> Any:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        return AWSResponse("https://injected.invalid/", 500, {}, None), {
+            "Error": {"Code": "InternalError", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+
+    clients.client(service).meta.events.register(f"before-call.{service}.{operation}", answer)
+
+
+PATCH = {"events": ["user.*"], "maxConcurrency": 5, "url": "https://hooks.example.com/v2", "description": "v2"}
+
+
+def _state(prov: Provisioner, endpoint_id: str, local: event_sources.LocalEventSources) -> tuple[Any, ...]:
+    """What a delivery sees of an endpoint: the stored item, the subscription's filter, the mapping."""
+    stored, res = load_endpoint(prov.store, endpoint_id)
+    mapping = local.get(res.mapping_id)
+    return (stored.events, stored.maxConcurrency, stored.url, stored.description, stored.active,
+            bus.filter_policy_of(subscription(res.subscription_arn)), mapping["max_concurrency"], mapping["enabled"])
+
+
+def test_a_patch_whose_mapping_update_fails_changes_nothing_and_says_retry(prov, local, monkeypatch):
+    """PATCH used to save first, then converge: a failed mapping update left the item saying one thing
+    (maxConcurrency 5, new filter, new URL) and the subscription or mapping doing another."""
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    before = _state(prov, ep.id, local)
+    monkeypatch.setattr(local, "update", _failing())
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, PATCH)
+    assert (refused.value.status, refused.value.code, refused.value.details) == (503, "provisioning_failed", {"retryable": True})
+    assert "not updated" in refused.value.message and "ThrottlingException" in refused.value.message
+    assert "retry" in refused.value.message
+    assert _state(prov, ep.id, local) == before  # the filter was changed, then put back
+
+    monkeypatch.undo()
+    prov.update(ep.id, PATCH)  # the retry the answer asks for applies everything
+    assert _state(prov, ep.id, local) == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
+                                          {"event": [{"prefix": "user."}]}, 5, True)
+    assert prov.reconcile(ep.id) == []
+
+
+@pytest.mark.parametrize("service, operation", [
+    ("sns", "SetSubscriptionAttributes"),  # the filter policy cannot change
+    ("dynamodb", "UpdateItem"),  # the resources changed, the item's write fails: they are put back
+])
+def test_a_patch_whose_subscription_or_item_update_fails_changes_nothing(prov, local, service, operation):
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    before = _state(prov, ep.id, local)
+    fail_next_call(service, operation)
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, {**PATCH, "active": False})
+    assert (refused.value.status, refused.value.code) == (503, "provisioning_failed")
+    assert _state(prov, ep.id, local) == before
+
+
+def test_a_patch_whose_rollback_fails_too_says_so_and_the_retry_converges(prov, local, monkeypatch):
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    monkeypatch.setattr(local, "update", _failing())
+    calls = []
+    real = bus.set_filter_policy
+
+    def set_once(arn: str, policy: Any) -> None:  # the change applies, putting it back fails
+        calls.append(policy)
+        if len(calls) > 1:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "SetSubscriptionAttributes")
+        real(arn, policy)
+
+    monkeypatch.setattr(bus, "set_filter_policy", set_once)
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, PATCH)
+    assert refused.value.status == 503 and "may still differ" in refused.value.message
+    monkeypatch.undo()
+    prov.update(ep.id, PATCH)
+    assert _state(prov, ep.id, local)[:7] == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
+                                              {"event": [{"prefix": "user."}]}, 5)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from litestore_webhooks import resources as r
@@ -32,6 +33,7 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, Endpoint, EndpointSpec, filter_policy, utc_iso
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
+logger = Logger(child=True)
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
 UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
 _HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
@@ -141,9 +143,27 @@ class Provisioner:
         elif changes.get("active") is False and endpoint.active:
             revision["pausedReason"] = "manual"
         updated = self._revised(endpoint, revision)
-        self._save(updated, revision)
-        self._converge(updated, res)
+        # Resources first, the item last: the item is what deliveries read, so it never says what
+        # the subscription and mapping do not do; a failure puts the resources back and answers 503.
+        try:
+            self._converge(updated, res)
+            self._save(updated, revision)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._rolled_back(endpoint, exc) from exc
         return updated
+
+    def _rolled_back(self, endpoint: Endpoint, exc: Exception) -> ApiError:
+        """Converge back to the stored endpoint after a failed update; the answer for the client."""
+        code = exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+        try:
+            self._converge(endpoint, self._load(endpoint.id)[1])
+            left = "nothing was changed"
+        except Exception:  # noqa: BLE001 - the first failure is the one to answer; this one is logged
+            logger.exception("rolling back a failed update failed", extra={"endpointId": endpoint.id})
+            left = "its subscription or event source mapping may still differ from it until the request is retried"
+        return ApiError(503, "provisioning_failed",
+                        f"the endpoint was not updated: changing its AWS resources failed ({code}); {left}; "
+                        "retry the request", {"retryable": True})
 
     def delete(self, endpoint_id: str) -> None:
         """Subscription, mapping, queues, item: in that order, each step tolerating "already gone"."""
