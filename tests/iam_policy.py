@@ -48,6 +48,10 @@ class Request:
         return f"{self.action} on {self.resource}" + (f" with {keys}" if keys else "") + f" (called as {self.via})"
 
 
+class UnmappedCall(Exception):
+    """A call with no entry in ACTIONS (or one its entry cannot map): the message says what to add."""
+
+
 @dataclass
 class World:
     """What the mapping from calls to requests needs to know about the account."""
@@ -116,6 +120,15 @@ def mapping(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
     return [(w.arn("lambda", f"event-source-mapping:{p['UUID']}"), {"lambda:FunctionArn": function} if function else {})]
 
 
+def kms_key(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
+    """The key KeyId names (its ARN or key id). IAM authorizes on the key, not on an alias, and a
+    Decrypt without KeyId names no key here: pass KeyId, as AWS recommends for symmetric keys."""
+    key = p.get("KeyId")
+    if not key or key.startswith("alias/") or ":alias/" in key:
+        raise UnmappedCall(f"kms call with KeyId {key!r}: give the key's ARN or id to map it to IAM's resource")
+    return [(key if key.startswith("arn:") else w.arn("kms", f"key/{key}"), {})]
+
+
 # (botocore service name, operation) -> (IAM action, its resources). Extend for new calls.
 ACTIONS: dict[tuple[str, str], tuple[str, Rule]] = {
     ("dynamodb", "GetItem"): ("dynamodb:GetItem", table),
@@ -152,6 +165,9 @@ ACTIONS: dict[tuple[str, str], tuple[str, Rule]] = {
     ("lambda", "DeleteEventSourceMapping"): ("lambda:DeleteEventSourceMapping", mapping),
     ("lambda", "GetEventSourceMapping"): ("lambda:GetEventSourceMapping", mapping),
     ("lambda", "ListEventSourceMappings"): ("lambda:ListEventSourceMappings", everything),
+    ("kms", "Encrypt"): ("kms:Encrypt", kms_key),
+    ("kms", "Decrypt"): ("kms:Decrypt", kms_key),
+    ("kms", "GenerateDataKey"): ("kms:GenerateDataKey", kms_key),
 }
 
 # What Lambda's SQS event source mapping does with the mapped function's execution role (Lambda
@@ -171,10 +187,6 @@ NOT_CALLED_BY_OUR_CODE: dict[str, str] = {
     "xray:PutTraceSegments": "tracing=ACTIVE: Lambda's X-Ray integration sends the segments",
     "xray:PutTelemetryRecords": "tracing=ACTIVE: Lambda's X-Ray integration sends the telemetry",
 }
-
-
-class UnmappedCall(Exception):
-    pass
 
 
 def requests_for(service: str, operation: str, params: Params, world: World) -> list[Request]:

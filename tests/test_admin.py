@@ -216,6 +216,17 @@ def test_patch_whose_resources_cannot_change_is_a_retryable_503_and_changes_noth
     assert (status, body["events"], body["url"]) == (200, ["user.*"], "https://hooks.example.com/v2")
 
 
+def test_reconcile_brings_an_older_endpoints_queues_up_to_date(admin):
+    eid = create()["id"]
+    res = resources(eid)
+    clients.client("sqs").set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})  # as older versions made it
+    prefix = config.settings().prefix
+    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {
+        "id": eid, "fixed": [f"reset Policy of queue {prefix}-{eid}-dlq"]})
+    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {"id": eid, "fixed": []})
+    assert call("POST", "/endpoints/ep_aaaaaaaaaaaaaaaaaaaaaa/reconcile")[0] == 404
+
+
 def test_list_pages_with_opaque_cursors(admin):
     ids = {create()["id"] for _ in range(3)}
     seen, cursor, pages = set(), None, 0

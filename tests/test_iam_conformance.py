@@ -119,6 +119,7 @@ def _flow(rt: LocalRuntime) -> None:
         assert admin(rt, "POST", f"/endpoints/{a['id']}/test", {"event": "order.updated"})[0] == 200
         assert admin(rt, "POST", f"/endpoints/{a['id']}/secret/rotate", {"overlapSeconds": 60})[0] == 200
         assert admin(rt, "GET", f"/endpoints/{a['id']}/secret")[0] == 200
+        assert admin(rt, "POST", f"/endpoints/{a['id']}/reconcile")[1]["fixed"] == []
         assert admin(rt, "POST", f"/endpoints/{a['id']}/pause")[0] == 200
         assert admin(rt, "POST", f"/endpoints/{a['id']}/resume")[0] == 200
         assert admin(rt, "PATCH", f"/endpoints/{c['id']}", {"url": ok.url(), "active": True})[0] == 200

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 from litestore_webhooks import resources as r
@@ -126,7 +127,7 @@ class MappingWorker:
                 break
         return messages
 
-    def _as_function(self) -> Any:
+    def _as_function(self) -> AbstractContextManager[None]:
         """Lambda's pollers receive and delete with the function's execution role."""
         return acting_as(r.DELIVERY_FUNCTION.name(self._prefix))
 
