@@ -199,6 +199,22 @@ def test_a_patch_whose_subscription_or_item_update_fails_changes_nothing(prov, l
     assert _state(prov, ep.id, local) == before
 
 
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_a_pause_or_resume_whose_mapping_update_fails_changes_nothing(prov, local, monkeypatch, action):
+    """They used to save the item first: a failed mapping update left a "paused" endpoint still
+    delivering (its batches handed back until the redrive policy dead-lettered them), or an
+    "active" one whose events stayed queued."""
+    ep = create(prov, ["*"])
+    if action == "resume":
+        prov.pause(ep.id)
+    before = _state(prov, ep.id, local)
+    monkeypatch.setattr(local, "update", _failing("ResourceInUseException"))
+    with pytest.raises(ApiError) as refused:
+        getattr(prov, action)(ep.id)
+    assert (refused.value.status, refused.value.code) == (503, "provisioning_failed")
+    assert _state(prov, ep.id, local) == before
+
+
 def test_a_patch_whose_rollback_fails_too_says_so_and_the_retry_converges(prov, local, monkeypatch):
     ep = create(prov, ["order.*"], maxConcurrency=2)
     monkeypatch.setattr(local, "update", _failing())
