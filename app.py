@@ -28,9 +28,9 @@ from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E
 from infra.stack import LitestoreWebhooksStack  # noqa: E402
 
 
-def build(app: cdk.App) -> LitestoreWebhooksStack:
+def build(app: cdk.App, settings: StackSettings | None = None) -> LitestoreWebhooksStack:
     """The stack plus cdk-nag (AwsSolutions) as a policy-validation plugin (cdk-nag 3 API)."""
-    settings = StackSettings.from_context(app.node)
+    settings = settings or StackSettings.from_context(app.node)
     stack = LitestoreWebhooksStack(
         app, stack_name(settings.prefix), settings=settings,
         description="Litestore webhooks: signed, retried webhook delivery (API Gateway, SNS, SQS, Lambda)",
@@ -55,9 +55,14 @@ def summary(assembly: cx_api.CloudAssembly, stack: LitestoreWebhooksStack) -> li
 
 def main() -> None:
     app = cdk.App(context=cdk_json_context())
-    stack = build(app)
+    try:
+        settings = StackSettings.from_context(app.node)
+    except ValueError as exc:  # a context value the stack cannot use: say which and why, no traceback
+        sys.exit(f"error: {exc}")
+    stack = build(app, settings)
     assembly = app.synth()
-    print("\n".join(summary(assembly, stack)))
+    print("
+".join(summary(assembly, stack)))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import bundling
-from infra.pipeline import Pipeline, acknowledge, mapping_arn_pattern
+from infra.pipeline import Pipeline, acknowledge
+from litestore_webhooks import resources as r
 
 HANDLER = "litestore_webhooks.handlers.cleanup.handler"
+TIMEOUT = Duration.minutes(10)
+# How long CloudFormation waits for the answer (without it: an hour). The handler answers
+# before its own timeout; this only matters when the function dies without answering.
+SERVICE_TIMEOUT = Duration.seconds(TIMEOUT.to_seconds() + 60)
 
 
 class RuntimeResourceCleanup(Construct):
@@ -34,13 +39,9 @@ class RuntimeResourceCleanup(Construct):
             actions=["sns:ListSubscriptionsByTopic"], resources=[pipeline.topic.topic_arn],
         ))
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sqs:DeleteQueue", "sqs:GetQueueUrl"], resources=[pipeline.queue_arn_pattern],
+            actions=["sqs:DeleteQueue"], resources=[pipeline.queue_arn_pattern],
         ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:DeleteEventSourceMapping"],
-            resources=[mapping_arn_pattern()],
-            conditions={"StringEquals": {"lambda:FunctionArn": pipeline.delivery_function_arn}},
-        ))
+        role.add_to_principal_policy(pipeline.mapping_statement(["lambda:DeleteEventSourceMapping"]))
         # No resource-level permissions for these list calls / subscription deletes.
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sns:Unsubscribe", "lambda:ListEventSourceMappings", "sqs:ListQueues"],
@@ -48,8 +49,10 @@ class RuntimeResourceCleanup(Construct):
         ))
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
                     "Unsubscribe and the list calls have no resource-level permissions")
-        pipeline._ack_queue_pattern(role)
-        pipeline._ack_mapping_pattern(role)
+        acknowledge(role, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:"
+                          f"{r.endpoint_queue_pattern(settings.prefix)}]",
+                    "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix")
+        pipeline.ack_mapping_pattern(role)
 
         log_group = logs.LogGroup(
             self, "Logs", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
@@ -62,7 +65,7 @@ class RuntimeResourceCleanup(Construct):
             handler=HANDLER,
             code=pipeline.code,
             memory_size=256,
-            timeout=Duration.minutes(10),
+            timeout=TIMEOUT,
             role=role,
             log_group=log_group,
         )
@@ -70,6 +73,7 @@ class RuntimeResourceCleanup(Construct):
             self, "Resource",
             service_token=self.function.function_arn,
             resource_type="Custom::LitestoreRuntimeCleanup",
+            service_timeout=SERVICE_TIMEOUT,
             properties={
                 "Prefix": settings.prefix,
                 "TopicArn": pipeline.topic.topic_arn,

@@ -42,6 +42,13 @@ class StackSettings:
     destroy_data: bool = False
     log_retention_days: int = 30
 
+    def __post_init__(self) -> None:
+        # Here, not in from_context: a stack built from settings in code is checked too.
+        try:
+            r.check_prefix(self.prefix, derived_names)
+        except ValueError as exc:
+            raise ValueError(f"context {exc}") from None
+
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION[self.log_retention_days]
@@ -72,6 +79,12 @@ class StackSettings:
 def stack_name(prefix: str) -> str:
     """`LitestoreWebhooks` for the default prefix, `LitestoreWebhooks-<prefix>` otherwise."""
     return "LitestoreWebhooks" if prefix == r.DEFAULT_PREFIX else f"LitestoreWebhooks-{prefix}"
+
+
+def derived_names(prefix: str) -> tuple[r.DerivedName, ...]:
+    """What resources.derived_names lists, plus the stack's own name (the dashboard takes it too)."""
+    stack = r.DerivedName("the stack", "CloudFormation stack", stack_name(prefix), 128, "A-Za-z0-9-")
+    return (*r.derived_names(prefix), stack)
 
 
 def cdk_json_context(root: "str | None" = None) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -111,6 +112,19 @@ class Observability(Construct):
                                 label="Oldest message in any endpoint queue (s)"),
               15 * 60, "A message has waited more than 15 minutes in an endpoint queue",
               op=cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        # enforce_ssl gives the topic a TopicPolicy, which replaces SNS's default policy: without
+        # this Allow, CloudWatch's publish is refused and no alarm ever notifies. Only this
+        # account's alarms of this stack (the confused-deputy conditions AWS recommends).
+        self.alarm_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.alarm_topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnEquals": {"aws:SourceArn": [a.alarm_arn for a in self.alarms.values()]},
+            },
+        ))
 
         # --- dashboard ---------------------------------------------------------------------------
         self.dashboard = cw.Dashboard(

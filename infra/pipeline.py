@@ -9,6 +9,8 @@ topic and the delivery function.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -24,30 +26,61 @@ from litestore_webhooks import resources as r
 
 SERVICE_NAME = "litestore-webhooks"
 
-TABLE_READ = [
-    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
-    "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
-]
-TABLE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+# What each function's code calls, and nothing more: tests/test_iam_conformance.py records every
+# AWS call of an end-to-end run per function and fails on a call these do not allow or a grant
+# no call used. Add an action here in the same change as the code that calls it.
 
-# Queue actions: the admin function manages endpoint queues (create/configure/delete, DLQ
-# browsing and redrive, replay sends); the delivery function consumes, re-sends with a delay
-# (retries) and dead-letters.
+
+@dataclass(frozen=True)
+class TableAccess:
+    """Actions on one table; `index_queries` names the GSIs the function queries."""
+
+    table: r.Table
+    actions: tuple[str, ...]
+    index_queries: tuple[str, ...] = ()
+
+
+INGEST_TABLES = (
+    # claim (conditional put), release after a failed publish, confirm (25 per batch write)
+    TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
+    TableAccess(r.EVENTS_TABLE, ("dynamodb:BatchWriteItem",)),
+)
+DELIVERY_TABLES = (
+    # load the endpoint; failure streak and auto-pause
+    TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+    # delivered markers: read per batch, written per 2xx (a failed write rides in the attempt-log batch)
+    TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem")),
+    TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:BatchWriteItem",)),
+)
+ADMIN_TABLES = (
+    TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                    "dynamodb:DeleteItem", "dynamodb:Scan")),
+    # Idempotency-Key claims; delivered markers cleared for resend and replay
+    TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
+    TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem",), index_queries=("byDay",)),  # show; replay by day
+    TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:Query", "dynamodb:BatchWriteItem"), index_queries=("byEvent",)),
+)
+
+# Queue actions. The admin function manages endpoint queues, sends to them (redrive, resend,
+# replay) and browses and purges dead-letter queues; delivery re-sends with a delay (retries) and
+# dead-letters, and its event source mapping receives and deletes with its role.
 ADMIN_QUEUE_ACTIONS = [
-    "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags", "sqs:PurgeQueue",
-    "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-    "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+    "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
+    "sqs:DeleteQueue", "sqs:SendMessage",
 ]
+ADMIN_DEAD_LETTER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                             "sqs:PurgeQueue"]
 DELIVERY_QUEUE_ACTIONS = [
-    "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",  # what an SQS event source mapping needs
 ]
-ADMIN_MAPPING_ACTIONS = [
-    "lambda:UpdateEventSourceMapping",
-    "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
-]
-DELIVERY_MAPPING_ACTIONS = ["lambda:UpdateEventSourceMapping", "lambda:GetEventSourceMapping"]
+# Event source mappings of the delivery function only (lambda:FunctionArn). GetEventSourceMapping
+# is granted without that condition: the Service Authorization Reference lists the key for it,
+# the Lambda developer guide does not, and a condition on a key IAM leaves out of the request
+# context denies. Reading a mapping's configuration is all it allows.
+ADMIN_MAPPING_ACTIONS = ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"]
+DELIVERY_MAPPING_ACTIONS = ["lambda:UpdateEventSourceMapping"]  # auto-pause
 
 
 def queue_arn_pattern(prefix: str) -> str:
@@ -58,6 +91,11 @@ def queue_arn_pattern(prefix: str) -> str:
 def function_arn(function: r.Function, prefix: str) -> str:
     """Built from the name (not a GetAtt) so a function can carry its own ARN in its env."""
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:function:{function.name(prefix)}"
+
+
+def dead_letter_queue_arn_pattern(prefix: str) -> str:
+    """arn:...:<prefix>-ep_*-dlq — every endpoint's dead-letter queue."""
+    return f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:{Aws.ACCOUNT_ID}:{r.dead_letter_queue_pattern(prefix)}"
 
 
 def mapping_arn_pattern() -> str:
@@ -75,6 +113,7 @@ class Pipeline(Construct):
         prefix = settings.prefix
         self.settings = settings
         self.queue_arn_pattern = queue_arn_pattern(prefix)
+        self.dead_letter_queue_arn_pattern = dead_letter_queue_arn_pattern(prefix)
         self.delivery_function_arn = function_arn(r.DELIVERY_FUNCTION, prefix)
 
         # --- SNS topic: SSL only, encrypted with the AWS managed SNS key ---------------------
@@ -182,22 +221,26 @@ class Pipeline(Construct):
         self.roles[spec.construct_id] = role
         return fn
 
-    def _grant_table(self, role: iam.Role, spec: r.Table, *, write: bool) -> None:
-        table = self.tables[spec.construct_id]
-        resources = [table.table_arn, *(f"{table.table_arn}/index/{ix.name}" for ix in spec.indexes)]
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=TABLE_READ + (TABLE_WRITE if write else []), resources=resources,
-        ))
+    def _grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
+        for grant in access:
+            table = self.tables[grant.table.construct_id]
+            role.add_to_principal_policy(iam.PolicyStatement(actions=list(grant.actions), resources=[table.table_arn]))
+            if grant.index_queries:
+                role.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["dynamodb:Query"],
+                    resources=[f"{table.table_arn}/index/{name}" for name in grant.index_queries],
+                ))
 
     def _publish_statement(self) -> iam.PolicyStatement:
         # Not topic.grant_publish(): that would add kms:GenerateDataKey*/Decrypt on key/*, which
         # the AWS managed SNS key does not need (its key policy admits callers via SNS).
         return iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
 
-    def _queue_statement(self, actions: list[str]) -> iam.PolicyStatement:
-        return iam.PolicyStatement(actions=actions, resources=[self.queue_arn_pattern])
+    def _queue_statement(self, actions: list[str], *, dead_letter_queues_only: bool = False) -> iam.PolicyStatement:
+        pattern = self.dead_letter_queue_arn_pattern if dead_letter_queues_only else self.queue_arn_pattern
+        return iam.PolicyStatement(actions=actions, resources=[pattern])
 
-    def _mapping_statement(self, actions: list[str]) -> iam.PolicyStatement:
+    def mapping_statement(self, actions: list[str]) -> iam.PolicyStatement:
         """Event source mapping calls, only for mappings that point at the delivery function."""
         return iam.PolicyStatement(
             actions=actions,
@@ -205,15 +248,15 @@ class Pipeline(Construct):
             conditions={"StringEquals": {"lambda:FunctionArn": self.delivery_function_arn}},
         )
 
-    def _ack_queue_pattern(self, role: iam.Role) -> None:
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:"
-            f"{r.endpoint_queue_pattern(self.settings.prefix)}]",
-            "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix",
-        )
+    def ack_queue_patterns(self, role: iam.Role) -> None:
+        for pattern in (r.endpoint_queue_pattern(self.settings.prefix), r.dead_letter_queue_pattern(self.settings.prefix)):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:{pattern}]",
+                "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix",
+            )
 
-    def _ack_mapping_pattern(self, role: iam.Role) -> None:
+    def ack_mapping_pattern(self, role: iam.Role) -> None:
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:"
@@ -225,28 +268,21 @@ class Pipeline(Construct):
     def _grant_ingest(self) -> None:
         role = self.roles[r.INGEST_FUNCTION.construct_id]
         role.add_to_principal_policy(self._publish_statement())
-        self._grant_table(role, r.IDEMPOTENCY_TABLE, write=True)
-        self._grant_table(role, r.EVENTS_TABLE, write=True)
+        self._grant_tables(role, INGEST_TABLES)
 
     def _grant_delivery(self) -> None:
         role = self.roles[r.DELIVERY_FUNCTION.construct_id]
-        for spec in r.TABLES:
-            self._grant_table(role, spec, write=True)
+        self._grant_tables(role, DELIVERY_TABLES)
         role.add_to_principal_policy(self._queue_statement(DELIVERY_QUEUE_ACTIONS))
-        role.add_to_principal_policy(self._mapping_statement(DELIVERY_MAPPING_ACTIONS))
-        # ListEventSourceMappings has no resource-level permissions (finding its own mapping).
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:ListEventSourceMappings"], resources=["*"],
-        ))
-        self._ack_queue_pattern(role)
-        self._ack_mapping_pattern(role)
+        role.add_to_principal_policy(self.mapping_statement(DELIVERY_MAPPING_ACTIONS))
+        self.ack_queue_patterns(role)
+        self.ack_mapping_pattern(role)
 
     def _grant_admin(self) -> None:
         role = self.roles[r.ADMIN_FUNCTION.construct_id]
-        for spec in r.TABLES:
-            self._grant_table(role, spec, write=True)
-        role.add_to_principal_policy(self._publish_statement())  # replay through the topic
+        self._grant_tables(role, ADMIN_TABLES)
         role.add_to_principal_policy(self._queue_statement(ADMIN_QUEUE_ACTIONS))
+        role.add_to_principal_policy(self._queue_statement(ADMIN_DEAD_LETTER_ACTIONS, dead_letter_queues_only=True))
         # Subscribe: only this topic, only SQS, only endpoint queues under the prefix.
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sns:Subscribe"],
@@ -257,23 +293,24 @@ class Pipeline(Construct):
             },
         ))
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:ListSubscriptionsByTopic", "sns:GetTopicAttributes"],
-            resources=[self.topic.topic_arn],
+            actions=["sns:ListSubscriptionsByTopic"], resources=[self.topic.topic_arn],  # repairs: find by queue
         ))
         # Subscription-level calls have no resource-level permissions in IAM.
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
             resources=["*"],
         ))
-        role.add_to_principal_policy(self._mapping_statement(ADMIN_MAPPING_ACTIONS))
+        role.add_to_principal_policy(self.mapping_statement(ADMIN_MAPPING_ACTIONS))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["lambda:GetEventSourceMapping"], resources=[mapping_arn_pattern()],
+        ))
         # CreateEventSourceMapping has no resource type: the condition is the only scope.
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["lambda:CreateEventSourceMapping"],
             resources=["*"],
             conditions={"StringEquals": {"lambda:FunctionArn": self.delivery_function_arn}},
         ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:ListEventSourceMappings", "sqs:ListQueues"], resources=["*"],
-        ))
-        self._ack_queue_pattern(role)
-        self._ack_mapping_pattern(role)
+        # No resource-level permissions (finding a mapping by queue).
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:ListEventSourceMappings"], resources=["*"]))
+        self.ack_queue_patterns(role)
+        self.ack_mapping_pattern(role)

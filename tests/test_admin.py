@@ -18,6 +18,7 @@ from litestore_webhooks.aws.store import Store
 from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.provisioning import load_endpoint
+from test_provisioning import fail_next_call
 
 HOOK = {"url": "https://hooks.example.com/in", "events": ["order.*"]}
 
@@ -200,6 +201,30 @@ def test_patch_rejects_bad_values_without_changing_anything(admin):
         status, body, _ = call("PATCH", f"/endpoints/{eid}", change)
         assert status == 400, (change, body)
     assert call("GET", f"/endpoints/{eid}")[1]["timeout"] == 10000
+
+
+def test_patch_whose_resources_cannot_change_is_a_retryable_503_and_changes_nothing(admin):
+    eid = create()["id"]
+    before = call("GET", f"/endpoints/{eid}")[1]
+    fail_next_call("sns", "SetSubscriptionAttributes")  # the filter policy cannot be changed right now
+    status, body, _ = call("PATCH", f"/endpoints/{eid}", {"events": ["user.*"], "url": "https://hooks.example.com/v2"})
+    assert (status, error_code(body), body["error"]["details"]) == (503, "provisioning_failed", {"retryable": True})
+    assert body["error"]["message"] == ("the endpoint was not updated: changing its AWS resources failed "
+                                        "(InternalError); nothing was changed; retry the request")
+    assert call("GET", f"/endpoints/{eid}")[1] == before
+    status, body, _ = call("PATCH", f"/endpoints/{eid}", {"events": ["user.*"], "url": "https://hooks.example.com/v2"})
+    assert (status, body["events"], body["url"]) == (200, ["user.*"], "https://hooks.example.com/v2")
+
+
+def test_reconcile_brings_an_older_endpoints_queues_up_to_date(admin):
+    eid = create()["id"]
+    res = resources(eid)
+    clients.client("sqs").set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})  # as older versions made it
+    prefix = config.settings().prefix
+    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {
+        "id": eid, "fixed": [f"reset Policy of queue {prefix}-{eid}-dlq"]})
+    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {"id": eid, "fixed": []})
+    assert call("POST", "/endpoints/ep_aaaaaaaaaaaaaaaaaaaaaa/reconcile")[0] == 404
 
 
 def test_list_pages_with_opaque_cursors(admin):

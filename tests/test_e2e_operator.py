@@ -76,7 +76,7 @@ class RuntimeProcess:
         """Signal it, wait for the exit; returns what it wrote to stdout after the banner, and to stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        self.proc.wait(timeout=15)
+        self.proc.wait(timeout=60)  # a loaded 2-core machine can take a while to save state and stop moto
         for reader in self.readers:
             reader.join(5)
         return "".join(self.out[self.banner_lines:]), "".join(self.err)

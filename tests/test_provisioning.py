@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from litestore_webhooks import resources as r
@@ -68,7 +70,7 @@ def test_create_provisions_queue_dlq_subscription_and_mapping(aws, prov, local):
     assert q["VisibilityTimeout"] == str(r.ENDPOINT_QUEUE.visibility_timeout_s)
     assert q["MessageRetentionPeriod"] == str(r.FOURTEEN_DAYS_S)
     assert json.loads(q["RedrivePolicy"]) == {"deadLetterTargetArn": res.dlq_arn, "maxReceiveCount": 10}
-    [statement] = json.loads(q["Policy"])["Statement"]
+    [statement] = [s for s in json.loads(q["Policy"])["Statement"] if s["Effect"] == "Allow"]
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": aws.topic_arn}}
     assert statement["Resource"] == res.queue_arn and statement["Action"] == "sqs:SendMessage"
     assert queue_attributes(res.dlq_url)["MessageRetentionPeriod"] == str(r.FOURTEEN_DAYS_S)
@@ -130,6 +132,109 @@ def test_update_changes_filter_concurrency_and_state_in_place(prov, local):
     stored, _ = load_endpoint(prov.store, ep.id)
     assert (stored.active, stored.pausedReason, local.get(before.mapping_id)["enabled"]) == (False, "manual", False)
     assert prov.reconcile(ep.id) == []
+
+
+def _failing(code: str = "ThrottlingException"):
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "UpdateEventSourceMapping")
+    return fail
+
+
+def fail_next_call(service: str, operation: str, times: int = 1) -> None:
+    """The next `times` calls of one operation on the shared client fail as AWS would, unapplied."""
+    left = [times]
+
+    def answer(**_: Any) -> Any:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        return AWSResponse("https://injected.invalid/", 500, {}, None), {
+            "Error": {"Code": "InternalError", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+
+    clients.client(service).meta.events.register(f"before-call.{service}.{operation}", answer)
+
+
+PATCH = {"events": ["user.*"], "maxConcurrency": 5, "url": "https://hooks.example.com/v2", "description": "v2"}
+
+
+def _state(prov: Provisioner, endpoint_id: str, local: event_sources.LocalEventSources) -> tuple[Any, ...]:
+    """What a delivery sees of an endpoint: the stored item, the subscription's filter, the mapping."""
+    stored, res = load_endpoint(prov.store, endpoint_id)
+    mapping = local.get(res.mapping_id)
+    return (stored.events, stored.maxConcurrency, stored.url, stored.description, stored.active,
+            bus.filter_policy_of(subscription(res.subscription_arn)), mapping["max_concurrency"], mapping["enabled"])
+
+
+def test_a_patch_whose_mapping_update_fails_changes_nothing_and_says_retry(prov, local, monkeypatch):
+    """PATCH used to save first, then converge: a failed mapping update left the item saying one thing
+    (maxConcurrency 5, new filter, new URL) and the subscription or mapping doing another."""
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    before = _state(prov, ep.id, local)
+    monkeypatch.setattr(local, "update", _failing())
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, PATCH)
+    assert (refused.value.status, refused.value.code, refused.value.details) == (503, "provisioning_failed", {"retryable": True})
+    assert "not updated" in refused.value.message and "ThrottlingException" in refused.value.message
+    assert "retry" in refused.value.message
+    assert _state(prov, ep.id, local) == before  # the filter was changed, then put back
+
+    monkeypatch.undo()
+    prov.update(ep.id, PATCH)  # the retry the answer asks for applies everything
+    assert _state(prov, ep.id, local) == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
+                                          {"event": [{"prefix": "user."}]}, 5, True)
+    assert prov.reconcile(ep.id) == []
+
+
+@pytest.mark.parametrize("service, operation", [
+    ("sns", "SetSubscriptionAttributes"),  # the filter policy cannot change
+    ("dynamodb", "UpdateItem"),  # the resources changed, the item's write fails: they are put back
+])
+def test_a_patch_whose_subscription_or_item_update_fails_changes_nothing(prov, local, service, operation):
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    before = _state(prov, ep.id, local)
+    fail_next_call(service, operation)
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, {**PATCH, "active": False})
+    assert (refused.value.status, refused.value.code) == (503, "provisioning_failed")
+    assert _state(prov, ep.id, local) == before
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_a_pause_or_resume_whose_mapping_update_fails_changes_nothing(prov, local, monkeypatch, action):
+    """They used to save the item first: a failed mapping update left a "paused" endpoint still
+    delivering (its batches handed back until the redrive policy dead-lettered them), or an
+    "active" one whose events stayed queued."""
+    ep = create(prov, ["*"])
+    if action == "resume":
+        prov.pause(ep.id)
+    before = _state(prov, ep.id, local)
+    monkeypatch.setattr(local, "update", _failing("ResourceInUseException"))
+    with pytest.raises(ApiError) as refused:
+        getattr(prov, action)(ep.id)
+    assert (refused.value.status, refused.value.code) == (503, "provisioning_failed")
+    assert _state(prov, ep.id, local) == before
+
+
+def test_a_patch_whose_rollback_fails_too_says_so_and_the_retry_converges(prov, local, monkeypatch):
+    ep = create(prov, ["order.*"], maxConcurrency=2)
+    monkeypatch.setattr(local, "update", _failing())
+    calls = []
+    real = bus.set_filter_policy
+
+    def set_once(arn: str, policy: Any) -> None:  # the change applies, putting it back fails
+        calls.append(policy)
+        if len(calls) > 1:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "SetSubscriptionAttributes")
+        real(arn, policy)
+
+    monkeypatch.setattr(bus, "set_filter_policy", set_once)
+    with pytest.raises(ApiError) as refused:
+        prov.update(ep.id, PATCH)
+    assert refused.value.status == 503 and "may still differ" in refused.value.message
+    monkeypatch.undo()
+    prov.update(ep.id, PATCH)
+    assert _state(prov, ep.id, local)[:7] == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
+                                              {"event": [{"prefix": "user."}]}, 5)
 
 
 @pytest.mark.parametrize(
@@ -302,6 +407,51 @@ def test_reconcile_recreates_missing_subscription_and_mapping(prov, local):
     assert after.subscription_arn != res.subscription_arn and after.mapping_id != res.mapping_id
     assert subscription(after.subscription_arn)["RawMessageDelivery"] == "true"
     assert prov.reconcile(ep.id) == []
+
+
+TLS_DENY = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def policy_statements(url: str) -> list[dict[str, Any]]:
+    policy = queue_attributes(url).get("Policy")
+    return json.loads(policy)["Statement"] if policy else []
+
+
+def test_endpoint_queues_refuse_requests_not_made_over_tls(aws, prov):
+    """The same aws:SecureTransport Deny cdk-nag demands of a stack's queues, on the queue and its
+    DLQ; the topic's SendMessage on the queue stays allowed."""
+    ep = create(prov, ["*"])
+    res = resources_of(prov, ep.id)
+    for url, arn in ((res.queue_url, res.queue_arn), (res.dlq_url, res.dlq_arn)):
+        stmts = [{k: v for k, v in s.items() if k != "Sid"} for s in policy_statements(url)]
+        assert {**TLS_DENY, "Resource": arn} in stmts, url
+    allows = [s for s in policy_statements(res.queue_url) if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Condition"]) for s in allows] == [
+        ({"Service": "sns.amazonaws.com"}, "sqs:SendMessage", {"ArnEquals": {"aws:SourceArn": aws.topic_arn}})
+    ]
+    assert not [s for s in policy_statements(res.dlq_url) if s["Effect"] == "Allow"]
+
+
+def test_reconcile_adds_the_tls_deny_to_queues_made_by_older_versions(aws, prov):
+    ep = create(prov, ["*"])
+    res = resources_of(prov, ep.id)
+    sqs = clients.client("sqs")
+    older = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TopicDelivers", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": res.queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": aws.topic_arn}},
+    }]}
+    sqs.set_queue_attributes(QueueUrl=res.queue_url, Attributes={"Policy": json.dumps(older)})
+    sqs.set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})
+
+    assert sorted(prov.reconcile()) == sorted([
+        f"{ep.id}: reset Policy of queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
+        f"{ep.id}: reset Policy of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
+    ])
+    for url in (res.queue_url, res.dlq_url):
+        assert any(s["Effect"] == "Deny" for s in policy_statements(url)), url
+    assert prov.reconcile() == []
 
 
 def test_ensure_queue_is_idempotent(aws):

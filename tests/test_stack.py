@@ -1,8 +1,9 @@
 """The CDK stack, synthesized once per module (bundling skipped), asserted resource by resource.
 
-Two stacks share one App and one synth: the default stack (cdk.json context) and a dev stack
-(prefix "lsw-dev", destroyData=true, alarmEmail set). cdk-nag (AwsSolutions) runs as a
-policy-validation plugin during that synth; cfn-lint runs on both templates.
+Three stacks share one App and one synth: the default stack (cdk.json context), a dev stack
+(prefix "lsw-dev", destroyData=true, alarmEmail set) and one with the longest prefix allowed
+(50 characters). cdk-nag (AwsSolutions) runs as a policy-validation plugin during that synth;
+cfn-lint runs on all three templates.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from infra.stack import LitestoreWebhooksStack  # noqa: E402
 from litestore_webhooks import resources as r  # noqa: E402
 
 DEV_PREFIX = "lsw-dev"
+LONGEST_PREFIX = "lsw-longest-".ljust(50, "x")
+PREFIXES = {"default": r.DEFAULT_PREFIX, "dev": DEV_PREFIX, "longest": LONGEST_PREFIX}
 SERVICE = "litestore-webhooks"
 # cfn-lint checks ignored, with the reason:
 #   W3005: CDK adds an explicit DependsOn on a function's role although the GetAtt already
@@ -57,15 +60,15 @@ def synth(tmp_path_factory):
                                stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
                                log_retention_days=7, log_level="DEBUG"),
     )
+    # the longest prefix context/resources allow: cfn-lint checks every name made from it
+    longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
     assembly = app.synth()  # raises if cdk-nag reports an unacknowledged error
-    templates = {
-        name: assembly.get_stack_by_name(stack.stack_name).template
-        for name, stack in (("default", default), ("dev", dev))
-    }
+    stacks = {"default": default, "dev": dev, "longest": longest}
+    templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
     return {
         "outdir": outdir,
         "assembly": assembly,
-        "stacks": {"default": default, "dev": dev},
+        "stacks": stacks,
         "json": templates,
         "t": {name: Template.from_json(tpl) for name, tpl in templates.items()},
     }
@@ -143,6 +146,7 @@ def res(stmt: dict) -> list[str]:
 
 
 QUEUE_ARN = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{r.endpoint_queue_pattern(r.DEFAULT_PREFIX)}"
+DLQ_ARN = QUEUE_ARN + "-dlq"
 MAPPING_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:*"
 DELIVERY_ARN = (
     f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:"
@@ -254,6 +258,38 @@ def test_topic_matches_resources_py_and_is_ssl_only(tpl, t):
     })
 
 
+def _topic_policy(tpl, topic_name: str) -> list[dict]:
+    topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=topic_name)
+    (policy,) = [p for p in resources(tpl, "AWS::SNS::TopicPolicy").values()
+                 if p["Properties"]["Topics"] == [{"Ref": topic}]]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_stacks_alarms_only(synth):
+    """enforce_ssl writes a TopicPolicy that replaces SNS's default one: without an explicit
+    Allow, CloudWatch alarm actions are refused and no alarm ever notifies."""
+    for name, tpl in synth["json"].items():
+        prefix = PREFIXES[name]
+        alarm_topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.alarm_topic_name(prefix))
+        stmts = _topic_policy(tpl, r.alarm_topic_name(prefix))
+        allows = [s for s in stmts if s["Effect"] == "Allow"]
+        (allow,) = allows
+        assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert actions(allow) == ["sns:Publish"]
+        assert allow["Resource"] == {"Ref": alarm_topic}
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        alarm_arns = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert sorted(alarm_arns, key=json.dumps) == sorted(
+            ({"Fn::GetAtt": [k, "Arn"]} for k in resources(tpl, "AWS::CloudWatch::Alarm")), key=json.dumps)
+
+
+def test_event_topic_policy_denies_plain_http_and_grants_nothing(tpl):
+    """Only this stack's roles publish (ingest, admin replay) and subscribe (admin), all in the
+    account and granted by their identity policies; the topic policy adds no principal."""
+    stmts = _topic_policy(tpl, r.topic_name(r.DEFAULT_PREFIX))
+    assert [(s["Effect"], s["Condition"]) for s in stmts] == [("Deny", {"Bool": {"aws:SecureTransport": "false"}})]
+
+
 # ---------------------------------------------------------------------------------------------
 # environment
 # ---------------------------------------------------------------------------------------------
@@ -340,48 +376,80 @@ def test_sqs_access_is_confined_to_prefix_queues(tpl):
     for spec in r.FUNCTIONS:
         for s in _stmts(tpl, spec):
             for a in actions(s):
-                if a.startswith("sqs:") and a != "sqs:ListQueues":
-                    assert res(s) == [QUEUE_ARN], (spec.suffix, a)
+                if a.startswith("sqs:"):
+                    assert res(s) in ([QUEUE_ARN], [DLQ_ARN]), (spec.suffix, a)
                 assert a != "sqs:*"
 
 
-def test_admin_iam(tpl):
-    stmts = _stmts(tpl, r.ADMIN_FUNCTION)
-    by_action = {}
+def _by_action(stmts) -> dict[str, list[dict]]:
+    by_action: dict[str, list[dict]] = {}
     for s in stmts:
         for a in actions(s):
             by_action.setdefault(a, []).append(s)
-    for a in ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:StartMessageMoveTask"):
+    return by_action
+
+
+def _tables_granted(tpl, stmts) -> dict[str, set[str]]:
+    """{table suffix (or suffix/index/name): actions} from the statements."""
+    out: dict[str, set[str]] = {}
+    for spec in r.TABLES:
+        arn = f"${{{table_id(tpl, spec)}.Arn}}"
+        for s in stmts:
+            for x in res(s):
+                if x.startswith(arn):
+                    out.setdefault(spec.suffix + x[len(arn):], set()).update(actions(s))
+    return out
+
+
+def test_admin_iam(tpl):
+    by_action = _by_action(_stmts(tpl, r.ADMIN_FUNCTION))
+    for a in ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:SendMessage"):
         assert [res(s) for s in by_action[a]] == [[QUEUE_ARN]], a
+    for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"):
+        assert [res(s) for s in by_action[a]] == [[DLQ_ARN]], a  # only dead-letter queues are browsed
     topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
     (subscribe,) = by_action["sns:Subscribe"]
     assert res(subscribe) == ["${" + topic + "}"]
     assert subscribe["Condition"]["StringEquals"] == {"sns:Protocol": "sqs"}
     assert flat(subscribe["Condition"]["StringLike"]["sns:Endpoint"]) == QUEUE_ARN
-    for a in ("lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping",
-              "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping"):
+    for a in ("lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"):
         (s,) = by_action[a]
         assert flat(s["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN, a
         if a != "lambda:CreateEventSourceMapping":  # no resource type for Create
             assert res(s) == [MAPPING_ARN]
-    (publish,) = by_action["sns:Publish"]
-    assert res(publish) == ["${" + topic + "}"]
-    assert not any(a.startswith("kms:") or a.startswith("iam:") for a in by_action)
+    # Get: no lambda:FunctionArn condition (documented for it in one AWS reference, not the other)
+    (get,) = by_action["lambda:GetEventSourceMapping"]
+    assert res(get) == [MAPPING_ARN] and "Condition" not in get
+    assert not any(a.startswith(("kms:", "iam:")) for a in by_action)
+    assert "sns:Publish" not in by_action  # replay and redrive write the endpoint's own queue
+    assert _tables_granted(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {
+        "endpoints": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                      "dynamodb:Scan"},
+        "idempotency": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem"},
+        "events": {"dynamodb:GetItem"},
+        "events/index/byDay": {"dynamodb:Query"},
+        "attempts": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
+        "attempts/index/byEvent": {"dynamodb:Query"},
+    }
 
 
 def test_delivery_iam(tpl):
+    """Delivery had read/write, Scan and DeleteItem on all four tables; it uses three, and not all of that."""
     stmts = _stmts(tpl, r.DELIVERY_FUNCTION)
     acts = {a for s in stmts for a in actions(s)}
-    assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-            "sqs:ChangeMessageVisibility"} <= acts
+    assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= acts
     assert not acts & {"sqs:CreateQueue", "sqs:DeleteQueue", "sns:Subscribe", "lambda:CreateEventSourceMapping",
-                       "lambda:DeleteEventSourceMapping", "sns:Publish"}
+                       "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
+                       "lambda:ListEventSourceMappings", "sns:Publish", "dynamodb:Scan", "dynamodb:DeleteItem"}
     (update,) = [s for s in stmts if "lambda:UpdateEventSourceMapping" in actions(s)]
     assert res(update) == [MAPPING_ARN]
     assert flat(update["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN
-    for spec in r.TABLES:
-        tid = table_id(tpl, spec)
-        assert any(f"${{{tid}.Arn}}" in res(s) and "dynamodb:UpdateItem" in actions(s) for s in stmts), spec.suffix
+    assert _tables_granted(tpl, stmts) == {
+        "endpoints": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "idempotency": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
+        "attempts": {"dynamodb:BatchWriteItem"},
+    }
 
 
 def test_ingest_iam(tpl):
@@ -390,10 +458,10 @@ def test_ingest_iam(tpl):
     assert not any(a.startswith(("sqs:", "lambda:")) for a in acts)
     topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
     assert [res(s) for s in stmts if "sns:Publish" in actions(s)] == [["${" + topic + "}"]]
-    tables = {spec.construct_id for spec in (r.IDEMPOTENCY_TABLE, r.EVENTS_TABLE)}
-    granted = {k for spec in r.TABLES for s in stmts
-               if f"${{{(k := table_id(tpl, spec))}.Arn}}" in res(s)}
-    assert granted == {table_id(tpl, s) for s in r.TABLES if s.construct_id in tables}
+    assert _tables_granted(tpl, stmts) == {
+        "idempotency": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
+        "events": {"dynamodb:BatchWriteItem"},
+    }
 
 
 def test_index_grants_name_each_gsi(tpl):
@@ -597,6 +665,10 @@ def test_cleanup_custom_resource(tpl):
     service_token = props["ServiceToken"]["Fn::GetAtt"][0]
     fn = tpl["Resources"][service_token]["Properties"]
     assert fn["Handler"] == "litestore_webhooks.handlers.cleanup.handler"
+    # CloudFormation waits ServiceTimeout (default: an hour) for an answer that never comes when
+    # the function dies; the handler stops working ANSWER_RESERVE_S before its own timeout.
+    assert fn["Timeout"] == 600
+    assert int(props["ServiceTimeout"]) == fn["Timeout"] + 60
     assert fn["Runtime"] == "python3.14" and fn["Architectures"] == ["arm64"]
     stmts = statements_of(tpl, role_of(tpl, service_token))
     (delete_q,) = [s for s in stmts if "sqs:DeleteQueue" in actions(s)]

@@ -9,18 +9,21 @@ Order on create: the endpoint item first (so a crash leaves something `reconcile
 then DLQ, queue, subscription and mapping, recording their ids in the item's `resources` map
 as they appear; the queue is recorded before the subscription exists, so any message that
 reaches delivery belongs to an item that knows its queue. Delete runs the other way round
-and removes the subscription first: SNS must never publish into a deleted queue.
+and removes the subscription first: SNS must never publish into a deleted queue. Update, pause
+and resume change the resources first and the item last, putting the resources back if either
+fails: deliveries read the item, so it never says what the resources do not do.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from litestore_webhooks import resources as r
@@ -32,6 +35,7 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, Endpoint, EndpointSpec, filter_policy, utc_iso
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
+logger = Logger(child=True)
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
 UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
 LOCAL_INSECURE_HINT = ("To deliver to http:// or loopback URLs on this machine, restart the local runtime "
@@ -151,10 +155,7 @@ class Provisioner:
             revision.update(_HEALTH_RESET)
         elif changes.get("active") is False and endpoint.active:
             revision["pausedReason"] = "manual"
-        updated = self._revised(endpoint, revision)
-        self._save(updated, revision)
-        self._converge(updated, res)
-        return updated
+        return self._apply(endpoint, res, revision, self._converge)
 
     def delete(self, endpoint_id: str) -> None:
         """Subscription, mapping, queues, item: in that order, each step tolerating "already gone"."""
@@ -172,22 +173,12 @@ class Provisioner:
     def pause(self, endpoint_id: str, reason: str = "manual") -> Endpoint:
         """Stop deliveries by disabling the mapping only: events keep buffering in the queue."""
         endpoint, res = self._load(endpoint_id)
-        revision = {"active": False, "pausedReason": reason}
-        paused = self._revised(endpoint, revision)
-        self._save(paused, revision)
-        if res.mapping_id:
-            self.event_sources.update(res.mapping_id, enabled=False)
-        return paused
+        return self._apply(endpoint, res, {"active": False, "pausedReason": reason}, self._enable_mapping)
 
     def resume(self, endpoint_id: str) -> Endpoint:
         """Re-enable the mapping and start health tracking afresh; buffered events flow again."""
         endpoint, res = self._load(endpoint_id)
-        revision = {"active": True, **_HEALTH_RESET}
-        resumed = self._revised(endpoint, revision)
-        self._save(resumed, revision)
-        if res.mapping_id:
-            self.event_sources.update(res.mapping_id, enabled=True)
-        return resumed
+        return self._apply(endpoint, res, {"active": True, **_HEALTH_RESET}, self._enable_mapping)
 
     def reconcile(self, endpoint_id: str | None = None) -> list[str]:
         """Repair drift for one endpoint or all; returns what was fixed ("<id>: <fix>")."""
@@ -199,6 +190,37 @@ class Provisioner:
         return fixes
 
     # -- internals ---------------------------------------------------------------------
+    def _apply(self, endpoint: Endpoint, res: EndpointResources, revision: dict[str, Any],
+               provision: Callable[[Endpoint, EndpointResources], object]) -> Endpoint:
+        """Resources first (`provision`), the item last: the item is what deliveries read, so it
+        never says what the subscription and mapping do not do. An AWS failure on either puts the
+        resources back to the stored endpoint and is answered 503, retryable."""
+        updated = self._revised(endpoint, revision)
+        try:
+            provision(updated, res)
+            self._save(updated, revision)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._rolled_back(endpoint, exc, provision) from exc
+        return updated
+
+    def _rolled_back(self, endpoint: Endpoint, exc: Exception,
+                     provision: Callable[[Endpoint, EndpointResources], object]) -> ApiError:
+        code = exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+        try:
+            provision(endpoint, self._load(endpoint.id)[1])
+            left = "nothing was changed"
+        except Exception:  # noqa: BLE001 - the first failure is the one to answer; this one is logged
+            logger.exception("putting back the resources of a failed update failed", extra={"endpointId": endpoint.id})
+            left = "its subscription or event source mapping may still differ from it until the request is retried"
+        return ApiError(503, "provisioning_failed",
+                        f"the endpoint was not updated: changing its AWS resources failed ({code}); {left}; "
+                        "retry the request", {"retryable": True})
+
+    def _enable_mapping(self, endpoint: Endpoint, res: EndpointResources) -> None:
+        """Pause and resume touch the mapping only: events keep buffering in the queue meanwhile."""
+        if res.mapping_id:
+            self.event_sources.update(res.mapping_id, enabled=endpoint.active)
+
     def _item(self, endpoint_id: str) -> dict[str, Any]:
         item = self.store.get_endpoint_item(endpoint_id)
         if item is None:

@@ -8,11 +8,14 @@ template). Pure data: no AWS SDK import.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "litestore-webhooks"
 METRICS_NAMESPACE = "LitestoreWebhooks"
 ENDPOINT_ID_PREFIX = "ep_"
+ENDPOINT_ID_LENGTH = 25  # "ep_" + 22 characters (core.endpoint.new_endpoint_id)
 
 # SNS caps a message at 256 KiB (262,144 bytes) including message attributes. We keep
 # 1 KiB for our attributes, so the canonical envelope may be at most this many bytes.
@@ -188,3 +191,76 @@ def dead_letter_queue_name(prefix: str, endpoint_id: str) -> str:
 def endpoint_queue_pattern(prefix: str) -> str:
     """Name pattern matching every per-endpoint queue and DLQ (for IAM and dashboards)."""
     return f"{prefix}-{ENDPOINT_ID_PREFIX}*"
+
+
+def dead_letter_queue_pattern(prefix: str) -> str:
+    """Name pattern matching every endpoint's DLQ (and only those: IAM grants for browsing them)."""
+    return f"{prefix}-{ENDPOINT_ID_PREFIX}*-dlq"
+
+
+# -- names made from the prefix ----------------------------------------------------------
+PREFIX_CHARACTERS = "ASCII letters, digits and hyphens"  # what every name below accepts
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    """A name made from the prefix, with its service's length limit and characters."""
+
+    what: str  # "an endpoint's dead-letter queue"
+    service: str  # "SQS queue"
+    name: str
+    max_length: int
+    allowed: str  # the service's characters, as a regex character class body
+
+    def problem(self) -> str | None:
+        if len(self.name) > self.max_length:
+            return (f"{self.what} would be named {self.name!r}: {len(self.name)} characters, "
+                    f"and {self.service} names have at most {self.max_length}")
+        bad = "".join(sorted(set(re.sub(f"[{self.allowed}]", "", self.name))))
+        if bad:
+            return f"{self.what} would be named {self.name!r}, and {self.service} names may not contain {bad!r}"
+        return None
+
+
+_NAME = "A-Za-z0-9_-"  # Lambda function, SNS topic and SQS queue names
+
+
+def derived_names(prefix: str) -> tuple[DerivedName, ...]:
+    """Every name the stack and the admin function make from the prefix (queues with the
+    longest endpoint id), each with its service's documented limit."""
+    longest_id = ENDPOINT_ID_PREFIX + "x" * (ENDPOINT_ID_LENGTH - len(ENDPOINT_ID_PREFIX))
+    return (
+        *(DerivedName(f"the {t.suffix} table", "DynamoDB table", t.name(prefix), 255, "A-Za-z0-9_.-")
+          for t in TABLES),
+        *(DerivedName(f"the {f.suffix} function", "Lambda function", f.name(prefix), 64, _NAME) for f in FUNCTIONS),
+        *(DerivedName(f"the {f.suffix} function's log group", "CloudWatch Logs log group",
+                      f"/aws/lambda/{f.name(prefix)}", 512, "A-Za-z0-9_./#-") for f in FUNCTIONS),
+        DerivedName("the event topic", "SNS topic", topic_name(prefix), 256, _NAME),
+        DerivedName("the alarm topic", "SNS topic", alarm_topic_name(prefix), 256, _NAME),
+        DerivedName("an endpoint's queue", "SQS queue", endpoint_queue_name(prefix, longest_id), 80, _NAME),
+        DerivedName("an endpoint's dead-letter queue", "SQS queue", dead_letter_queue_name(prefix, longest_id), 80, _NAME),
+    )
+
+
+NameList = Callable[[str], tuple[DerivedName, ...]]
+
+
+def max_prefix_length(names: NameList = derived_names) -> int:
+    """The longest prefix every derived name has room for (each holds the prefix once)."""
+    return min(n.max_length - len(n.name) for n in names(""))
+
+
+def check_prefix(prefix: str, names: NameList = derived_names) -> None:
+    """Raise ValueError naming the limit and the name that breaks it, before anything is deployed."""
+    if not prefix:
+        raise ValueError("prefix must not be empty")
+    derived = names(prefix)
+    too_long = [n for n in derived if len(n.name) > n.max_length]
+    if too_long:
+        worst = max(too_long, key=lambda n: len(n.name) - n.max_length)
+        raise ValueError(f"prefix {prefix!r} is {len(prefix)} characters, at most {max_prefix_length(names)} fit: "
+                         f"{worst.problem()}")
+    for n in derived:
+        problem = n.problem()
+        if problem:
+            raise ValueError(f"prefix {prefix!r} may have only {PREFIX_CHARACTERS}: {problem}")

@@ -140,6 +140,13 @@ def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation w
     return Response(status_code=204)
 
 
+@router.post("/endpoints/<endpoint_id>/reconcile", tags=_TAGS,
+             summary="Bring the endpoint's queues, subscription and mapping to what this version makes; lists the fixes")
+def reconcile_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
+    fixes = common.provisioner().reconcile(endpoint_id)
+    return json_response(200, {"id": endpoint_id, "fixed": [fix.split(": ", 1)[1] for fix in fixes]})
+
+
 @router.post("/endpoints/<endpoint_id>/pause", summary="Pause deliveries (events keep buffering)", tags=_TAGS)
 def pause_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     return json_response(200, common.provisioner().pause(endpoint_id).public_dict())

@@ -13,6 +13,7 @@ once instead of once per client (~40 ms per client on a cold start).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import botocore.session
@@ -27,6 +28,7 @@ _CONFIG = Config(
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _session: botocore.session.Session | None = None  # a new one after reset()
+_hooks: list[tuple[str, Callable[..., Any]]] = []  # botocore event handlers every client gets
 
 
 def client(service: str) -> Any:
@@ -39,8 +41,29 @@ def client(service: str) -> Any:
         if service not in _clients:
             if _session is None:
                 _session = botocore.session.get_session()
-            _clients[service] = _session.create_client(service, config=_CONFIG)
+            created = _session.create_client(service, config=_CONFIG)
+            for event, handler in _hooks:
+                created.meta.events.register(event, handler)
+            _clients[service] = created
         return _clients[service]
+
+
+def add_hook(event: str, handler: Callable[..., Any]) -> Callable[[], None]:
+    """Register a botocore event handler (e.g. "provide-client-params") on every shared client,
+    those made so far and those made later (also after reset()); returns its remover. The IAM
+    conformance test records each function's AWS calls this way."""
+    with _lock:
+        _hooks.append((event, handler))
+        for existing in _clients.values():
+            existing.meta.events.register(event, handler)
+
+    def remove() -> None:
+        with _lock:
+            _hooks.remove((event, handler))
+            for existing in _clients.values():
+                existing.meta.events.unregister(event, handler)
+
+    return remove
 
 
 def reset() -> None:

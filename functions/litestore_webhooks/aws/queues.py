@@ -101,19 +101,27 @@ def queue_arn(url: str) -> str:
     return attrs["Attributes"]["QueueArn"]
 
 
-def topic_send_policy(arn: str, topic_arn: str) -> dict[str, Any]:
-    """Queue policy letting only our topic deliver into the queue."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
+def queue_policy(arn: str, topic_arn: str | None = None) -> dict[str, Any]:
+    """Every request not made over TLS refused (what CDK's enforceSSL writes for a stack's queues);
+    with `topic_arn`, our topic, and only it, may deliver into the queue."""
+    statements: list[dict[str, Any]] = [{
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "sqs:*",
+        "Resource": arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]
+    if topic_arn:
+        statements.append({
             "Sid": "TopicDelivers",
             "Effect": "Allow",
             "Principal": {"Service": "sns.amazonaws.com"},
             "Action": "sqs:SendMessage",
             "Resource": arn,
             "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        }],
-    }
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _normalized(name: str, value: str) -> Any:
@@ -150,8 +158,7 @@ def ensure_queue(
         wanted["RedrivePolicy"] = json.dumps(
             {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": settings.max_receive_count}
         )
-    if topic_arn:
-        wanted["Policy"] = json.dumps(topic_send_policy(arn, topic_arn))
+    wanted["Policy"] = json.dumps(queue_policy(arn, topic_arn))
     current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     drifted = {
         k: v for k, v in wanted.items() if k not in current or _normalized(k, current[k]) != _normalized(k, v)

@@ -7,6 +7,13 @@ Create/Update are no-ops. Delete removes, idempotently and with pagination:
 Plain boto3 (the Lambda runtime provides it) and the stdlib only; it answers CloudFormation
 itself through the pre-signed ResponseURL (no custom-resource framework function).
 
+`cdk destroy` must neither hang nor stop in DELETE_FAILED on a passing condition: throttled
+calls are retried by botocore (adaptive mode, 10 attempts), a mapping Lambda still holds
+(ResourceInUseException while Creating or Updating) is retried with backoff, and the work
+stops in time to answer CloudFormation before the function's own timeout. The stack sets a
+ServiceTimeout a little over that timeout, so a function that dies costs minutes, not the
+hour CloudFormation would otherwise wait.
+
 Resource properties: Prefix, TopicArn, DeliveryFunctionArn.
 """
 
@@ -15,10 +22,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import random
+import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from litestore_webhooks import resources as r
@@ -26,19 +37,53 @@ from litestore_webhooks import resources as r
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 
+RETRIES = Config(retries={"mode": "adaptive", "total_max_attempts": 10}, connect_timeout=5, read_timeout=30)
+ANSWER_RESERVE_S = 45  # the answer's PUT may take up to 30 s; stop working this long before the timeout
+IN_USE_FIRST_DELAY_S = 1.0
+IN_USE_MAX_DELAY_S = 20.0
+
 _GONE = {
     "NotFound", "NotFoundException", "ResourceNotFoundException",
     "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidParameter",
 }
 
 
+class OutOfTime(Exception):
+    """The deadline came before the work was done: CloudFormation is told, with what is left."""
+
+
+class Deadline:
+    """Seconds left before the answer must go out."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return self._end - self._clock()
+
+
+def make_clients() -> dict[str, Any]:
+    return {name: boto3.client(name, config=RETRIES) for name in ("sns", "lambda", "sqs")}
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
 def _gone(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in _GONE
+    return _code(exc) in _GONE
 
 
 def remove_subscriptions(sns: Any, topic_arn: str) -> int:
     removed = 0
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+    try:
+        pages = list(sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn))
+    except ClientError as exc:
+        if _gone(exc):  # the topic is already gone, and its subscriptions with it
+            return 0
+        raise
+    for page in pages:
         for sub in page.get("Subscriptions", []):
             arn = sub.get("SubscriptionArn", "")
             if not arn.startswith("arn:"):  # "PendingConfirmation" / "Deleted"
@@ -52,20 +97,45 @@ def remove_subscriptions(sns: Any, topic_arn: str) -> int:
     return removed
 
 
-def remove_mappings(lambda_client: Any, function_arn: str) -> int:
-    removed = 0
-    uuids = [
-        mapping["UUID"]
-        for page in lambda_client.get_paginator("list_event_source_mappings").paginate(FunctionName=function_arn)
-        for mapping in page.get("EventSourceMappings", [])
-    ]
-    for uuid in uuids:
+def _delete_mapping(lambda_client: Any, uuid: str, deadline: Deadline, sleep: Callable[[float], None]) -> bool:
+    """Delete one mapping, waiting (jittered, doubling) while Lambda reports it in use."""
+    delay = IN_USE_FIRST_DELAY_S
+    while True:
         try:
             lambda_client.delete_event_source_mapping(UUID=uuid)
-            removed += 1
+            return True
         except ClientError as exc:
-            if not _gone(exc):
+            if _gone(exc):
+                return False
+            if _code(exc) != "ResourceInUseException":
                 raise
+        if deadline.remaining() < delay:
+            raise OutOfTime(
+                f"event source mapping {uuid} still in use (Creating or Updating) when time ran out; "
+                "run cdk destroy again"
+            )
+        sleep(delay * random.uniform(0.75, 1.0))
+        delay = min(IN_USE_MAX_DELAY_S, delay * 2)
+
+
+def remove_mappings(lambda_client: Any, function_arn: str, deadline: Deadline,
+                    sleep: Callable[[float], None] = time.sleep) -> int:
+    try:
+        mappings = [
+            mapping
+            for page in lambda_client.get_paginator("list_event_source_mappings").paginate(FunctionName=function_arn)
+            for mapping in page.get("EventSourceMappings", [])
+        ]
+    except ClientError as exc:
+        if _gone(exc):  # the function is already gone
+            return 0
+        raise
+    removed = 0
+    for mapping in mappings:
+        if mapping.get("State") == "Deleting":  # an earlier run's delete, still under way
+            removed += 1
+        elif _delete_mapping(lambda_client, mapping["UUID"], deadline, sleep):
+            removed += 1
     return removed
 
 
@@ -90,14 +160,16 @@ def remove_queues(sqs: Any, prefix: str) -> int:
     return removed
 
 
-def cleanup(props: dict[str, Any], clients: dict[str, Any] | None = None) -> dict[str, int]:
-    clients = clients or {name: boto3.client(name) for name in ("sns", "lambda", "sqs")}
+def cleanup(props: dict[str, Any], clients: dict[str, Any] | None = None, *, deadline: Deadline | None = None,
+            sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+    clients = clients or make_clients()
+    deadline = deadline or Deadline(15 * 60)
     prefix = props["Prefix"]
     if not prefix:
         raise ValueError("Prefix must not be empty")
     return {
         "subscriptions": remove_subscriptions(clients["sns"], props["TopicArn"]),
-        "mappings": remove_mappings(clients["lambda"], props["DeliveryFunctionArn"]),
+        "mappings": remove_mappings(clients["lambda"], props["DeliveryFunctionArn"], deadline, sleep),
         "queues": remove_queues(clients["sqs"], prefix),
     }
 
@@ -126,7 +198,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
     try:
         data: dict[str, int] = {}
         if event.get("RequestType") == "Delete":
-            data = cleanup(event["ResourceProperties"])
+            seconds = context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
+            data = cleanup(event["ResourceProperties"], deadline=Deadline(seconds))
             log.info("removed %s", data)
         status, reason = "SUCCESS", "ok"
     except Exception as exc:  # report every failure to CloudFormation instead of hanging it

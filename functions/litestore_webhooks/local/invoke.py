@@ -3,6 +3,7 @@ with a Lambda-like context object (Powertools reads its fields into every log li
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
 import time
@@ -19,6 +20,25 @@ from litestore_webhooks import resources as r
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 _logger = Logger()  # any Powertools logger: the thread-local keys it sets are shared by all
 Handler = Callable[[dict[str, Any], Any], Any]
+# The Lambda function whose role an AWS call would run under; handlers' worker threads copy
+# it with their context (delivery does). The IAM conformance test attributes calls by it.
+_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("lsw_function", default=None)
+
+
+def current_function() -> str | None:
+    """The name of the function this code runs as, None outside any invocation."""
+    return _function.get()
+
+
+@contextmanager
+def acting_as(function_name: str | None) -> Iterator[None]:
+    """Run as `function_name`: inside its invocation, or as its event source mapping's poller
+    (None: as no function, for an emulator's own calls)."""
+    token = _function.set(function_name)
+    try:
+        yield
+    finally:
+        _function.reset(token)
 
 
 def region() -> str:
@@ -69,7 +89,7 @@ def load_handler(fn: r.Function) -> Handler | None:
 
 def invoke(handler: Handler, event: dict[str, Any], context: LambdaContext) -> Any:
     """Call a handler as Lambda would, with its log lines naming this invocation."""
-    with _invocation_log_keys(event, context):
+    with _invocation_log_keys(event, context), acting_as(context.function_name):
         return handler(event, context)
 
 

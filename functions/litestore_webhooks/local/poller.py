@@ -14,12 +14,13 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
 from litestore_webhooks.aws.event_sources import LocalEventSources, Mapping
-from litestore_webhooks.local.invoke import Handler, LambdaContext, invoke, region
+from litestore_webhooks.local.invoke import Handler, LambdaContext, acting_as, invoke, region
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,18 @@ class MappingWorker:
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + m.max_batching_window_s
         while not self._stop.is_set():
-            messages += sqs.receive_message(
-                QueueUrl=m.queue_url, MaxNumberOfMessages=min(10, m.batch_size - len(messages)),
-                WaitTimeSeconds=POLL_WAIT_S, AttributeNames=["All"], MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            with self._as_function():
+                messages += sqs.receive_message(
+                    QueueUrl=m.queue_url, MaxNumberOfMessages=min(10, m.batch_size - len(messages)),
+                    WaitTimeSeconds=POLL_WAIT_S, AttributeNames=["All"], MessageAttributeNames=["All"],
+                ).get("Messages", [])
             if not messages or len(messages) >= m.batch_size or time.monotonic() >= deadline:
                 break
         return messages
+
+    def _as_function(self) -> AbstractContextManager[None]:
+        """Lambda's pollers receive and delete with the function's execution role."""
+        return acting_as(r.DELIVERY_FUNCTION.name(self._prefix))
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         try:
@@ -136,7 +142,8 @@ class MappingWorker:
                 log.exception("delivery handler raised; the whole batch of %d will be retried", len(messages))
                 failed = ids
             done = [msg for msg in messages if msg["MessageId"] not in failed]
-            self._delete(done)
+            with self._as_function():
+                self._delete(done)
         except Exception:
             log.exception("settling a batch failed for mapping %s", self.mapping.id)
         finally:
