@@ -61,8 +61,7 @@ def main() -> None:
         sys.exit(f"error: {exc}")
     stack = build(app, settings)
     assembly = app.synth()
-    print("
-".join(summary(assembly, stack)))
+    print("\n".join(summary(assembly, stack)))
 
 
 if __name__ == "__main__":
