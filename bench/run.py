@@ -1,4 +1,4 @@
-"""`make bench`: all six parts of the benchmark issue, one table, bench/results.json.
+"""`make bench`: the six parts of the benchmark issue and the hostile-input part, one table, bench/results.json.
 
 Each measuring part runs in its own fresh interpreter (its stdout -- the handlers' JSON logs
 and EMF metrics -- is discarded; progress goes to stderr):
@@ -8,8 +8,9 @@ and EMF metrics -- is discarded; progress goes to stderr):
   4 cold_start.py       import time per handler, Lambda asset size
   5 e2e.py              publish -> received through the local runtime's pieces
   6 docs/scaling.md     (on paper)
+  7 hostile_input.py    hostile bodies at ingest: s/MB next to a benign body of the same size
 
-    python bench/run.py [--runs 5] [--e2e-duration 60] [--step-s 8] [--only 1,2,4,5]
+    python bench/run.py [--runs 5] [--e2e-duration 60] [--step-s 8] [--only 1,2,4,5,7]
 
 `--only` takes part numbers or names (`--only cold_start` = `--only 4`). The parts it leaves
 out are carried over from the existing results file, so one part can be re-measured without
@@ -62,7 +63,7 @@ def run_part(script: str, out: Path, *extra: str) -> dict | None:
     return data
 
 
-PARTS = {"1": "1_delivery_batch", "2": "2_aws_calls", "4": "4_cold_start", "5": "5_e2e"}
+PARTS = {"1": "1_delivery_batch", "2": "2_aws_calls", "4": "4_cold_start", "5": "5_e2e", "7": "7_hostile_input"}
 PART_NAMES = {key.split("_", 1)[1]: number for number, key in PARTS.items()}  # "cold_start" -> "4"
 
 
@@ -191,6 +192,21 @@ def table(res: dict) -> str:
                 add(f"   CPU at the last step: {prof['cpu_cores_used']:.2f} cores of {m['nproc']}; by component: {share}")
     add("")
     add("6. Scale on paper: docs/scaling.md")
+    p7 = res.get("7_hostile_input") or {}
+    if "shapes" in p7:
+        half, full = (str(size) for size in p7["sizes"])
+        add("")
+        add(f"7. Hostile bodies at ingest: wall s/MB, medians of {p7['runs']} runs, interleaved with a benign batch of "
+            f"100 valid events of the same size")
+        add(f"   {'shape':<22} | {'parse @' + f'{int(half) / 1e6:.2f} MB':>14} {'@' + f'{int(full) / 1e6:.2f} MB':>8} "
+            f"{'benign':>7} {'ratio':>6} | {'handler':>7} {'ratio':>6} {'status':>7}")
+        for row in p7["shapes"]:
+            ph, pf, h = row["parse"][half], row["parse"][full], row["handler"]
+            add(f"   {row['shape']:<22} | {ph['hostile_s_per_mb']:14.3f} {pf['hostile_s_per_mb']:8.3f} "
+                f"{pf['benign_s_per_mb']:7.3f} {row['parse_ratio']:5.1f}x | {h['s_per_mb']:7.3f} {row['handler_ratio']:5.2f}x "
+                f"{h['status']:>7}")
+        add(f"   handler ratio = hostile / a benign batch accepted by the handler ({p7['benign']['handler_s_per_mb']:.3f} s/MB,"
+            f" median of {len(p7['benign']['handler_ms_all'])}; it claims, stores and publishes 100 events on moto)")
     return "\n".join(lines)
 
 
@@ -200,7 +216,7 @@ def main() -> None:
     ap.add_argument("--e2e-duration", type=float, default=60.0, help="s of the steady and slow e2e runs (the issue's 60 s)")
     ap.add_argument("--e2e-rate", type=float, default=20.0)
     ap.add_argument("--step-s", type=float, default=8.0)
-    ap.add_argument("--only", default="1,2,4,5")
+    ap.add_argument("--only", default="1,2,4,5,7")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     args = ap.parse_args()
     only = parse_only(args.only)
@@ -217,6 +233,8 @@ def main() -> None:
         if "5" in only:
             res["5_e2e"] = run_part("e2e.py", tmp / "p5.json", "--duration", str(args.e2e_duration),
                                     "--rate", str(args.e2e_rate), "--step-s", str(args.step_s))
+        if "7" in only:
+            res["7_hostile_input"] = run_part("hostile_input.py", tmp / "p7.json", "--runs", str(args.runs))
     carry_over(res, only, Path(args.out))
     p2 = res.get("2_aws_calls") or {}
     if "scenarios" in p2:

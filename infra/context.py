@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 
 from litestore_webhooks import resources as r
+from litestore_webhooks.core.endpoint import EndpointSpec
 
 # CloudWatch Logs accepts only these retention periods (days).
 _RETENTION = {
@@ -23,12 +24,24 @@ _RETENTION = {
     3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
 }
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# One endpoint's event source mapping runs up to its maxConcurrency (default 10) batches at once:
+# a delivery reserve below that would throttle a single busy endpoint (docs/deploy.md).
+_ENDPOINT_MAX_CONCURRENCY = EndpointSpec.model_fields["maxConcurrency"].default
 
 
 def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes"}
+
+
+def _reserved(key: str, value: object) -> int:
+    """A reserved-concurrency context value: a whole number, 0 meaning no reservation."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise ValueError(f"context {key} must be a whole number of concurrent executions, 0 for no reservation "
+                         f"(got {value!r})")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,16 @@ class StackSettings:
     alarm_email: str | None = None
     destroy_data: bool = False
     log_retention_days: int = 30
+    # Lambda reserved concurrency (0 = none, the default: a new account may not have the 100
+    # unreserved executions above its reservations that Lambda requires; docs/deploy.md).
+    ingest_reserved_concurrency: int = 0
+    delivery_reserved_concurrency: int = 0
+
+    def reserved_concurrency(self, function: r.Function) -> int | None:
+        """The reservation for one of the stack's functions; None leaves it in the unreserved pool."""
+        reserved = {r.INGEST_FUNCTION: self.ingest_reserved_concurrency,
+                    r.DELIVERY_FUNCTION: self.delivery_reserved_concurrency}.get(function, 0)
+        return reserved or None
 
     def __post_init__(self) -> None:
         # Here, not in from_context: a stack built from settings in code is checked too.
@@ -68,11 +91,20 @@ class StackSettings:
             alarm_email=(str(get("alarmEmail", "")) or None),
             destroy_data=_bool(get("destroyData", False)),
             log_retention_days=int(get("logRetentionDays", 30)),
+            ingest_reserved_concurrency=_reserved("ingestReservedConcurrency", get("ingestReservedConcurrency", 0)),
+            delivery_reserved_concurrency=_reserved("deliveryReservedConcurrency",
+                                                    get("deliveryReservedConcurrency", 0)),
         )
         if settings.log_level not in LOG_LEVELS:
             raise ValueError(f"context logLevel must be one of {sorted(LOG_LEVELS)}")
         if settings.log_retention_days not in _RETENTION:
             raise ValueError(f"context logRetentionDays must be one of {sorted(_RETENTION)}")
+        if 0 < settings.delivery_reserved_concurrency < _ENDPOINT_MAX_CONCURRENCY:
+            raise ValueError(
+                f"context deliveryReservedConcurrency {settings.delivery_reserved_concurrency} is below one endpoint's "
+                f"default maxConcurrency ({_ENDPOINT_MAX_CONCURRENCY}): its event source mapping would be throttled and "
+                "its messages dead-lettered without an attempt. Use 0 (no reservation) or at least the sum of your "
+                "endpoints' maxConcurrency")
         return settings
 
 

@@ -212,6 +212,7 @@ class Pipeline(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=self.settings.reserved_concurrency(spec),
         )
         # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*".
         acknowledge(

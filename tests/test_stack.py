@@ -1,15 +1,16 @@
 """The CDK stack, synthesized once per module (bundling skipped), asserted resource by resource.
 
 Three stacks share one App and one synth: the default stack (cdk.json context), a dev stack
-(prefix "lsw-dev", destroyData=true, alarmEmail set) and one with the longest prefix allowed
-(50 characters). cdk-nag (AwsSolutions) runs as a policy-validation plugin during that synth;
-cfn-lint runs on all three templates.
+(prefix "lsw-dev", destroyData=true, alarmEmail set, reserved concurrency for ingest and delivery)
+and one with the longest prefix allowed (50 characters). cdk-nag (AwsSolutions) runs as a
+policy-validation plugin during that synth; cfn-lint runs on all three templates.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def synth(tmp_path_factory):
         app, stack_name(DEV_PREFIX),
         settings=StackSettings(prefix=DEV_PREFIX, destroy_data=True, alarm_email="ops@example.com",
                                stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
-                               log_retention_days=7, log_level="DEBUG"),
+                               log_retention_days=7, log_level="DEBUG",
+                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100),
     )
     # the longest prefix context/resources allow: cfn-lint checks every name made from it
     longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
@@ -334,6 +336,42 @@ def test_context_flows_into_dev_stack(synth):
     subs = resources(tpl, "AWS::SNS::Subscription")
     assert [s["Properties"]["Protocol"] for s in subs.values()] == ["email"]
     assert next(iter(subs.values()))["Properties"]["Endpoint"] == "ops@example.com"
+
+
+def test_reserved_concurrency_is_off_by_default_and_set_from_context(tpl, synth):
+    """0 (the default) reserves nothing, so a new account (quota 10, or 1,000 with Lambda's 100
+    unreserved minimum) can deploy; set, ingest and delivery each get their own reservation."""
+    reserved = {name: {spec.suffix: t["Resources"][function_id(t, spec, prefix)]["Properties"]
+                       .get("ReservedConcurrentExecutions") for spec in r.FUNCTIONS}
+                for name, t, prefix in (("default", tpl, r.DEFAULT_PREFIX), ("dev", synth["json"]["dev"], DEV_PREFIX))}
+    assert reserved == {"default": {"ingest": None, "delivery": None, "admin": None},
+                        "dev": {"ingest": 20, "delivery": 100, "admin": None}}
+
+
+@pytest.mark.parametrize(("context", "expected"), [
+    ({}, (0, 0)),
+    ({"ingestReservedConcurrency": 0, "deliveryReservedConcurrency": 0}, (0, 0)),
+    ({"ingestReservedConcurrency": "", "deliveryReservedConcurrency": ""}, (0, 0)),  # -c key= (unset)
+    ({"ingestReservedConcurrency": "50", "deliveryReservedConcurrency": "200"}, (50, 200)),  # -c values are text
+    ({"ingestReservedConcurrency": 1, "deliveryReservedConcurrency": 10}, (1, 10)),
+])
+def test_reserved_concurrency_context_values(context, expected):
+    settings = StackSettings.from_context(cdk.App(context=context).node)
+    assert (settings.ingest_reserved_concurrency, settings.delivery_reserved_concurrency) == expected
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ({"ingestReservedConcurrency": -5}, "context ingestReservedConcurrency must be a whole number of concurrent "
+                                        "executions, 0 for no reservation (got -5)"),
+    ({"ingestReservedConcurrency": "lots"}, "ingestReservedConcurrency must be a whole number"),
+    ({"deliveryReservedConcurrency": 12.5}, "deliveryReservedConcurrency must be a whole number"),
+    ({"deliveryReservedConcurrency": True}, "deliveryReservedConcurrency must be a whole number"),
+    ({"deliveryReservedConcurrency": 5}, "context deliveryReservedConcurrency 5 is below one endpoint's default "
+                                         "maxConcurrency (10)"),
+])
+def test_reserved_concurrency_context_errors_say_what_to_set(context, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        StackSettings.from_context(cdk.App(context=context).node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,6 +765,7 @@ def test_cdk_json():
     assert ctx["prefix"] == r.DEFAULT_PREFIX
     assert (ctx["stageName"], ctx["throttleRateLimit"], ctx["throttleBurstLimit"]) == ("v1", 100, 200)
     assert (ctx["logLevel"], ctx["destroyData"], ctx["logRetentionDays"]) == ("INFO", False, 30)
+    assert (ctx["ingestReservedConcurrency"], ctx["deliveryReservedConcurrency"]) == (0, 0)
     assert "alarmEmail" in ctx
     flags = [k for k in ctx if k.startswith("@aws-cdk")]
     assert len(flags) > 50  # the recommended feature flags of `cdk init`

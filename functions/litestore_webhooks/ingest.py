@@ -11,6 +11,7 @@ whether to retry: 5xx only when nothing was accepted.
 
 from __future__ import annotations
 
+import heapq
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,8 @@ from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.catalog import CATALOG
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
-from litestore_webhooks.core.errors import ApiError, ValidationFailed
+from litestore_webhooks.core.errors import ApiError, ValidationFailed, shown_key
+from litestore_webhooks.core.schema import MAX_PROBLEMS
 
 logger = Logger(child=True)
 _AWS_ERRORS = (ClientError, BotoCoreError)
@@ -176,13 +178,16 @@ def accept_event(settings: Settings, store: Store, raw: Any) -> Outcome:
 def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
     """POST /events/batch: 202 all accepted, 207 mixed, 400/503 when none was (results in details)."""
     events = raw.get("events") if isinstance(raw, dict) else None
-    problems = [{"path": k, "message": "unknown field"} for k in sorted(raw) if k != "events"] if isinstance(raw, dict) else []
+    problems = []
     if not isinstance(raw, dict):
         problems.append({"path": "", "message": "expected object"})
     elif not isinstance(events, list):
         problems.append({"path": "events", "message": "expected array"})
     elif not 1 <= len(events) <= r.MAX_BATCH_EVENTS:
         problems.append({"path": "events", "message": f"must hold 1 to {r.MAX_BATCH_EVENTS} events, got {len(events)}"})
+    if isinstance(raw, dict):  # then unknown keys, capped as build_envelope caps its own (473,928 once answered 20 MB)
+        unknown = heapq.nsmallest(MAX_PROBLEMS - len(problems), (k for k in raw if k != "events"))
+        problems.extend({"path": shown_key(k), "message": "unknown field"} for k in unknown)
     if problems:
         raise ValidationFailed(problems)
 

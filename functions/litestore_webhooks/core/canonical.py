@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from array import array
 from itertools import accumulate
 from json.encoder import encode_basestring as _quote  # C implementation; escapes exactly like JS
 from typing import Any
@@ -25,9 +26,9 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _DIGITS = frozenset("0123456789")
 _MAX_ARRAY_INDEX = 2**32 - 2  # JS orders keys "0".."4294967294" numerically, before all others
 _IDENT_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
-_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
-_BRACKET_DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SHOWN_KEY_CHARS = 64  # a longer key shows in an error path as its first half and its length (keys can be 4 MB)
+_NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACKET_STEP = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 / -1 as signed bytes
 _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -149,7 +150,13 @@ def _enc_dict(d: dict) -> str:
 # --------------------------------------------------------------------------- diagnosis (slow path)
 
 
+def _shown(text: str, limit: int, unit: str) -> str:
+    """Client text cut for an error message or path, so the answer stays small."""
+    return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} {unit})"
+
+
 def _join_key(path: str, key: str) -> str:
+    key = _shown(key, _SHOWN_KEY_CHARS, "characters")  # a cut key is never an identifier: it shows in [...]
     if _IDENT_RE.match(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
@@ -232,12 +239,27 @@ def canonical_bytes(obj: Any) -> bytes:
     return _dump(obj)[1]
 
 
-def _check_depth(text: str, max_depth: int) -> None:
+def _depth(body: bytes) -> int:
+    """The deepest bracket nesting outside strings, in a fixed number of linear C-level passes.
+
+    Escaped backslashes go first, then escaped quotes, so every quote left delimits a string;
+    then everything but quotes and brackets. A bracket is inside a string when an odd number of
+    quotes precedes it: deleting adjacent quote pairs keeps that parity (no bracket sits between
+    them), and what remains splits on quotes into outside/inside pieces. An unclosed string runs
+    to the end. Nothing here backtracks or rescans, whatever the body holds.
+    """
+    marks = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_QUOTE_OR_BRACKET)
+    marks = marks.replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])
+    return max(accumulate(array("b", marks.translate(_BRACKET_STEP))), default=0)
+
+
+def _check_depth(body: bytes, max_depth: int) -> None:
     """Reject deep nesting before json.loads recurses into it (RecursionError, slow)."""
-    if text.count("[") + text.count("{") <= max_depth:
+    if body.count(b"[") + body.count(b"{") <= max_depth:
         return  # cannot be deeper than its number of opening brackets
-    brackets = _NOT_BRACKET_RE.sub("", _STRING_RE.sub("", text))
-    depth = max(accumulate(map(_BRACKET_DELTA.__getitem__, brackets)), default=0)
+    depth = _depth(body)
     if depth > max_depth:
         raise CanonicalJSONError("", f"JSON nesting depth {depth} exceeds the limit of {max_depth}")
 
@@ -250,13 +272,14 @@ def parse_json(raw: bytes | bytearray | memoryview | str, *, max_depth: int = 64
     value wins, at the position of the first occurrence (as JSON.parse does).
     """
     if isinstance(raw, str):
-        text = raw
+        text, body = raw, raw.encode("utf-8", "surrogatepass")
     else:
+        body = bytes(raw)
         try:
-            text = bytes(raw).decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise CanonicalJSONError("", "body is not valid UTF-8") from None
-    _check_depth(text, max_depth)
+    _check_depth(body, max_depth)
 
     flagged = False
 
@@ -267,8 +290,7 @@ def parse_json(raw: bytes | bytearray | memoryview | str, *, max_depth: int = 64
             if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                 return v
         flagged = True
-        shown = s if len(s) <= 40 else f"{s[:20]}...({len(s)} digits)"
-        return _Bad(f"integer {shown} is outside the JavaScript safe range ±(2^53-1)")
+        return _Bad(f"integer {_shown(s, 40, 'digits')} is outside the JavaScript safe range ±(2^53-1)")
 
     def parse_float(s: str) -> float | _Bad:
         nonlocal flagged
@@ -276,7 +298,7 @@ def parse_json(raw: bytes | bytearray | memoryview | str, *, max_depth: int = 64
         if math.isfinite(v):
             return v
         flagged = True
-        return _Bad(f"number {s} overflows a double")
+        return _Bad(f"number {_shown(s, 40, 'characters')} overflows a double")
 
     def parse_constant(s: str) -> _Bad:
         nonlocal flagged

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.errors import ValidationFailed, shown_key
 from litestore_webhooks.core.schema import validate
 
 WILDCARD = "*"
@@ -46,7 +46,8 @@ def event_names() -> list[str]:
 
 def unknown_type_message(name: object) -> str:
     """The one wording for an unknown event type, listing the known ones so the fix is obvious."""
-    return f"unknown event type {name!r:.80}; known types: {', '.join(CATALOG)}"
+    shown = shown_key(name) if isinstance(name, str) else name  # the store's text, cut as keys are
+    return f"unknown event type {shown!r:.80}; known types: {', '.join(CATALOG)}"
 
 
 def get(name: str) -> EventType:

@@ -7,6 +7,7 @@ out-of-range values with every problem at once, and fills in id/timestamp when t
 from __future__ import annotations
 
 import base64
+import heapq
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
-from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.errors import ValidationFailed, shown_key
 from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time, validate
 
 # Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
@@ -28,9 +29,6 @@ _UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(
 _TIMESTAMP_RULE = "must be an ISO-8601 UTC date-time such as 2024-01-15T10:30:00Z"
 
 _FIELDS = ("event", "id", "timestamp", "data")
-# Unknown keys are echoed in problem paths: cut long ones, so an error answer stays small
-# (a 6 MB batch of long or many keys once produced a 21 MB answer, over Lambda's 6 MB).
-_SHOWN_KEY_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -66,10 +64,6 @@ def _span(delta: timedelta) -> str:
             count = seconds // size
             return f"{count} {unit}{'' if count == 1 else 's'}"
     return f"{seconds} seconds"
-
-
-def _shown_key(key: str) -> str:
-    return key if len(key) <= _SHOWN_KEY_CHARS else f"{key[:_SHOWN_KEY_CHARS]}...({len(key)} characters)"
 
 
 def _problem(path: str, message: str) -> dict[str, str]:
@@ -134,8 +128,9 @@ def build_envelope(
         schema = catalog.CATALOG[event].schema if known else {"type": "object"}
         problems.extend(validate(data, schema, "data"))
 
-    unknown = sorted(k for k in raw if k not in _FIELDS)
-    problems.extend(_problem(_shown_key(key), "unknown field") for key in unknown[:MAX_PROBLEMS])
+    # The first MAX_PROBLEMS unknown keys in sorted order, without sorting them all.
+    unknown = heapq.nsmallest(MAX_PROBLEMS, (k for k in raw if k not in _FIELDS))
+    problems.extend(_problem(shown_key(key), "unknown field") for key in unknown)
 
     if problems:
         raise ValidationFailed(problems[:MAX_PROBLEMS])

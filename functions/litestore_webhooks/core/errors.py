@@ -5,6 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 _SUMMARY_LIMIT = 3
+_SHOWN_KEY_WIDTH = 64
+
+
+def shown_key(key: str) -> str:
+    """A client's key as an error echoes it: cut where its JSON spelling passes 64 characters.
+
+    Width counts each character as \\u-escaping JSON writes it (a control character takes 6, an
+    emoji 12), so the 5,000 problem paths a batch answer may hold stay well under Lambda's 6 MB
+    response limit however the keys are spelled (a 4 MB batch of long keys once answered 21 MB).
+    """
+    width = 0
+    for index, char in enumerate(key):
+        if " " <= char <= "~":
+            width += 2 if char in '"\\' else 1
+        else:
+            width += 12 if char > "\uffff" else 6
+        if width > _SHOWN_KEY_WIDTH:
+            return f"{key[:index]}...({len(key)} characters)"
+    return key
 
 
 class ApiError(Exception):

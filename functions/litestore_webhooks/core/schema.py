@@ -8,6 +8,7 @@ enum, minimum, maximum, minLength, maxLength, minItems, format ("date-time", "ur
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -16,6 +17,8 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
+
+from litestore_webhooks.core.errors import shown_key
 
 MAX_PROBLEMS = 50
 
@@ -124,8 +127,8 @@ def _problems(instance: Any, schema: dict[str, Any], path: str) -> Iterator[dict
             if key in instance:
                 yield from _problems(instance[key], subschema, _key_path(path, key))
         if schema.get("additionalProperties", True) is False:
-            for key in sorted(k for k in instance if k not in properties):
-                yield _problem(_key_path(path, key), "unknown field")
+            for key in heapq.nsmallest(MAX_PROBLEMS, (k for k in instance if k not in properties)):
+                yield _problem(_key_path(path, shown_key(key)), "unknown field")
 
 
 def validate(instance: Any, schema: dict[str, Any], path: str = "data") -> list[dict[str, str]]:
