@@ -255,8 +255,22 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(admin):
 
     mine = "whsec_" + "B" * 43 + "="
     status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"secret": mine, "overlapSeconds": 0})
-    assert body == {"secret": mine, "previousSecretExpiresAt": None}
-    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1  # the first rotation's
+    # Overlap 0 ends only the secret this call replaced; the first rotation's keeps its hour.
+    assert body == {"secret": mine, "previousSecretExpiresAt": None,
+                    "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
+    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1
+
+    status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 0, "revokePrevious": True})
+    assert status == 200 and body["previousSecrets"] == [] and body["previousSecretExpiresAt"] is None
+    assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": body["secret"], "previousSecrets": []}
+    assert load_endpoint(store(), eid)[0].signing_secrets(datetime.now(timezone.utc)) == [body["secret"]]
+
+    # Revoking without a new secret: rotate to the current one.
+    current = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})[1]["secret"]
+    status, same, _ = call("POST", f"/endpoints/{eid}/secret/rotate",
+                           {"secret": current, "overlapSeconds": 0, "revokePrevious": True})
+    assert status == 200 and same["secret"] == current
+    assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": current, "previousSecrets": []}
 
 
 def test_rotation_keeps_at_most_ten_previous_and_drops_expired(admin):

@@ -31,7 +31,7 @@ from litestore_webhooks import config
 from litestore_webhooks.aws import queues
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, utc_iso
+from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, subscribes, utc_iso
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
 from litestore_webhooks.core.sender import SendResult, Sender
 from litestore_webhooks.core.signing import signature_headers
@@ -52,9 +52,6 @@ _RETRY_AFTER_STATUSES = (429, 503)
 # Sent (value "true") only on test events, so receivers can tell them from real ones.
 TEST_HEADER = "X-Litestore-Test"
 
-_endpoints: dict[str, tuple[float, tuple[Endpoint, EndpointResources] | None]] = {}
-
-
 @lru_cache(maxsize=None)
 def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:
     """One Sender per process, so warm invocations reuse keep-alive connections."""
@@ -64,22 +61,6 @@ def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:
 def endpoint_id_of(event_source_arn: str, prefix: str) -> str:
     """`arn:aws:sqs:<region>:<account>:<prefix>-<endpoint id>` -> endpoint id."""
     return event_source_arn.rsplit(":", 1)[1].removeprefix(f"{prefix}-")
-
-
-def cached_endpoint(store: Store, endpoint_id: str, ttl_s: float) -> tuple[Endpoint, EndpointResources] | None:
-    """The endpoint as of at most `ttl_s` ago (absence is cached too: stragglers of a deleted endpoint)."""
-    hit = _endpoints.get(endpoint_id)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < ttl_s:
-        return hit[1]
-    found = load_endpoint(store, endpoint_id)
-    _endpoints[endpoint_id] = (now, found)
-    return found
-
-
-def forget_endpoint(endpoint_id: str) -> None:
-    """Drop the cached copy after this process changed the endpoint (pause)."""
-    _endpoints.pop(endpoint_id, None)
 
 
 @dataclass(frozen=True)
@@ -243,7 +224,12 @@ class _Batch:
         now_ms = int(time.time() * 1000)
         due: list[Message] = []
         for m in messages:
-            if m.event_id in delivered:
+            if not m.test and not subscribes(self.endpoint.events, m.event_type):
+                # Routed under an older filter: SNS applies a new filter policy only eventually.
+                logger.info("not subscribed any more; acknowledged without delivery", extra={
+                    "endpointId": self.endpoint.id, "eventId": m.event_id, "eventType": m.event_type,
+                })
+            elif m.event_id in delivered:
                 logger.info("already delivered", extra={"endpointId": self.endpoint.id, "eventId": m.event_id})
             elif m.not_before_ms is not None and m.not_before_ms > now_ms:
                 self._send_later(
@@ -455,7 +441,6 @@ class _Batch:
 
     def _pause(self, reason: str) -> None:
         Provisioner(self.settings, self.store).pause(self.endpoint.id, reason)
-        forget_endpoint(self.endpoint.id)
         logger.info("endpoint paused", extra={"endpointId": self.endpoint.id, "pausedReason": reason})
 
     def emit_metrics(self) -> None:
@@ -481,7 +466,8 @@ def process_batch(event: dict[str, Any], settings: Settings | None = None) -> di
     store = Store(settings)
     everything = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
     try:
-        found = cached_endpoint(store, endpoint_id, settings.endpoint_cache_ttl_s)
+        # Read per batch, consistently: every change the admin API answered applies to this batch.
+        found = load_endpoint(store, endpoint_id)
     except Exception:
         logger.exception("endpoint lookup failed", extra={"endpointId": endpoint_id})
         return everything

@@ -1,4 +1,4 @@
-"""/endpoints/{id}/secret: show the current secret, rotate it with an overlap window."""
+"""/endpoints/{id}/secret: show the current secret, rotate it with an overlap window (or revoke the old ones)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class Rotation(common.Body):
     overlapSeconds: int = Field(DEFAULT_OVERLAP_S, ge=0, le=MAX_OVERLAP_S,
                                 description="How long the old secret keeps signing too (0: stops at once)")
     secret: str | None = Field(None, description="Use this secret instead of a generated one")
+    revokePrevious: bool = Field(False, description="Secrets from earlier rotations stop signing now too "
+                                 "(with overlapSeconds 0: only the new secret signs)")
 
     @field_validator("secret")
     @classmethod
@@ -48,12 +50,13 @@ def show(st: Store, endpoint_id: str) -> dict[str, Any]:
 def rotate(st: Store, endpoint_id: str, rotation: Rotation) -> dict[str, Any]:
     """New current secret; the old one signs alongside it until the overlap ends.
 
+    Earlier rotations' secrets keep their own overlap unless `revokePrevious` ends them now.
     Conditional on the secret we replaced, so two concurrent rotations cannot both report
     success while one of their secrets is lost (the loser gets 409 and retries).
     """
     endpoint = common.endpoint_or_404(st, endpoint_id)[0]
     moment = common.now()
-    previous = _unexpired(endpoint, moment)
+    previous = [] if rotation.revokePrevious else _unexpired(endpoint, moment)
     expires = None
     if rotation.overlapSeconds > 0:
         expires = utc_iso(moment + timedelta(seconds=rotation.overlapSeconds))
@@ -65,7 +68,8 @@ def rotate(st: Store, endpoint_id: str, rotation: Rotation) -> dict[str, Any]:
         {"secret": secret, "previousSecrets": [p.model_dump() for p in previous], "updatedAt": utc_iso(moment)},
         {"secret": endpoint.secret},
     )
-    return {"secret": secret, "previousSecretExpiresAt": expires}
+    return {"secret": secret, "previousSecretExpiresAt": expires,
+            "previousSecrets": [{"expiresAt": p.expiresAt} for p in previous]}
 
 
 _TAGS = ["secrets"]
