@@ -32,6 +32,7 @@ REQUIREMENTS = (
     "aws-lambda-powertools[tracer]==3.37.0",
     "requests==2.34.2",
     "pydantic==2.14.4",
+    "cryptography==50.0.2",  # AES-GCM for sealed endpoint secrets (aws/kms.py); not in the Lambda runtime
 )
 # The Lambda Python runtime ships boto3/botocore/s3transfer; aws-xray-sdk pulls botocore
 # in (~30 MB), so we drop them from the bundle and use the runtime's SDK.

@@ -28,7 +28,9 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core import retry
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.endpoint import Endpoint
-from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.aws.kms import SecretBox
+from litestore_webhooks.core.endpoint import SigningSecrets
+from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint, secrets_of
 
 FAST = {"maxAttempts": 5, "initialDelay": 500, "backoffMultiplier": 2.0, "maxDelay": 30_000}
 
@@ -72,6 +74,11 @@ def make_endpoint(settings: Settings, url: str, **spec: Any) -> tuple[Endpoint, 
     found = load_endpoint(prov.store, endpoint.id)
     assert found is not None
     return found
+
+
+def signing_secrets(settings: Settings, endpoint: Endpoint) -> SigningSecrets:
+    """The endpoint's secrets as the admin API would show them (the item holds them sealed)."""
+    return secrets_of(Store(settings).get_endpoint_item(endpoint.id), SecretBox(settings.secrets_key_arn))
 
 
 def publish(res: EndpointResources, event_id: str = "evt_1", **attributes: Any) -> bytes:
@@ -160,7 +167,7 @@ def test_fails_twice_then_succeeds_on_attempt_3_with_the_policy_delays(settings,
     assert {r.headers["webhook-id"] for r in requests} == {"evt_1"}
     for r in requests:
         assert r.body == body
-        verify(r.body, r.headers, endpoint.secret)  # raises if the signature does not verify
+        verify(r.body, r.headers, signing_secrets(settings, endpoint).secret)  # raises if the signature does not verify
     # Policy 500 ms x 2 (jitter pinned to its midpoint): retry 1 waits 500 ms, retry 2 1000 ms.
     hops = [s for s in sent if queues.ATTEMPT in s["attributes"]]
     assert [s["delay_s"] for s in hops] == [1, 1]  # ceil to whole DelaySeconds
@@ -299,7 +306,7 @@ def test_https_receiver_with_a_private_ca(settings, tmp_path):
         publish(res)
         assert pump(tls, res) == {"batchItemFailures": []}
         (request,) = rx.wait_for(1)
-    verify(request.body, request.headers, endpoint.secret)
+    verify(request.body, request.headers, signing_secrets(tls, endpoint).secret)
 
 
 # -- never lose, never duplicate ------------------------------------------------------------
@@ -573,25 +580,27 @@ def test_handler_returns_partial_batch_response_and_emits_both_metric_sets(setti
 def test_deliver_now_makes_one_logged_synchronous_attempt(settings, sent):
     with Receiver(Reply(500, body=b"nope")) as rx:
         endpoint, res = make_endpoint(settings, rx.url())
-        record = delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
+        secrets = signing_secrets(settings, endpoint)
+        record = delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
         (request,) = rx.wait_for(1)
     assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == ("failed", 500, "nope", True)
-    verify(request.body, request.headers, endpoint.secret)
+    verify(request.body, request.headers, secrets.secret)
     assert sent == [] and [a["status"] for a in attempts(settings, "evt_test")] == ["failed"]
 
 
 def test_test_sends_carry_the_test_marker_header_and_deliveries_do_not(settings):
     with Receiver() as rx:
         endpoint, res = make_endpoint(settings, rx.url())
-        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
-        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
+        secrets = signing_secrets(settings, endpoint)
+        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
+        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
         publish(res)
         pump(settings, res)
         test_send, synchronous, queued = rx.wait_for(3)
     lower = [{k.lower(): v for k, v in r.headers.items()} for r in (test_send, synchronous, queued)]
     assert lower[0]["x-litestore-test"] == "true"
     assert "x-litestore-test" not in lower[1] and "x-litestore-test" not in lower[2]
-    verify(test_send.body, test_send.headers, endpoint.secret)
+    verify(test_send.body, test_send.headers, secrets.secret)
 
 
 # -- a change the admin API answered applies to the next batch (issue 13 item 3) ---------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import clients
 from litestore_webhooks.local import apigw
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
 from tests.receivers import Receiver
@@ -51,3 +53,8 @@ def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
             from litestore_webhooks import verify
 
             verify(request.body, request.headers, SECRET)  # same secret as before the restart
+            # Sealed again under this run's KMS key: the table holds no plaintext, the API shows the secret.
+            stored = clients.client("dynamodb").get_item(TableName=r.ENDPOINTS_TABLE.name(rt.prefix),
+                                                         Key={"id": {"S": ep["id"]}})["Item"]
+            assert SECRET not in json.dumps(stored) and "sealedSecrets" in stored
+            assert admin(rt, "GET", f"/endpoints/{ep['id']}/secret")[1]["secret"] == SECRET

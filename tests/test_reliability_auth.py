@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from litestore_webhooks import resources as r
 from litestore_webhooks import verify
+from litestore_webhooks.aws import clients
 from litestore_webhooks.core import signing
 from litestore_webhooks.core.signing import generate_secret, signature_headers
 from litestore_webhooks.local import apigw
@@ -209,6 +211,27 @@ def forms(secret: str) -> list[str]:
     return found
 
 
+def stored_endpoint_items(rt: LocalRuntime) -> str:
+    """The endpoints table as DynamoDB holds it (what table read access or a backup shows), as text."""
+    pages = clients.client("dynamodb").get_paginator("scan").paginate(TableName=r.ENDPOINTS_TABLE.name(rt.prefix))
+    return json.dumps([item for page in pages for item in page["Items"]])
+
+
+def test_stored_endpoint_items_hold_no_plaintext_secret(rt, receiver):
+    own = "own-secret-" + secrets.token_hex(12)
+    endpoint = create(rt, receiver.url("/at-rest"), secret=own)
+    status, _, text = http(rt, "POST", f"/endpoints/{endpoint['id']}/secret/rotate", {"overlapSeconds": 3600},
+                           as_admin(rt))
+    assert status == 200, text
+    rotated = json.loads(text)["secret"]
+    stored = stored_endpoint_items(rt)
+    assert endpoint["id"] in stored  # the scan reads the right table
+    assert [form[:12] + "..." for secret in (own, rotated) for form in forms(secret) if form in stored] == []
+    # Still the secrets the API shows and delivery signs with.
+    shown = json.loads(http(rt, "GET", f"/endpoints/{endpoint['id']}/secret", headers=as_admin(rt))[2])
+    assert shown["secret"] == rotated and len(shown["previousSecrets"]) == 1
+
+
 def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
     answers: list[tuple[str, str]] = []  # (what, raw text) of every answer that must not show a secret
     showing: list[str] = []  # the answers whose job is to show a secret (create, GET secret, rotate)
@@ -293,6 +316,7 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         admin_call("DELETE", f"/endpoints/{rej['id']}")
         received = [json.dumps({"headers": r.headers, "body": r.body.decode()}) for rx in (good, failing, rejecting)
                     for r in rx.requests]
+        stored = stored_endpoint_items(rt)
     captured = capfd.readouterr()
 
     # The scan works: the log tap saw our pipeline, and the answers carry the attempt log.
@@ -304,13 +328,15 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         verify(request.body, request.headers, own)
 
     places = {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err,
+              "stored endpoint items": stored,
               **{f"answer {what}": text for what, text in answers},
               **{f"request to a receiver #{i}": text for i, text in enumerate(received)}}
     leaks = [(form[:12] + "...", where) for secret in made for form in forms(secret)
              for where, text in places.items() if form in text]
     assert leaks == [], leaks
     print(f"scanned for {len(made)} secrets/credentials: {len(answers)} answers, {len(received)} receiver requests, "
-          f"{len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")
+          f"{len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr, "
+          f"{len(stored)} of stored endpoint items")
     # Control: the same scan finds every valid secret where it is meant to be shown.
     valid = [own, own_whsec, rotated_own, rej["secret"], rotated["secret"]]
     assert all(any(form in text for text in showing) for secret in valid for form in forms(secret))
