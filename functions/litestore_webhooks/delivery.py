@@ -330,7 +330,8 @@ class _Batch:
 
     def _attempt(self, m: Message) -> _Posted:
         result, at = _post(
-            self.settings, self.endpoint, self.secrets, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt, test=m.test
+            self.settings, self.endpoint, self.secrets, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt,
+            test=m.test,
         )
         marker_failed = False
         if result.ok:

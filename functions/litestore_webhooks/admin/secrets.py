@@ -41,7 +41,8 @@ class Rotation(common.Body):
 def show(st: Store, box: SecretBox, endpoint_id: str) -> dict[str, Any]:
     """The current secret and when each still-signing old one expires (never the old values)."""
     secrets = provisioning.secrets_of(common.endpoint_item_or_404(st, endpoint_id), box)
-    return {"secret": secrets.secret, "previousSecrets": [{"expiresAt": p.expiresAt} for p in secrets.unexpired(common.now())]}
+    live = secrets.unexpired(common.now())
+    return {"secret": secrets.secret, "previousSecrets": [{"expiresAt": p.expiresAt} for p in live]}
 
 
 def rotate(st: Store, box: SecretBox, endpoint_id: str, rotation: Rotation) -> dict[str, Any]:

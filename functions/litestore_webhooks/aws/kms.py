@@ -112,7 +112,8 @@ class SecretBox:
         try:
             plaintext = AESGCM(data_key).decrypt(nonce, sealed, _aad(endpoint_id))
         except InvalidTag:
-            raise SealError(f"endpoint {endpoint_id}: stored secrets do not open (altered, or another endpoint's)") from None
+            why = "altered, or another endpoint's"
+            raise SealError(f"endpoint {endpoint_id}: stored secrets do not open ({why})") from None
         return SigningSecrets.model_validate(json.loads(plaintext))
 
     def _data_key(self, endpoint_id: str, encrypted_key: bytes) -> bytes:
