@@ -197,7 +197,7 @@ class CallCounter:
         """Hook the process's shared clients (call again after clients.reset())."""
         from litestore_webhooks.aws import clients
 
-        for service in ("dynamodb", "sns", "sqs"):
+        for service in ("dynamodb", "sns", "sqs", "kms"):
             c = clients.client(service)
             if id(c) in self._attached:
                 continue
@@ -269,6 +269,8 @@ class CallCounter:
             elif op == "PublishBatch":
                 size = sum(len(e["Message"].encode()) for e in p["PublishBatchRequestEntries"])
                 u["sns_requests"] += math.ceil(max(1, size) / _CHUNK_64K)
+        elif service == "kms":
+            u["kms_requests"] += 1
         elif service == "sqs":
             if op == "SendMessage":
                 u["sqs_requests"] += math.ceil(max(1, len(p["MessageBody"].encode())) / _CHUNK_64K)

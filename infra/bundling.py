@@ -33,6 +33,7 @@ REQUIREMENTS = (
     "requests==2.34.2",
     "idna==3.20",  # core/urls.py imports it for non-ASCII hosts
     "pydantic==2.14.4",
+    "cryptography==50.0.2",  # AES-GCM for sealed endpoint secrets (aws/kms.py); not in the Lambda runtime
 )
 # The Lambda Python runtime ships boto3/botocore/s3transfer; aws-xray-sdk pulls botocore
 # in (~30 MB), so we drop them from the bundle and use the runtime's SDK.

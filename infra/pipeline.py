@@ -22,6 +22,7 @@ from constructs import Construct
 
 from infra import bundling
 from infra.context import StackSettings
+from infra.secrets_key import OPEN_ACTIONS, SEAL_ACTIONS, SecretsKey
 from litestore_webhooks import resources as r
 
 SERVICE_NAME = "litestore-webhooks"
@@ -129,11 +130,18 @@ class Pipeline(Construct):
         for spec in r.TABLES:
             self.tables[spec.construct_id] = self._table(spec)
 
+        # --- KMS key sealing endpoint secrets (kept with the endpoints table) -----------------
+        self.secrets_key = SecretsKey(
+            self, "SecretsKey", prefix=prefix,
+            retain=r.ENDPOINTS_TABLE.retain_by_default and not settings.destroy_data,
+        )
+
         # --- Functions -----------------------------------------------------------------------
         code = self.code = bundling.lambda_code()  # one asset, shared by every function
         env = {
             "LSW_PREFIX": prefix,
             "LSW_TOPIC_ARN": self.topic.topic_arn,
+            r.SECRETS_KEY_ENV: self.secrets_key.key_arn,
             **{spec.env_var: self.tables[spec.construct_id].table_name for spec in r.TABLES},
             "LSW_DELIVERY_FUNCTION": self.delivery_function_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -148,6 +156,10 @@ class Pipeline(Construct):
         self._grant_ingest()
         self._grant_delivery()
         self._grant_admin()
+        # The secrets key, in one place: admin seals (create, rotate) and opens (show, test send);
+        # delivery only opens; ingest never touches it.
+        self.secrets_key.grant(self.roles[r.ADMIN_FUNCTION.construct_id], SEAL_ACTIONS)
+        self.secrets_key.grant(self.roles[r.DELIVERY_FUNCTION.construct_id], OPEN_ACTIONS)
 
     # -- builders ------------------------------------------------------------------------------
     def _table(self, spec: r.Table) -> dynamodb.Table:

@@ -126,7 +126,8 @@ def kms_key(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
     key = p.get("KeyId")
     if not key or key.startswith("alias/") or ":alias/" in key:
         raise UnmappedCall(f"kms call with KeyId {key!r}: give the key's ARN or id to map it to IAM's resource")
-    return [(key if key.startswith("arn:") else w.arn("kms", f"key/{key}"), {})]
+    context = {f"kms:EncryptionContext:{k}": v for k, v in (p.get("EncryptionContext") or {}).items()}
+    return [(key if key.startswith("arn:") else w.arn("kms", f"key/{key}"), context)]
 
 
 # (botocore service name, operation) -> (IAM action, its resources). Extend for new calls.

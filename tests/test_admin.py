@@ -17,7 +17,9 @@ from litestore_webhooks.aws import clients, event_sources, queues
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
-from litestore_webhooks.provisioning import load_endpoint
+from litestore_webhooks.aws.kms import SecretBox
+from litestore_webhooks.core.endpoint import PreviousSecret, SigningSecrets
+from litestore_webhooks.provisioning import load_endpoint, save_secrets, secrets_of
 from test_provisioning import fail_next_call
 
 HOOK = {"url": "https://hooks.example.com/in", "events": ["order.*"]}
@@ -46,6 +48,14 @@ def store() -> Store:
 
 def resources(endpoint_id: str):
     return load_endpoint(store(), endpoint_id)[1]
+
+
+def box() -> SecretBox:
+    return SecretBox(config.settings().secrets_key_arn)
+
+
+def stored_secrets(endpoint_id: str) -> SigningSecrets:
+    return secrets_of(store().get_endpoint_item(endpoint_id), box())
 
 
 def drain(queue_url: str) -> list[dict]:
@@ -275,13 +285,26 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(admin):
     assert timedelta(minutes=59) < expires - datetime.now(timezone.utc) <= timedelta(hours=1)
     shown = call("GET", f"/endpoints/{eid}/secret")[1]
     assert shown == {"secret": rotated["secret"], "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
-    endpoint = load_endpoint(store(), eid)[0]
-    assert endpoint.signing_secrets(datetime.now(timezone.utc)) == [rotated["secret"], old]
+    assert stored_secrets(eid).signing(datetime.now(timezone.utc)) == [rotated["secret"], old]
 
     mine = "whsec_" + "B" * 43 + "="
     status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"secret": mine, "overlapSeconds": 0})
-    assert body == {"secret": mine, "previousSecretExpiresAt": None}
-    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1  # the first rotation's
+    # Overlap 0 ends only the secret this call replaced; the first rotation's keeps its hour.
+    assert body == {"secret": mine, "previousSecretExpiresAt": None,
+                    "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
+    assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1
+
+    status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 0, "revokePrevious": True})
+    assert status == 200 and body["previousSecrets"] == [] and body["previousSecretExpiresAt"] is None
+    assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": body["secret"], "previousSecrets": []}
+    assert stored_secrets(eid).signing(datetime.now(timezone.utc)) == [body["secret"]]
+
+    # Revoking without a new secret: rotate to the current one.
+    current = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})[1]["secret"]
+    status, same, _ = call("POST", f"/endpoints/{eid}/secret/rotate",
+                           {"secret": current, "overlapSeconds": 0, "revokePrevious": True})
+    assert status == 200 and same["secret"] == current
+    assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": current, "previousSecrets": []}
 
 
 def test_rotation_keeps_at_most_ten_previous_and_drops_expired(admin):
@@ -289,10 +312,12 @@ def test_rotation_keeps_at_most_ten_previous_and_drops_expired(admin):
     for _ in range(12):
         assert call("POST", f"/endpoints/{eid}/secret/rotate")[0] == 200
     assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 10
-    store().update_endpoint_fields(eid, {"previousSecrets": [{"secret": "whsec_" + "C" * 43 + "=", "expiresAt": "2020-01-01T00:00:00.000Z"}]})
+    expired = PreviousSecret(secret="whsec_" + "C" * 43 + "=", expiresAt="2020-01-01T00:00:00.000Z")
+    current = stored_secrets(eid).secret
+    save_secrets(store(), box(), store().get_endpoint_item(eid), SigningSecrets(secret=current, previousSecrets=[expired]))
     assert call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"] == []
     call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})
-    assert len(load_endpoint(store(), eid)[0].previousSecrets) == 1
+    assert len(stored_secrets(eid).previousSecrets) == 1
 
 
 @pytest.mark.parametrize("body", [{"overlapSeconds": 604801}, {"overlapSeconds": -1}, {"secret": "has space in it"}, {"x": 1}])

@@ -219,6 +219,14 @@ def test_delete_resume_and_rotate_never_print_the_secret(api, run):
     assert api.seen[-1].body == {"overlapSeconds": 7200}
 
 
+def test_rotate_secret_revoke_previous_sends_the_flag(api, run):
+    api.on("POST", f"/endpoints/{EP1}/secret/rotate", {"secret": SECRET, "previousSecretExpiresAt": None,
+                                                         "previousSecrets": []})
+    code, out, err = run("endpoints", "rotate-secret", EP1, "--overlap", "0", "--revoke-previous")
+    assert code == 0 and SECRET not in out + err
+    assert api.seen[-1].body == {"overlapSeconds": 0, "revokePrevious": True}
+
+
 def test_secret_prints_it(api, run):
     api.on("GET", f"/endpoints/{EP1}/secret", {"secret": SECRET, "previousSecrets": [{"expiresAt": "2024-01-16T00:00:00Z"}]})
     code, out, err = run("endpoints", "secret", EP1)

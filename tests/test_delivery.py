@@ -28,7 +28,9 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core import retry
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.endpoint import Endpoint
-from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.aws.kms import SecretBox
+from litestore_webhooks.core.endpoint import SigningSecrets
+from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint, secrets_of
 
 FAST = {"maxAttempts": 5, "initialDelay": 500, "backoffMultiplier": 2.0, "maxDelay": 30_000}
 
@@ -72,6 +74,11 @@ def make_endpoint(settings: Settings, url: str, **spec: Any) -> tuple[Endpoint, 
     found = load_endpoint(prov.store, endpoint.id)
     assert found is not None
     return found
+
+
+def signing_secrets(settings: Settings, endpoint: Endpoint) -> SigningSecrets:
+    """The endpoint's secrets as the admin API would show them (the item holds them sealed)."""
+    return secrets_of(Store(settings).get_endpoint_item(endpoint.id), SecretBox(settings.secrets_key_arn))
 
 
 def publish(res: EndpointResources, event_id: str = "evt_1", **attributes: Any) -> bytes:
@@ -160,7 +167,7 @@ def test_fails_twice_then_succeeds_on_attempt_3_with_the_policy_delays(settings,
     assert {r.headers["webhook-id"] for r in requests} == {"evt_1"}
     for r in requests:
         assert r.body == body
-        verify(r.body, r.headers, endpoint.secret)  # raises if the signature does not verify
+        verify(r.body, r.headers, signing_secrets(settings, endpoint).secret)  # raises if the signature does not verify
     # Policy 500 ms x 2 (jitter pinned to its midpoint): retry 1 waits 500 ms, retry 2 1000 ms.
     hops = [s for s in sent if queues.ATTEMPT in s["attributes"]]
     assert [s["delay_s"] for s in hops] == [1, 1]  # ceil to whole DelaySeconds
@@ -299,7 +306,7 @@ def test_https_receiver_with_a_private_ca(settings, tmp_path):
         publish(res)
         assert pump(tls, res) == {"batchItemFailures": []}
         (request,) = rx.wait_for(1)
-    verify(request.body, request.headers, endpoint.secret)
+    verify(request.body, request.headers, signing_secrets(tls, endpoint).secret)
 
 
 # -- never lose, never duplicate ------------------------------------------------------------
@@ -496,7 +503,6 @@ def test_paused_endpoint_leaves_records_queued_and_deleted_endpoint_drops_them(s
             "batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]
         }
         Store(settings).delete_endpoint_item(endpoint.id)
-        delivery.forget_endpoint(endpoint.id)
         assert delivery.process_batch(event, settings) == {"batchItemFailures": []}
     assert rx.requests == []
 
@@ -574,22 +580,102 @@ def test_handler_returns_partial_batch_response_and_emits_both_metric_sets(setti
 def test_deliver_now_makes_one_logged_synchronous_attempt(settings, sent):
     with Receiver(Reply(500, body=b"nope")) as rx:
         endpoint, res = make_endpoint(settings, rx.url())
-        record = delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
+        secrets = signing_secrets(settings, endpoint)
+        record = delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
         (request,) = rx.wait_for(1)
     assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == ("failed", 500, "nope", True)
-    verify(request.body, request.headers, endpoint.secret)
+    verify(request.body, request.headers, secrets.secret)
     assert sent == [] and [a["status"] for a in attempts(settings, "evt_test")] == ["failed"]
 
 
 def test_test_sends_carry_the_test_marker_header_and_deliveries_do_not(settings):
     with Receiver() as rx:
         endpoint, res = make_endpoint(settings, rx.url())
-        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
-        delivery.deliver_now(endpoint, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
+        secrets = signing_secrets(settings, endpoint)
+        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
+        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
         publish(res)
         pump(settings, res)
         test_send, synchronous, queued = rx.wait_for(3)
     lower = [{k.lower(): v for k, v in r.headers.items()} for r in (test_send, synchronous, queued)]
     assert lower[0]["x-litestore-test"] == "true"
     assert "x-litestore-test" not in lower[1] and "x-litestore-test" not in lower[2]
-    verify(test_send.body, test_send.headers, endpoint.secret)
+    verify(test_send.body, test_send.headers, secrets.secret)
+
+
+# -- a change the admin API answered applies to the next batch (issue 13 item 3) ---------------
+# Each test delivers one batch first, so this process has seen the endpoint as it was (a warm
+# container), then changes the endpoint the way the admin function does, in its own Provisioner.
+
+
+def _warm(settings: Settings, res: EndpointResources, rx: Receiver) -> None:
+    publish(res, "evt_warm")
+    assert pump(settings, res) == {"batchItemFailures": []}
+    rx.wait_for(1)
+
+
+def _ids(requests: list[Any]) -> list[str]:
+    return [json.loads(q.body)["id"] for q in requests]
+
+
+def test_a_pause_holds_the_next_batch_although_the_mapping_still_polls(settings):
+    """On AWS a disabled mapping can invoke for a while after UpdateEventSourceMapping; delivery re-reads `active`."""
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url())
+        _warm(settings, res, rx)
+        Provisioner(settings).pause(endpoint.id)
+        publish(res, "evt_after_pause")
+        messages = receive(res.queue_url)
+        assert process(settings, res, messages) == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert _ids(rx.requests) == ["evt_warm"]
+
+
+def test_a_retry_policy_change_applies_to_the_next_batch(settings, sent):
+    with Receiver(default=Reply(503)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())  # maxAttempts 5
+        publish(res, "evt_before")
+        pump(settings, res)
+        Provisioner(settings).update(endpoint.id, {"retryPolicy": {"maxAttempts": 1}})
+        publish(res, "evt_after")
+        pump(settings, res)
+    assert [(m["queue"], m["attributes"].get(queues.REASON)) for m in sent] == [
+        (res.queue_url, None), (res.dlq_url, "retries_exhausted"),
+    ]
+
+
+def test_a_timeout_change_applies_to_the_next_batch(settings):
+    with Receiver(default=Reply(200, delay_s=1.0)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())  # timeout 10 s
+        _warm(settings, res, rx)
+        Provisioner(settings).update(endpoint.id, {"timeout": 300})
+        publish(res, "evt_after")
+        pump(settings, res)
+    assert [(a["status"], a.get("error")) for a in attempts(settings, "evt_after")] == [("retry_scheduled", "timeout")]
+
+
+def test_a_max_concurrency_change_applies_to_the_next_batch(settings):
+    with Receiver(default=Reply(200, delay_s=0.3)) as rx:
+        endpoint, res = make_endpoint(settings, rx.url())  # maxConcurrency 10
+        _warm(settings, res, rx)
+        Provisioner(settings).update(endpoint.id, {"maxConcurrency": 2})
+        for i in range(6):
+            publish(res, f"evt_{i}")
+        pump(settings, res)
+        batch = rx.wait_for(7)[1:]
+    arrivals = sorted(q.at for q in batch)
+    # Two workers: a third POST can only start once the first one's 0.3 s answer came back.
+    assert len(arrivals) == 6 and all(arrivals[i + 2] - arrivals[i] >= 0.25 for i in range(4)), arrivals
+
+
+def test_an_event_the_new_filter_excludes_is_acknowledged_without_a_post(settings, sent, caplog):
+    """SNS applies a subscription's new filter policy eventually (up to ~15 min on AWS): what was routed
+    under the old one must not be delivered after the admin API answered."""
+    with Receiver() as rx:
+        endpoint, res = make_endpoint(settings, rx.url(), events=["order.*"])
+        _warm(settings, res, rx)
+        Provisioner(settings).update(endpoint.id, {"events": ["review.created"]})
+        publish(res, "evt_routed_before")  # type order.created, as SNS under the old filter would route it
+        assert pump(settings, res) == {"batchItemFailures": []}
+    assert _ids(rx.requests) == ["evt_warm"]
+    assert sent == [] and attempts(settings, "evt_routed_before") == []
+    assert receive(res.queue_url) == []  # acknowledged, not left queued

@@ -18,6 +18,7 @@ from litestore_webhooks.core.endpoint import (
     EndpointSpec,
     PreviousSecret,
     RetryPolicy,
+    SigningSecrets,
     filter_policy,
     new_endpoint_id,
     parse_endpoint_configs,
@@ -148,7 +149,7 @@ def test_field_bounds_inclusive(field: str, value: int) -> None:
 def test_unknown_key_rejected_listing_allowed_keys() -> None:
     text = error_text(spec(webhookUrl="https://x.example/"))
     assert "'webhookUrl'" in text
-    assert "allowed: name, url, secret, events" in text
+    assert "allowed: name, url, events, active, retryPolicy, description, timeout, maxConcurrency, secret" in text
 
 
 def test_events_required_and_non_empty() -> None:
@@ -194,39 +195,42 @@ def test_endpoint_from_spec() -> None:
     assert re.fullmatch(r"ep_[a-z0-9]{22}", created.id)
     assert created.createdAt == created.updatedAt == "2024-01-15T10:30:00.000Z"
     assert (created.pausedReason, created.failingSince, created.consecutiveFailures) == (None, None, 0)
-    assert created.secret == "order-secret-123"
     assert new_endpoint_id() != new_endpoint_id()
 
 
-def test_endpoint_requires_secret_and_valid_state() -> None:
+def test_the_stored_endpoint_holds_no_secret_and_refuses_one() -> None:
+    """Its secrets are a SigningSecrets record of their own, stored only sealed (aws/kms.py)."""
     base = endpoint().model_dump()
-    without_secret = {k: v for k, v in base.items() if k != "secret"}
+    assert "secret" not in base and "previousSecrets" not in base and "order-secret-123" not in repr(endpoint())
     with pytest.raises(ValidationError, match="secret"):
-        Endpoint.model_validate(without_secret)
+        Endpoint.model_validate({**base, "secret": "order-secret-123"})
     invalid = [("id", "ep_short"), ("pausedReason", "bored"), ("createdAt", "2024-01-15"), ("consecutiveFailures", -1)]
     for field, value in invalid:
         with pytest.raises(ValidationError, match=field):
             Endpoint.model_validate({**base, field: value})
 
 
-def test_secrets_never_in_public_dict_or_repr() -> None:
-    stored = endpoint(previousSecrets=[PreviousSecret(secret="old-secret-000", expiresAt="2024-01-16T10:30:00Z")])
-    public = stored.public_dict()
-    assert "secret" not in public and "previousSecrets" not in public
-    for text in (json.dumps(public), repr(stored)):
+def test_secrets_never_in_repr() -> None:
+    secrets = SigningSecrets(secret="order-secret-123",
+                             previousSecrets=[PreviousSecret(secret="old-secret-000", expiresAt="2024-01-16T10:30:00Z")])
+    for text in (repr(secrets), str(secrets), repr(EndpointSpec.model_validate(spec()))):
         assert "order-secret-123" not in text and "old-secret-000" not in text
+    stored = endpoint()
+    public = stored.public_dict()
     assert public["id"] == stored.id and public["retryPolicy"]["maxAttempts"] == 5
 
 
 def test_signing_secrets_current_first_then_unexpired_previous() -> None:
-    stored = endpoint(
+    secrets = SigningSecrets(
+        secret="order-secret-123",
         previousSecrets=[
             PreviousSecret(secret="expired-secret", expiresAt=utc_iso(NOW - timedelta(seconds=1))),
             PreviousSecret(secret="overlap-secret", expiresAt=utc_iso(NOW + timedelta(hours=24))),
-        ]
+        ],
     )
-    assert stored.signing_secrets(NOW) == ["order-secret-123", "overlap-secret"]
-    assert stored.signing_secrets(NOW + timedelta(days=2)) == ["order-secret-123"]
+    assert secrets.signing(NOW) == ["order-secret-123", "overlap-secret"]
+    assert secrets.signing(NOW + timedelta(days=2)) == ["order-secret-123"]
+    assert [p.secret for p in secrets.unexpired(NOW)] == ["overlap-secret"]
 
 
 def _walk(value: Any) -> list[Any]:
@@ -244,7 +248,6 @@ def test_to_item_from_item_round_trip_without_floats() -> None:
         pausedReason="gone",
         failingSince="2024-01-15T09:00:00.000Z",
         consecutiveFailures=3,
-        previousSecrets=[PreviousSecret(secret="old-secret-000", expiresAt="2024-01-16T10:30:00.000Z")],
     )
     item = stored.to_item()
     assert not any(isinstance(v, float) for v in _walk(item))

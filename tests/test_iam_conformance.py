@@ -168,7 +168,8 @@ def conformance():
         finally:
             remove()
             event_sources.use(rt.registry)
-    policies = iam.role_policies(template, iam.Resolver(template, world))
+    (key,) = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::KMS::Key"]
+    policies = iam.role_policies(template, iam.Resolver(template, world, {f"{key}.Arn": settings.secrets_key_arn}))
     (cleanup_fn,) = [k for k, v in template["Resources"].items()
                      if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == cleanup.__name__ + ".handler"]
     policies[CLEANUP] = policies.pop(cleanup_fn)

@@ -7,6 +7,8 @@ import json
 import os
 import stat
 
+from litestore_webhooks import resources as r
+from litestore_webhooks.aws import clients
 from litestore_webhooks.local import apigw
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
 from litestore_webhooks.local.state import save as save_state
@@ -54,6 +56,11 @@ def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
             from litestore_webhooks import verify
 
             verify(request.body, request.headers, SECRET)  # same secret as before the restart
+            # Sealed again under this run's KMS key: the table holds no plaintext, the API shows the secret.
+            stored = clients.client("dynamodb").get_item(TableName=r.ENDPOINTS_TABLE.name(rt.prefix),
+                                                         Key={"id": {"S": ep["id"]}})["Item"]
+            assert SECRET not in json.dumps(stored) and "sealedSecrets" in stored
+            assert admin(rt, "GET", f"/endpoints/{ep['id']}/secret")[1]["secret"] == SECRET
 
 
 def test_the_state_file_is_written_owner_only_and_atomically(tmp_path):

@@ -14,8 +14,9 @@ from botocore.stub import Stubber
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, clients, event_sources, queues
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
-from litestore_webhooks.provisioning import RESOURCES, EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.provisioning import RESOURCES, EndpointResources, Provisioner, load_endpoint, secrets_of
 
 
 @pytest.fixture
@@ -286,13 +287,15 @@ def test_lifecycle_writes_do_not_undo_a_concurrent_secret_rotation(prov, monkeyp
 
     ep = create(prov, ["*"], active=action != "resume")
     rotated = {}
-    _race(prov, monkeypatch, lambda eid: rotated.update(rotate(prov.store, eid, Rotation())))
+    box = SecretBox(prov.settings.secrets_key_arn)
+    created = secrets_of(prov.store.get_endpoint_item(ep.id), box).secret
+    _race(prov, monkeypatch, lambda eid: rotated.update(rotate(prov.store, box, eid, Rotation())))
     {"pause": lambda: prov.pause(ep.id), "resume": lambda: prov.resume(ep.id),
      "update": lambda: prov.update(ep.id, {"description": "x"})}[action]()
 
-    stored, _ = load_endpoint(prov.store, ep.id)
-    assert stored.secret == rotated["secret"] != ep.secret
-    assert [p.secret for p in stored.previousSecrets] == [ep.secret]
+    stored = secrets_of(prov.store.get_endpoint_item(ep.id), box)
+    assert stored.secret == rotated["secret"] != created
+    assert [p.secret for p in stored.previousSecrets] == [created]
 
 
 @pytest.mark.parametrize("action", ["pause", "update"])

@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from litestore_webhooks import resources as r
 from litestore_webhooks import verify
+from litestore_webhooks.aws import clients
 from litestore_webhooks.core import signing
 from litestore_webhooks.core.signing import generate_secret, signature_headers
 from litestore_webhooks.local import apigw
@@ -236,6 +238,27 @@ class Scenario:
     failed_attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
+def stored_endpoint_items(rt: LocalRuntime) -> str:
+    """The endpoints table as DynamoDB holds it (what table read access or a backup shows), as text."""
+    pages = clients.client("dynamodb").get_paginator("scan").paginate(TableName=r.ENDPOINTS_TABLE.name(rt.prefix))
+    return json.dumps([item for page in pages for item in page["Items"]])
+
+
+def test_stored_endpoint_items_hold_no_plaintext_secret(rt, receiver):
+    own = "own-secret-" + secrets.token_hex(12)
+    endpoint = create(rt, receiver.url("/at-rest"), secret=own)
+    status, _, text = http(rt, "POST", f"/endpoints/{endpoint['id']}/secret/rotate", {"overlapSeconds": 3600},
+                           as_admin(rt))
+    assert status == 200, text
+    rotated = json.loads(text)["secret"]
+    stored = stored_endpoint_items(rt)
+    assert endpoint["id"] in stored  # the scan reads the right table
+    assert [form[:12] + "..." for secret in (own, rotated) for form in forms(secret) if form in stored] == []
+    # Still the secrets the API shows and delivery signs with.
+    shown = json.loads(http(rt, "GET", f"/endpoints/{endpoint['id']}/secret", headers=as_admin(rt))[2])
+    assert shown["secret"] == rotated and len(shown["previousSecrets"]) == 1
+
+
 def exercise(rt: Any) -> Scenario:
     """Create endpoints with given and generated secrets, rotate, deliver, fail, dead-letter, test-send and
     read everything back, over HTTP only (`rt` is anything with base_url, api_key and admin_token)."""
@@ -352,7 +375,8 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         s = exercise(rt)
     captured = capfd.readouterr()
     check_the_scan_saw_it_all(s, tap.text)
-    found = leaks(s, {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err})
+    found = leaks(s, {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err,
+                       "stored endpoint items": stored_endpoint_items(rt)})
     assert found == [], found
     print(f"scanned for {len(s.made)} secrets/credentials: {len(s.answers)} answers, {len(s.received)} receiver "
           f"requests, {len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")

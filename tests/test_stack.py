@@ -185,6 +185,8 @@ def test_every_resource_is_accounted_for(t):
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::CloudWatch::Alarm": 4 + 2 * len(r.FUNCTIONS) + 1,
         "Custom::LitestoreRuntimeCleanup": 1,
+        "AWS::KMS::Key": 1,  # seals endpoint secrets
+        "AWS::KMS::Alias": 1,
     }
     for rtype, count in expected.items():
         t.resource_count_is(rtype, count)
@@ -300,7 +302,7 @@ def test_function_environment(tpl):
     for spec in r.FUNCTIONS:
         env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
         assert set(env) == {
-            "LSW_PREFIX", "LSW_TOPIC_ARN", "LSW_DELIVERY_FUNCTION",
+            "LSW_PREFIX", "LSW_TOPIC_ARN", "LSW_DELIVERY_FUNCTION", r.SECRETS_KEY_ENV,
             *(tbl.env_var for tbl in r.TABLES),
             "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
         }
@@ -309,6 +311,7 @@ def test_function_environment(tpl):
         for tbl in r.TABLES:
             assert env[tbl.env_var] == {"Ref": table_id(tpl, tbl)}
         assert flat(env["LSW_DELIVERY_FUNCTION"]) == DELIVERY_ARN
+        assert env[r.SECRETS_KEY_ENV] == {"Fn::GetAtt": [key_id(tpl), "Arn"]}
         assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == r.METRICS_NAMESPACE
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -458,7 +461,8 @@ def test_admin_iam(tpl):
     # Get: no lambda:FunctionArn condition (documented for it in one AWS reference, not the other)
     (get,) = by_action["lambda:GetEventSourceMapping"]
     assert res(get) == [MAPPING_ARN] and "Condition" not in get
-    assert not any(a.startswith(("kms:", "iam:")) for a in by_action)
+    assert not any(a.startswith("iam:") for a in by_action)
+    assert kms_grants(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert "sns:Publish" not in by_action  # replay and redrive write the endpoint's own queue
     assert _tables_granted(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {
         "endpoints": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
@@ -488,6 +492,50 @@ def test_delivery_iam(tpl):
         "idempotency": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
         "attempts": {"dynamodb:BatchWriteItem"},
     }
+
+
+def key_id(tpl: dict) -> str:
+    (found,) = resources(tpl, "AWS::KMS::Key")
+    return found
+
+
+ENDPOINT_CONTEXT = {"StringLike": {f"kms:EncryptionContext:{r.SECRETS_CONTEXT_KEY}": "ep_*"}}
+
+
+def kms_grants(tpl: dict, stmts: list[dict]) -> set[str]:
+    """The role's KMS actions; each statement only on the secrets key, only for endpoint data keys."""
+    found = set()
+    for s in stmts:
+        kms = [a for a in actions(s) if a.startswith("kms:")]
+        if kms:
+            assert res(s) == ["${" + key_id(tpl) + ".Arn}"] and s["Condition"] == ENDPOINT_CONTEXT, s
+            found |= set(kms)
+    return found
+
+
+def test_secrets_key_is_rotated_and_only_admin_and_delivery_may_use_it(tpl, synth):
+    key = tpl["Resources"][key_id(tpl)]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert (key["DeletionPolicy"], synth["json"]["dev"]["Resources"][key_id(synth["json"]["dev"])]["DeletionPolicy"]) \
+        == ("Retain", "Delete")  # kept with the endpoints table unless destroyData
+    (alias,) = resources(tpl, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == r.secrets_key_alias(r.DEFAULT_PREFIX)
+    roles = {spec.suffix: role_of(tpl, function_id(tpl, spec)) for spec in r.FUNCTIONS}
+    use: dict[str, set[str]] = {}
+    for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+        assert stmt["Effect"] == "Allow" and stmt["Resource"] == "*"
+        principal = flat(stmt["Principal"]["AWS"])
+        if principal.endswith(":root"):  # the account: administers, never encrypts, decrypts or grants
+            assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*",
+                        "kms:Create*", "kms:CreateGrant"} & set(actions(stmt))
+            assert "Condition" not in stmt
+            continue
+        (role,) = [name for name, rid in roles.items() if principal == "${" + rid + ".Arn}"]
+        assert stmt["Condition"] == ENDPOINT_CONTEXT
+        use.setdefault(role, set()).update(actions(stmt))
+    assert use == {"admin": {"kms:GenerateDataKey", "kms:Decrypt"}, "delivery": {"kms:Decrypt"}}
+    for name, spec in (("admin", r.ADMIN_FUNCTION), ("delivery", r.DELIVERY_FUNCTION), ("ingest", r.INGEST_FUNCTION)):
+        assert kms_grants(tpl, _stmts(tpl, spec)) == use.get(name, set()), name
 
 
 def test_ingest_iam(tpl):
@@ -791,6 +839,9 @@ def test_real_bundling_contains_dependencies_for_lambda(tmp_path):
     assert (asset / "idna").is_dir()  # core/urls.py: IDNA 2008 host names
     sos = list((asset / "pydantic_core").glob("_pydantic_core*.so"))
     assert sos and all("aarch64" in so.name and "cpython-314" in so.name for so in sos)
+    rust = list((asset / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))  # AES-GCM for sealed secrets
+    assert rust and rust[0].read_bytes()[18:20] == b"\xb7\x00"  # ELF e_machine: AArch64
+    assert (asset / "_cffi_backend.cpython-314-aarch64-linux-gnu.so").is_file()
     pkg = asset / "litestore_webhooks"
     assert (pkg / "resources.py").is_file() and (pkg / "handlers" / "cleanup.py").is_file()
     assert not (pkg / "local").exists() and not (pkg / "cli").exists() and not (pkg / "cli.py").exists()

@@ -26,10 +26,10 @@ class Settings:
     events_table: str
     attempts_table: str
     delivery_function: str  # name or ARN the event source mappings point at
+    secrets_key_arn: str = ""  # the KMS key that seals endpoint secrets (aws/kms.py)
     idempotency_window_s: int = 24 * 3600
     event_retention_days: int = 30
     attempt_retention_days: int = 30
-    endpoint_cache_ttl_s: float = 30.0
     auto_pause_after_s: int = 5 * 24 * 3600
     auto_pause_min_failures: int = 10
     # Local runtime only: permits http:// and loopback endpoint URLs. The CDK stack
@@ -53,10 +53,10 @@ class Settings:
             events_table=env.get(r.EVENTS_TABLE.env_var, r.EVENTS_TABLE.name(prefix)),
             attempts_table=env.get(r.ATTEMPTS_TABLE.env_var, r.ATTEMPTS_TABLE.name(prefix)),
             delivery_function=env.get("LSW_DELIVERY_FUNCTION", r.DELIVERY_FUNCTION.name(prefix)),
+            secrets_key_arn=env.get(r.SECRETS_KEY_ENV, ""),
             idempotency_window_s=int(env.get("LSW_IDEMPOTENCY_WINDOW_S", 24 * 3600)),
             event_retention_days=int(env.get("LSW_EVENT_RETENTION_DAYS", 30)),
             attempt_retention_days=int(env.get("LSW_ATTEMPT_RETENTION_DAYS", 30)),
-            endpoint_cache_ttl_s=float(env.get("LSW_ENDPOINT_CACHE_TTL_S", 30)),
             auto_pause_after_s=int(env.get("LSW_AUTO_PAUSE_AFTER_S", 5 * 24 * 3600)),
             auto_pause_min_failures=int(env.get("LSW_AUTO_PAUSE_MIN_FAILURES", 10)),
             allow_insecure=allow_insecure,

@@ -29,13 +29,14 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 
 from litestore_webhooks import config
 from litestore_webhooks.aws import queues
+from litestore_webhooks.aws.kms import DataKeyCache, SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, utc_iso
+from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, SigningSecrets, subscribes, utc_iso
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
 from litestore_webhooks.core.sender import SendResult, Sender
 from litestore_webhooks.core.signing import signature_headers
-from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint_and_secrets
 from litestore_webhooks.tracing import Tracer
 
 logger = Logger()
@@ -52,9 +53,6 @@ _RETRY_AFTER_STATUSES = (429, 503)
 # Sent (value "true") only on test events, so receivers can tell them from real ones.
 TEST_HEADER = "X-Litestore-Test"
 
-_endpoints: dict[str, tuple[float, tuple[Endpoint, EndpointResources] | None]] = {}
-
-
 @lru_cache(maxsize=None)
 def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:
     """One Sender per process, so warm invocations reuse keep-alive connections."""
@@ -64,22 +62,6 @@ def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:
 def endpoint_id_of(event_source_arn: str, prefix: str) -> str:
     """`arn:aws:sqs:<region>:<account>:<prefix>-<endpoint id>` -> endpoint id."""
     return event_source_arn.rsplit(":", 1)[1].removeprefix(f"{prefix}-")
-
-
-def cached_endpoint(store: Store, endpoint_id: str, ttl_s: float) -> tuple[Endpoint, EndpointResources] | None:
-    """The endpoint as of at most `ttl_s` ago (absence is cached too: stragglers of a deleted endpoint)."""
-    hit = _endpoints.get(endpoint_id)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < ttl_s:
-        return hit[1]
-    found = load_endpoint(store, endpoint_id)
-    _endpoints[endpoint_id] = (now, found)
-    return found
-
-
-def forget_endpoint(endpoint_id: str) -> None:
-    """Drop the cached copy after this process changed the endpoint (pause)."""
-    _endpoints.pop(endpoint_id, None)
 
 
 @dataclass(frozen=True)
@@ -146,14 +128,14 @@ def decide(policy: RetryPolicy, attempt: int, result: SendResult, now: datetime)
 
 
 def _post(
-    settings: Settings, endpoint: Endpoint, body: bytes, event_id: str, event_type: str, attempt: int,
-    *, test: bool = False,
+    settings: Settings, endpoint: Endpoint, secrets: SigningSecrets, body: bytes, event_id: str, event_type: str,
+    attempt: int, *, test: bool = False,
 ) -> tuple[SendResult, datetime]:
     """Sign and POST once (test events marked with TEST_HEADER); returns the result and when the attempt started."""
     now = datetime.now(timezone.utc)
     headers = signature_headers(
         body=body, event_id=event_id, event_type=event_type, attempt=attempt,
-        secrets=endpoint.signing_secrets(now), timestamp=int(now.timestamp()),
+        secrets=secrets.signing(now), timestamp=int(now.timestamp()),
     )
     if test:
         headers[TEST_HEADER] = "true"
@@ -182,13 +164,13 @@ def _attempt_record(
 
 
 def deliver_now(
-    endpoint: Endpoint, body: bytes, event_id: str, event_type: str, attempt: int = 1, test: bool = True,
-    settings: Settings | None = None,
+    endpoint: Endpoint, secrets: SigningSecrets, body: bytes, event_id: str, event_type: str, attempt: int = 1,
+    test: bool = True, settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One synchronous attempt for the admin API's test send: POST, log the attempt, no re-send."""
     settings = settings or config.settings()
     store = Store(settings)
-    result, at = _post(settings, endpoint, body, event_id, event_type, attempt, test=test)
+    result, at = _post(settings, endpoint, secrets, body, event_id, event_type, attempt, test=test)
     if result.ok and not test:
         store.mark_delivered(endpoint.id, event_id)
     record = _attempt_record(
@@ -215,8 +197,12 @@ class _Posted:
 class _Batch:
     """One invocation's records, all from one endpoint queue."""
 
-    def __init__(self, settings: Settings, store: Store, endpoint: Endpoint, resources: EndpointResources) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, endpoint: Endpoint, resources: EndpointResources,
+        secrets: SigningSecrets,
+    ) -> None:
         self.settings, self.store, self.endpoint, self.resources = settings, store, endpoint, resources
+        self.secrets = secrets
         self.failures: list[str] = []  # message ids SQS must redeliver
         self.counts: Counter[str] = Counter()
         self.latencies: list[int] = []
@@ -243,7 +229,12 @@ class _Batch:
         now_ms = int(time.time() * 1000)
         due: list[Message] = []
         for m in messages:
-            if m.event_id in delivered:
+            if not m.test and not subscribes(self.endpoint.events, m.event_type):
+                # Routed under an older filter: SNS applies a new filter policy only eventually.
+                logger.info("not subscribed any more; acknowledged without delivery", extra={
+                    "endpointId": self.endpoint.id, "eventId": m.event_id, "eventType": m.event_type,
+                })
+            elif m.event_id in delivered:
                 logger.info("already delivered", extra={"endpointId": self.endpoint.id, "eventId": m.event_id})
             elif m.not_before_ms is not None and m.not_before_ms > now_ms:
                 self._send_later(
@@ -339,7 +330,8 @@ class _Batch:
 
     def _attempt(self, m: Message) -> _Posted:
         result, at = _post(
-            self.settings, self.endpoint, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt, test=m.test
+            self.settings, self.endpoint, self.secrets, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt,
+            test=m.test,
         )
         marker_failed = False
         if result.ok:
@@ -455,7 +447,6 @@ class _Batch:
 
     def _pause(self, reason: str) -> None:
         Provisioner(self.settings, self.store).pause(self.endpoint.id, reason)
-        forget_endpoint(self.endpoint.id)
         logger.info("endpoint paused", extra={"endpointId": self.endpoint.id, "pausedReason": reason})
 
     def emit_metrics(self) -> None:
@@ -471,8 +462,14 @@ class _Batch:
 
 
 @tracer.capture_method
-def process_batch(event: dict[str, Any], settings: Settings | None = None) -> dict[str, list[dict[str, str]]]:
-    """Handle one SQS event from one endpoint queue; returns the partial-batch response."""
+def process_batch(
+    event: dict[str, Any], settings: Settings | None = None, data_keys: DataKeyCache | None = None,
+) -> dict[str, list[dict[str, str]]]:
+    """Handle one SQS event from one endpoint queue; returns the partial-batch response.
+
+    `data_keys`: the container's cache of decrypted data keys (handlers/delivery.py keeps one),
+    so opening the endpoint's secrets calls KMS once per data key, not once per batch.
+    """
     settings = settings or config.settings()
     records = event.get("Records") or []
     if not records:
@@ -481,19 +478,20 @@ def process_batch(event: dict[str, Any], settings: Settings | None = None) -> di
     store = Store(settings)
     everything = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
     try:
-        found = cached_endpoint(store, endpoint_id, settings.endpoint_cache_ttl_s)
-    except Exception:
+        # Read per batch, consistently: every change the admin API answered applies to this batch.
+        found = load_endpoint_and_secrets(store, SecretBox(settings.secrets_key_arn, cache=data_keys), endpoint_id)
+    except Exception:  # incl. SealError (KMS): its message names the cause, never key material
         logger.exception("endpoint lookup failed", extra={"endpointId": endpoint_id})
         return everything
     if found is None:
         logger.warning("endpoint gone; dropping its messages", extra={"endpointId": endpoint_id, "count": len(records)})
         return {"batchItemFailures": []}
-    endpoint, resources = found
+    endpoint, resources, secrets = found
     if not endpoint.active:
         # The mapping is being disabled; hand the records back so they stay buffered in the queue.
         logger.info("endpoint paused; leaving messages queued", extra={"endpointId": endpoint_id})
         return everything
-    batch = _Batch(settings, store, endpoint, resources)
+    batch = _Batch(settings, store, endpoint, resources, secrets)
     batch.run(records)
     batch.emit_metrics()
     return {"batchItemFailures": [{"itemIdentifier": i} for i in dict.fromkeys(batch.failures)]}

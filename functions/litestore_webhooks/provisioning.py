@@ -30,13 +30,25 @@ from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, queues
 from litestore_webhooks.aws.event_sources import EventSources
 from litestore_webhooks.aws.event_sources import current as current_event_sources
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, Endpoint, EndpointSpec, filter_policy, utc_iso
+from litestore_webhooks.core.endpoint import (
+    ENDPOINT_ID_PATTERN,
+    Endpoint,
+    EndpointSpec,
+    SigningSecrets,
+    filter_policy,
+    utc_iso,
+)
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
 logger = Logger(child=True)
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
+SEALED_SECRETS = "sealedSecrets"  # the endpoint item's SigningSecrets, sealed (aws/kms.py)
+# Items written before secrets were sealed hold them in plaintext under these names: still
+# read, and sealed (these removed) by the next admin write of the endpoint (Provisioner).
+PLAINTEXT_SECRETS = ("secret", "previousSecrets")
 UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
 LOCAL_INSECURE_HINT = ("To deliver to http:// or loopback URLs on this machine, restart the local runtime "
                        "with --allow-insecure-endpoints.")
@@ -87,12 +99,43 @@ def _split(item: dict[str, Any]) -> tuple[Endpoint, EndpointResources]:
     return Endpoint.from_item(item), EndpointResources.from_item(stored)
 
 
-def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources] | None:
-    """The endpoint and its AWS ids (consistent read), or None if there is no such endpoint."""
+def load_endpoint_item(store: Store, endpoint_id: str) -> dict[str, Any] | None:
+    """The endpoint's item as stored (consistent read), or None if there is no such endpoint."""
     if not re.fullmatch(ENDPOINT_ID_PATTERN, endpoint_id):
         return None  # never stored; and DynamoDB refuses empty or over-2 KB keys (a 500, not a 404)
-    item = store.get_endpoint_item(endpoint_id)
+    return store.get_endpoint_item(endpoint_id)
+
+
+def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources] | None:
+    """The endpoint and its AWS ids (consistent read), or None if there is no such endpoint."""
+    item = load_endpoint_item(store, endpoint_id)
     return None if item is None else _split(item)
+
+
+def load_endpoint_and_secrets(
+    store: Store, box: SecretBox, endpoint_id: str,
+) -> tuple[Endpoint, EndpointResources, SigningSecrets] | None:
+    """What a delivery needs, from one consistent read: the endpoint, its AWS ids and its secrets."""
+    item = load_endpoint_item(store, endpoint_id)
+    return None if item is None else (*_split(item), secrets_of(item, box))
+
+
+def secrets_of(item: dict[str, Any], box: SecretBox) -> SigningSecrets:
+    """An endpoint item's secrets: opened with `box`, or as stored by a version that did not seal them."""
+    if SEALED_SECRETS in item:
+        return box.open(item["id"], item[SEALED_SECRETS])
+    return SigningSecrets.model_validate({k: item[k] for k in PLAINTEXT_SECRETS if k in item})
+
+
+def save_secrets(store: Store, box: SecretBox, item: dict[str, Any], secrets: SigningSecrets, **fields: Any) -> None:
+    """Seal `secrets` into the endpoint, only while it holds the secrets `item` was read with (else 409).
+
+    So two concurrent rotations cannot both report success while one of their secrets is lost.
+    A plaintext item loses its plaintext attributes in the same write.
+    """
+    expected = {SEALED_SECRETS: item[SEALED_SECRETS]} if SEALED_SECRETS in item else {"secret": item["secret"]}
+    sealed = {SEALED_SECRETS: box.seal(item["id"], secrets), **dict.fromkeys(PLAINTEXT_SECRETS)}
+    store.update_endpoint_fields_if(item["id"], {**sealed, **fields}, expected)
 
 
 def validate_spec(doc: Any, settings: Settings) -> EndpointSpec:
@@ -121,10 +164,17 @@ def _validation_failed(exc: ValidationError) -> ValidationFailed:
 
 
 class Provisioner:
-    def __init__(self, settings: Settings, store: Store | None = None, event_sources: EventSources | None = None):
+    """`secrets`: the admin API passes its SecretBox, and then a plaintext item (written before
+    secrets were sealed) that it reads to change is sealed first; delivery, which only pauses
+    (410, auto-pause) and may not encrypt, passes none. Create seals with it, else with a box
+    for the settings' key."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, event_sources: EventSources | None = None,
+                 secrets: SecretBox | None = None):
         self.settings = settings
         self.store = store or Store(settings)
         self.event_sources = event_sources or current_event_sources()
+        self.secrets = secrets
 
     # -- input -------------------------------------------------------------------------
     def parse_spec(self, doc: Any) -> EndpointSpec:
@@ -136,9 +186,11 @@ class Provisioner:
 
     # -- lifecycle ---------------------------------------------------------------------
     def create(self, spec: EndpointSpec) -> Endpoint:
-        """Store the endpoint, then provision its pipeline (build `spec` with `parse_spec`)."""
+        """Store the endpoint, its secret sealed, then provision its pipeline (build `spec` with `parse_spec`)."""
         endpoint = Endpoint.from_spec(spec)
-        self.store.put_endpoint_item({**endpoint.to_item(), RESOURCES: {}}, must_exist=False)
+        box = self.secrets or SecretBox(self.settings.secrets_key_arn)
+        sealed = box.seal(endpoint.id, SigningSecrets(secret=spec.secret))
+        self.store.put_endpoint_item({**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}}, must_exist=False)
         self._converge(endpoint, _UNPROVISIONED)
         return endpoint
 
@@ -185,6 +237,8 @@ class Provisioner:
         items = [self._item(endpoint_id)] if endpoint_id else self.store.all_endpoint_items()
         fixes: list[str] = []
         for item in items:
+            if not endpoint_id and self._seal_plaintext(item):
+                fixes.append(f"{item['id']}: sealed its plaintext secrets")
             endpoint, res = _split(item)
             fixes += [f"{endpoint.id}: {fix}" for fix in self._converge(endpoint, res)]
         return fixes
@@ -222,10 +276,18 @@ class Provisioner:
             self.event_sources.update(res.mapping_id, enabled=endpoint.active)
 
     def _item(self, endpoint_id: str) -> dict[str, Any]:
+        """The item, read to change the endpoint: its plaintext secrets sealed first if this caller seals."""
         item = self.store.get_endpoint_item(endpoint_id)
         if item is None:
             raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist")
+        self._seal_plaintext(item)
         return item
+
+    def _seal_plaintext(self, item: dict[str, Any]) -> bool:
+        if self.secrets is None or SEALED_SECRETS in item or "secret" not in item:
+            return False
+        save_secrets(self.store, self.secrets, item, secrets_of(item, self.secrets))
+        return True
 
     def _load(self, endpoint_id: str) -> tuple[Endpoint, EndpointResources]:
         return _split(self._item(endpoint_id))

@@ -172,6 +172,16 @@ class EventSourceSettings:
 EVENT_SOURCE = EventSourceSettings()
 
 
+# Endpoint signing secrets are sealed with data keys of this KMS key (aws/kms.py). Every data
+# key's encryption context is {SECRETS_CONTEXT_KEY: <endpoint id>}; the key policy requires it.
+SECRETS_KEY_ENV = "LSW_SECRETS_KEY_ARN"
+SECRETS_CONTEXT_KEY = "endpointId"
+
+
+def secrets_key_alias(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"alias/{prefix}-secrets"
+
+
 def topic_name(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}-events"
 

@@ -8,11 +8,18 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict
 
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Page, Store
 from litestore_webhooks.config import settings
-from litestore_webhooks.core.endpoint import Endpoint
+from litestore_webhooks.core.endpoint import Endpoint, SigningSecrets
 from litestore_webhooks.core.errors import ApiError
-from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
+from litestore_webhooks.provisioning import (
+    EndpointResources,
+    Provisioner,
+    load_endpoint,
+    load_endpoint_and_secrets,
+    load_endpoint_item,
+)
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
@@ -29,15 +36,39 @@ def store() -> Store:
     return Store(settings())
 
 
+def secret_box() -> SecretBox:
+    """Per request, like the store: seals with the stack's key; opens with one KMS Decrypt per data key."""
+    return SecretBox(settings().secrets_key_arn)
+
+
 def provisioner() -> Provisioner:
-    return Provisioner(settings(), store())
+    return Provisioner(settings(), store(), secrets=secret_box())
+
+
+def _not_found(endpoint_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist")
 
 
 def endpoint_or_404(st: Store, endpoint_id: str) -> tuple[Endpoint, EndpointResources]:
     found = load_endpoint(st, endpoint_id)
     if found is None:
-        raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist")
+        raise _not_found(endpoint_id)
     return found
+
+
+def endpoint_item_or_404(st: Store, endpoint_id: str) -> dict[str, Any]:
+    """The item as stored (sealed secrets included), for the routes that read or rotate secrets."""
+    item = load_endpoint_item(st, endpoint_id)
+    if item is None:
+        raise _not_found(endpoint_id)
+    return item
+
+
+def endpoint_and_secrets_or_404(st: Store, box: SecretBox, endpoint_id: str) -> tuple[Endpoint, SigningSecrets]:
+    found = load_endpoint_and_secrets(st, box, endpoint_id)
+    if found is None:
+        raise _not_found(endpoint_id)
+    return found[0], found[2]
 
 
 def page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from litestore_webhooks import provisioning
 from litestore_webhooks.admin import common
 from litestore_webhooks.admin.common import Cursor, Limit
 from litestore_webhooks.api import json_response
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
 from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, RetryPolicy
@@ -58,9 +59,9 @@ class EndpointChanges(common.Body):
     maxConcurrency: int | None = None
 
 
-def with_secret(endpoint: Endpoint) -> dict[str, Any]:
+def with_secret(endpoint: Endpoint, secret: str) -> dict[str, Any]:
     """The create response: the only place an endpoint's secret is returned with it."""
-    return {**endpoint.public_dict(), "secret": endpoint.secret}
+    return {**endpoint.public_dict(), "secret": secret}
 
 
 def _fingerprint(spec: EndpointSpec) -> str:
@@ -68,25 +69,27 @@ def _fingerprint(spec: EndpointSpec) -> str:
     return hashlib.sha256(json.dumps(submitted, sort_keys=True).encode()).hexdigest()
 
 
-def create(prov: Provisioner, spec: EndpointSpec, idempotency_key: str | None = None) -> Endpoint:
-    """Create an endpoint; with a key, a retry within 12 h returns the endpoint the first call made."""
+def create(prov: Provisioner, spec: EndpointSpec, idempotency_key: str | None = None) -> tuple[Endpoint, str]:
+    """Create an endpoint; with a key, a retry within 12 h returns the endpoint the first call made.
+
+    Returns the endpoint and its current secret."""
     if idempotency_key is None:
-        return prov.create(spec)
+        return prov.create(spec), spec.secret
     st, fingerprint = prov.store, _fingerprint(spec)
     holder = st.claim_admin_key(idempotency_key, fingerprint, window_s=IDEMPOTENCY_WINDOW_S)
     if holder is not None:
-        return _replay(st, holder, fingerprint)
+        return _replay(st, common.secret_box(), holder, fingerprint)
     try:
         endpoint = prov.create(spec)
     except Exception:
         st.release_admin_key(idempotency_key)  # the request failed: let a retry run it again
         raise
     st.complete_admin_key(idempotency_key, {"endpointId": endpoint.id})
-    return endpoint
+    return endpoint, spec.secret
 
 
-def _replay(st: Store, holder: dict[str, Any], fingerprint: str) -> Endpoint:
-    """The endpoint an earlier request with the same key created (its current secret included)."""
+def _replay(st: Store, box: SecretBox, holder: dict[str, Any], fingerprint: str) -> tuple[Endpoint, str]:
+    """The endpoint an earlier request with the same key created, and its current secret."""
     if holder.get("fingerprint") != fingerprint:
         raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
     if "result" not in holder:
@@ -95,7 +98,7 @@ def _replay(st: Store, holder: dict[str, Any], fingerprint: str) -> Endpoint:
     item = st.get_endpoint_item(endpoint_id)
     if item is None:
         raise ApiError(409, "idempotency_conflict", f"endpoint {endpoint_id}, created with this Idempotency-Key, was deleted")
-    return Endpoint.from_item(item)
+    return Endpoint.from_item(item), provisioning.secrets_of(item, box).secret
 
 
 def list_endpoints(st: Store, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -114,7 +117,7 @@ _TAGS = ["endpoints"]
 @router.post("/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS,
              status_code=201)
 def post_endpoint(spec: Annotated[NewEndpoint, BodyParam()], idempotency_key: IdempotencyKey = None):  # noqa: ANN201 - a Response annotation would be validated as the body
-    return json_response(201, with_secret(create(common.provisioner(), spec, idempotency_key)))
+    return json_response(201, with_secret(*create(common.provisioner(), spec, idempotency_key)))
 
 
 @router.get("/endpoints", summary="List endpoints (never their secrets)", tags=_TAGS)

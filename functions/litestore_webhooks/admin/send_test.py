@@ -31,11 +31,11 @@ def send_test(st: Store, endpoint_id: str, event_type: str) -> dict[str, Any]:
     # so the admin function's cold start does not pay for it.
     from litestore_webhooks import delivery
 
-    endpoint = common.endpoint_or_404(st, endpoint_id)[0]
+    endpoint, secrets = common.endpoint_and_secrets_or_404(st, common.secret_box(), endpoint_id)
     example = catalog.get(event_type).example
     event_id = "evt_test_" + new_event_id().removeprefix("evt_")
     envelope = {**example, "id": event_id, "timestamp": format_timestamp(common.now())}
-    return delivery.deliver_now(endpoint, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True)
+    return delivery.deliver_now(endpoint, secrets, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True)
 
 
 @router.post("/endpoints/<endpoint_id>/test", summary="Send a test event now; returns the attempt", tags=["endpoints"])

@@ -1,4 +1,4 @@
-"""Create the stack-level resources (tables, TTL, topic) outside CloudFormation.
+"""Create the stack-level resources (tables, TTL, topic, secrets key) outside CloudFormation.
 
 Used by the local runtime and the tests, from the same `resources` definitions the CDK
 stack uses, so both see identical names, keys, indexes and TTL settings.
@@ -40,8 +40,22 @@ def table_request(table: r.Table, prefix: str) -> dict[str, Any]:
     return req
 
 
+def secrets_key(prefix: str = r.DEFAULT_PREFIX) -> str:
+    """The KMS key that seals endpoint secrets, found by its alias or created (rotation on, as deployed); its ARN."""
+    kms = clients.client("kms")
+    alias = r.secrets_key_alias(prefix)
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        pass
+    key = kms.create_key(Description=f"{prefix}: seals endpoint signing secrets")["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    return key["Arn"]
+
+
 def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
-    """Create (or find) the tables and the topic; returns the LSW_* environment to run with."""
+    """Create (or find) the tables, the topic and the secrets key; returns the LSW_* environment to run with."""
     ddb = clients.client("dynamodb")
     existing = set(ddb.list_tables().get("TableNames", []))
     env: dict[str, str] = {"LSW_PREFIX": prefix}
@@ -57,4 +71,5 @@ def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
         env[table.env_var] = name
     topic = clients.client("sns").create_topic(Name=r.topic_name(prefix))
     env["LSW_TOPIC_ARN"] = topic["TopicArn"]
+    env[r.SECRETS_KEY_ENV] = secrets_key(prefix)
     return env

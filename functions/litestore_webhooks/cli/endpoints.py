@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("endpoint")
     p.add_argument("--overlap", type=seconds, metavar="SPAN", help="how long the old secret keeps signing (default 24h)")
     p.add_argument("--secret", help="use this secret instead of a generated one")
+    p.add_argument("--revoke-previous", action="store_true",
+                   help="secrets from earlier rotations stop signing now (with --overlap 0: only the new one signs)")
     p.set_defaults(func=rotate_secret)
 
     p = add(cmds, "test", "send the catalog's example event (marked test) through real delivery")
@@ -252,6 +254,8 @@ def rotate_secret(ctx: Context) -> int:
     a = ctx.args
     endpoint_id = ctx.endpoint_id(a.endpoint)
     body = {key: value for key, value in (("overlapSeconds", a.overlap), ("secret", a.secret)) if value is not None}
+    if a.revoke_previous:
+        body["revokePrevious"] = True
     result = ctx.client.post(ctx.endpoint_path(endpoint_id, "/secret/rotate"), body)
     if ctx.emit(result):
         return 0

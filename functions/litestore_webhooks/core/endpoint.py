@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
@@ -67,12 +67,11 @@ class RetryPolicy(_Model):
         return self
 
 
-class EndpointSpec(_Model):
-    """An endpoint as submitted. Pass ``context={"allow_insecure": True}`` to accept local-dev URLs."""
+class _Configured(_Model):
+    """What an operator configures, shared by the submitted spec and the stored endpoint; never a secret."""
 
     name: str = Field("", min_length=1, max_length=100)  # "" only as default: replaced by the URL's host
     url: str
-    secret: str = Field(default_factory=generate_secret, repr=False)
     events: list[str]
     active: bool = True
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -92,12 +91,6 @@ class EndpointSpec(_Model):
                 raise UrlRejected(exc.reason, f"{exc} {hint}") from None
             raise
 
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: str) -> str:
-        validate_secret(value)
-        return value
-
     @field_validator("events")
     @classmethod
     def _events(cls, value: list[str]) -> list[str]:
@@ -108,10 +101,22 @@ class EndpointSpec(_Model):
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
-    def _default_name(self) -> EndpointSpec:
+    def _default_name(self) -> Self:
         if not self.name:
             self.name = urlsplit(self.url).hostname or self.url
         return self
+
+
+class EndpointSpec(_Configured):
+    """An endpoint as submitted, its secret included. Pass ``context={"allow_insecure": True}`` to accept local-dev URLs."""
+
+    secret: str = Field(default_factory=generate_secret, repr=False)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        validate_secret(value)
+        return value
 
 
 class PreviousSecret(_Model):
@@ -121,31 +126,44 @@ class PreviousSecret(_Model):
     expiresAt: str = Field(pattern=_ISO_Z)
 
 
-class Endpoint(EndpointSpec):
-    """A stored endpoint: the spec plus identity, timestamps, rotation and health state."""
+class SigningSecrets(_Model):
+    """An endpoint's secrets: the current one and rotated-out ones still inside their overlap.
+
+    A record of its own, not part of Endpoint: listings, PATCH, pause and the attempt log never
+    hold a secret, and the store keeps these only sealed (aws/kms.py).
+    """
+
+    secret: str = Field(repr=False)
+    previousSecrets: list[PreviousSecret] = Field(default_factory=list, repr=False)
+
+    def unexpired(self, now: datetime) -> list[PreviousSecret]:
+        return [p for p in self.previousSecrets if datetime.fromisoformat(p.expiresAt) > now]
+
+    def signing(self, now: datetime) -> list[str]:
+        """Secrets to sign with: the current one first, then previous ones not yet expired."""
+        return [self.secret] + [p.secret for p in self.unexpired(now)]
+
+
+class Endpoint(_Configured):
+    """A stored endpoint: the configuration plus identity, timestamps and health state (its secrets: SigningSecrets)."""
 
     id: str = Field(default_factory=new_endpoint_id, pattern=ENDPOINT_ID_PATTERN)
     createdAt: str = Field(pattern=_ISO_Z)
     updatedAt: str = Field(pattern=_ISO_Z)
-    secret: str = Field(repr=False)
-    previousSecrets: list[PreviousSecret] = Field(default_factory=list, repr=False)
     pausedReason: Literal["manual", "auto_disabled", "gone"] | None = None
     failingSince: str | None = Field(None, pattern=_ISO_Z)
     consecutiveFailures: int = Field(0, ge=0)
 
     @classmethod
     def from_spec(cls, spec: EndpointSpec, *, now: datetime | None = None) -> Endpoint:
-        """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec."""
+        """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec; its secret stays in the spec."""
         stamp = utc_iso(now or datetime.now(timezone.utc))
-        return cls.model_validate({**spec.model_dump(), "createdAt": stamp, "updatedAt": stamp}, context=_STORED)
-
-    def signing_secrets(self, now: datetime) -> list[str]:
-        """Secrets to sign with: the current one first, then previous ones not yet expired."""
-        return [self.secret] + [p.secret for p in self.previousSecrets if datetime.fromisoformat(p.expiresAt) > now]
+        fields = spec.model_dump(exclude={"secret"})
+        return cls.model_validate({**fields, "createdAt": stamp, "updatedAt": stamp}, context=_STORED)
 
     def public_dict(self) -> dict[str, Any]:
-        """camelCase JSON for API responses and listings; contains no secret of any kind."""
-        return self.model_dump(mode="json", exclude={"secret", "previousSecrets"})
+        """camelCase JSON for API responses and listings."""
+        return self.model_dump(mode="json")
 
     def to_item(self) -> dict[str, Any]:
         """Plain dict for DynamoDB: no floats (backoffMultiplier is stored as its repr string), no None."""
@@ -155,7 +173,7 @@ class Endpoint(EndpointSpec):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Endpoint:
-        """Inverse of ``to_item``; accepts boto3's Decimals and ignores storage-only keys (pk, GSI attributes)."""
+        """Inverse of ``to_item``; accepts boto3's Decimals and ignores storage-only keys (pk, GSI attributes, secrets)."""
         data = {key: _plain(value) for key, value in item.items() if key in cls.model_fields}
         policy = data["retryPolicy"]
         data["retryPolicy"] = {**policy, "backoffMultiplier": float(policy["backoffMultiplier"])}

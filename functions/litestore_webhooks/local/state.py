@@ -1,11 +1,13 @@
 """`--state FILE`: keep endpoints and undelivered messages across local runs.
 
-Saved: each endpoint item as stored (id, secret and health included, AWS ids dropped) and
-the messages left in its queue and DLQ. Restored: the item is written back and the
-Provisioner's `reconcile` builds its queue, DLQ, subscription and mapping afresh, then the
-messages are re-sent (a retry's `notBefore` attribute re-delays it on arrival). The file holds
-endpoint secrets, so it is written 0600 (a temp file created 0600, then renamed), as the CLI's
-local profile is.
+Saved: each endpoint item as stored (id and health included, AWS ids dropped) and the
+messages left in its queue and DLQ. The secrets are saved opened, in the item's plaintext
+layout of before sealing: moto's KMS key is a new one in every run, so a sealed value would
+not open after a restart. Restored: the item is written back and the Provisioner's
+`reconcile` seals its secrets under this run's key and builds its queue, DLQ, subscription and
+mapping afresh, then the messages are re-sent (a retry's `notBefore` attribute re-delays it on
+arrival). The file holds endpoint secrets, so it is written 0600 (a temp file created 0600,
+then renamed), as the CLI's local profile is.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.cli.profile import write_private
 from litestore_webhooks.config import settings
 from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, region
 from litestore_webhooks.local.moto_server import peek_messages
-from litestore_webhooks.provisioning import RESOURCES, Provisioner, load_endpoint
+from litestore_webhooks.provisioning import RESOURCES, SEALED_SECRETS, Provisioner, load_endpoint, secrets_of
 
 log = logging.getLogger(__name__)
 VERSION = 1
@@ -39,10 +42,12 @@ def _number(value: Any) -> int | float:
 def save(path: Path) -> dict[str, int]:
     """Write the state file atomically; returns counts for the log line."""
     cfg = settings()
+    box = SecretBox(cfg.secrets_key_arn)
     endpoints: list[dict[str, Any]] = []
     messages = 0
     for item in Store(cfg).all_endpoint_items():
-        item = {k: v for k, v in item.items() if k != RESOURCES}
+        opened = secrets_of(item, box).model_dump()
+        item = {**{k: v for k, v in item.items() if k not in (RESOURCES, SEALED_SECRETS)}, **opened}
         queued = peek_messages(r.endpoint_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
         dead = peek_messages(r.dead_letter_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
         messages += len(queued) + len(dead)
@@ -60,7 +65,8 @@ def restore(path: Path) -> dict[str, int]:
     if doc.get("version") != VERSION:
         raise ValueError(f"{path}: unsupported state file version {doc.get('version')!r}")
     cfg = settings()
-    store, provisioner, sqs = Store(cfg), Provisioner(cfg), clients.client("sqs")
+    store, sqs = Store(cfg), clients.client("sqs")
+    provisioner = Provisioner(cfg, store, secrets=SecretBox(cfg.secrets_key_arn))
     messages = 0
     for saved in doc["endpoints"]:
         store.put_endpoint_item({**saved["item"], RESOURCES: {}}, must_exist=False)
