@@ -255,6 +255,18 @@ def test_attempts_filters_and_table(api, run):
     assert out.splitlines()[1].split()[:6] == ["2024-01-15T10:00:00Z", "evt_1", "review.created", "2", "failed", "503"]
 
 
+def test_attempts_event_type_until_and_a_short_page_filled_from_the_next(api, run):
+    row = {"at": "2024-01-15T10:00:00Z", "eventType": "order.updated", "attempt": 1, "status": "dead_lettered"}
+    api.on("GET", f"/endpoints/{EP1}/attempts", page(cursor="c1"), page({**row, "eventId": "evt_1"}, cursor="c2"),
+           page({**row, "eventId": "evt_2"}, cursor="c3"))
+    code, out, err = run("attempts", EP1, "--status", "failed", "--event-type", "order.*", "--until", "2024-01-16",
+                         "--limit", "2")
+    filters = {"status": "failed", "eventType": "order.*", "until": "2024-01-16T00:00:00Z"}
+    assert [s.query for s in api.seen] == [{**filters, "limit": "2"}, {**filters, "limit": "2", "cursor": "c1"},
+                                           {**filters, "limit": "1", "cursor": "c2"}]
+    assert code == 0 and "evt_1" in out and "evt_2" in out and "--cursor c3" in err
+
+
 def test_stats(api, run):
     api.on("GET", f"/endpoints/{EP1}/stats", {"window": "1h", "attempts": 10, "delivered": 9, "failed": 1,
                                               "byStatusClass": {"2xx": 9, "5xx": 1}, "latencyMs": {"p50": 20, "p99": 90},

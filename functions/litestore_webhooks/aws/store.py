@@ -72,6 +72,41 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+# Attempts one filtered attempts page reads at most (about 0.5 KB each: ~1 MB, ~128 read units).
+ATTEMPT_READ_BUDGET = 2_000
+
+
+@dataclass(frozen=True)
+class AttemptMatch:
+    """Which attempts a listing keeps: any of `statuses` (stored values) and an event type,
+    exact or "namespace.*" ("*" or None: any)."""
+
+    statuses: tuple[str, ...] = ()
+    event_type: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return not self.statuses and self.event_type in (None, "*")
+
+    def expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
+        """The FilterExpression, adding its placeholders to `names` and `values`."""
+        parts = []
+        if self.statuses:
+            names["#s"] = "status"
+            keys = [f":s{i}" for i in range(len(self.statuses))]
+            values.update(zip(keys, self.statuses))
+            parts.append(f"#s IN ({', '.join(keys)})")
+        if self.event_type not in (None, "*"):
+            names["#t"] = "eventType"
+            if self.event_type.endswith(".*"):
+                values[":t"] = self.event_type[:-1]  # "order.*" -> "order."
+                parts.append("begins_with(#t, :t)")
+            else:
+                values[":t"] = self.event_type
+                parts.append("#t = :t")
+        return " AND ".join(parts)
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
@@ -430,34 +465,61 @@ class Store:
         endpoint_id: str,
         *,
         since: str | None = None,
-        status: str | None = None,
+        until: str | None = None,
+        match: AttemptMatch | None = None,
         limit: int = 50,
         cursor: str | None = None,
         newest_first: bool = True,
+        read_budget: int = ATTEMPT_READ_BUDGET,
     ) -> Page:
+        """A page of an endpoint's attempts in [since, until) (stored-time strings) that `match`.
+
+        The time range is the key condition. A match is a FilterExpression, which DynamoDB applies
+        after its own Limit, so with one this reads on (in growing chunks) until it has `limit`
+        matches or has read `read_budget` attempts: a page then holds fewer (even none) and a
+        cursor to go on from, never a cursor before the matches it skipped.
+        """
         names = {"#p": "endpointId"}
         values: dict[str, Any] = {":p": endpoint_id}
         cond = "#p = :p"
-        if since:
+        if since and until:
+            cond += " AND attemptKey BETWEEN :since AND :until"  # keys are "<at>#...": `until` itself is out
+        elif since:
             cond += " AND attemptKey >= :since"
-            values[":since"] = since
+        elif until:
+            cond += " AND attemptKey < :until"
+        values.update({k: v for k, v in ((":since", since), (":until", until)) if v})
         kwargs: dict[str, Any] = {
             "TableName": self.settings.attempts_table,
             "KeyConditionExpression": cond,
             "ScanIndexForward": not newest_first,
-            "Limit": limit,
         }
-        if status:
-            kwargs["FilterExpression"] = "#s = :s"
-            names["#s"] = "status"
-            values[":s"] = status
+        if match and not match.everything:
+            kwargs["FilterExpression"] = match.expression(names, values)
         kwargs["ExpressionAttributeNames"] = names
         kwargs["ExpressionAttributeValues"] = to_ddb(values)
         start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        resp = self.ddb.query(**kwargs)
-        return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
+        if "FilterExpression" not in kwargs:
+            resp = self.ddb.query(**kwargs, Limit=limit)
+            return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
+        found: list[dict[str, Any]] = []
+        read, chunk = 0, limit
+        while True:
+            resp = self.ddb.query(**kwargs, Limit=min(chunk, read_budget - read))
+            items = [from_ddb(i) for i in resp.get("Items", [])]
+            read += resp.get("ScannedCount", len(items))
+            last, wanted = resp.get("LastEvaluatedKey"), limit - len(found)
+            if len(items) >= wanted:  # a full page: go on after its last item, if anything follows
+                found += items[:wanted]
+                key = {"endpointId": endpoint_id, "attemptKey": found[-1]["attemptKey"]}
+                return Page(found, encode_cursor(to_ddb(key)) if len(items) > wanted or last else None)
+            found += items
+            if last is None or read >= read_budget:
+                return Page(found, encode_cursor(last))
+            kwargs["ExclusiveStartKey"] = last
+            chunk *= 2
 
     def attempts_for_event(self, event_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {

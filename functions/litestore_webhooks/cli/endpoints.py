@@ -75,8 +75,11 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(sub, "attempts", "delivery attempts to an endpoint, newest first")
     p.add_argument("endpoint")
-    p.add_argument("--status", help="only attempts with this status (e.g. failed)")
+    p.add_argument("--status", metavar="STATUS",
+                   help="failed (every unsuccessful attempt), delivered, retry_scheduled or dead_lettered")
+    p.add_argument("--event-type", metavar="TYPE", help='an event type or "namespace.*", e.g. order.*')
     p.add_argument("--since", type=when, metavar="WHEN", help="ISO time or 30m, 24h, 7d, yesterday")
+    p.add_argument("--until", type=when, metavar="WHEN", help="only attempts before this time (same forms)")
     p.add_argument("--limit", type=int)
     p.add_argument("--cursor")
     p.add_argument("--all", action="store_true", help="follow every page")
@@ -268,15 +271,37 @@ def test(ctx: Context) -> int:
     raise CliError(f"test delivery to {endpoint_id} failed: {reason}")
 
 
+# A filtered API page may stop short at its read budget; `attempts` asks for the rest of a page
+# up to this many times before it prints the cursor instead.
+FILL_REQUESTS = 10
+
+
 def attempts(ctx: Context) -> int:
     a = ctx.args
-    page = ctx.client.collect(ctx.endpoint_path(a.endpoint, "/attempts"), all_pages=a.all, status=a.status,
-                              since=a.since, limit=a.limit, cursor=a.cursor)
+    path = ctx.endpoint_path(a.endpoint, "/attempts")
+    filters = {"status": a.status, "eventType": a.event_type, "since": a.since, "until": a.until}
+    if a.all:
+        page = ctx.client.collect(path, all_pages=True, limit=a.limit, cursor=a.cursor, **filters)
+    else:
+        page = fill_page(ctx, path, limit=a.limit or 50, cursor=a.cursor, **filters)
     if ctx.emit(page):
         return 0
     ctx.out.table(page.get("data", []), ATTEMPT_COLUMNS, status_column="status", empty="no attempts")
     more(ctx, page)
     return 0
+
+
+def fill_page(ctx: Context, path: str, *, limit: int, cursor: str | None, **params: Any) -> dict[str, Any]:
+    """Up to `limit` items, following the cursor of pages that came back short, so a filter over a long
+    log shows its matches rather than an empty page and a cursor."""
+    rows: list[Any] = []
+    for _ in range(FILL_REQUESTS):
+        page = ctx.client.get(path, limit=limit - len(rows), cursor=cursor, **params)
+        rows += page.get("data", [])
+        cursor = page.get("nextCursor")
+        if not cursor or len(rows) >= limit:
+            break
+    return {"data": rows, "nextCursor": cursor}
 
 
 def stats(ctx: Context) -> int:
