@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -33,8 +34,12 @@ def admin(aws, monkeypatch):
     event_sources.use(None)
 
 
+_names = itertools.count(1)
+
+
 def create(**overrides) -> dict:
-    status, body, _ = call("POST", "/endpoints", {**HOOK, **overrides})
+    """An endpoint with a name of its own (names are unique)."""
+    status, body, _ = call("POST", "/endpoints", {**HOOK, "name": f"hook {next(_names)}", **overrides})
     assert status == 201, body
     return body
 
@@ -224,7 +229,9 @@ def test_idempotency_key_returns_the_same_endpoint(admin):
     assert len(call("GET", "/endpoints")[1]["data"]) == 1
     other = call("POST", "/endpoints", {**HOOK, "timeout": 2000}, {"Idempotency-Key": "create-1"})
     assert (other[0], error_code(other[1])) == (422, "idempotency_key_reused")
-    assert call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-2"})[1]["id"] != first[1]["id"]
+    taken = call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-2"})  # a new request: the name is taken
+    assert (taken[0], error_code(taken[1])) == (409, "name_taken")
+    assert call("POST", "/endpoints", {**HOOK, "name": "other"}, {"Idempotency-Key": "create-2"})[1]["id"] != first[1]["id"]
 
 
 def test_pause_and_resume_toggle_the_mapping(admin):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from typing import Any
@@ -29,8 +30,13 @@ def prov(aws, local) -> Provisioner:
     return Provisioner(aws)
 
 
+_names = itertools.count(1)
+
+
 def create(prov: Provisioner, events: list[str], **spec: Any):
-    return prov.create(prov.parse_spec({"url": "https://hooks.example.com/in", "events": events, **spec}))
+    """An endpoint with a name of its own (names are unique)."""
+    doc = {"url": "https://hooks.example.com/in", "events": events, "name": f"hook {next(_names)}", **spec}
+    return prov.create(prov.parse_spec(doc))
 
 
 def resources_of(prov: Provisioner, endpoint_id: str) -> EndpointResources:

@@ -27,9 +27,16 @@ from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, queues
 from litestore_webhooks.aws.event_sources import EventSources
 from litestore_webhooks.aws.event_sources import current as current_event_sources
-from litestore_webhooks.aws.store import Store
+from litestore_webhooks.aws.store import NameTaken, Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, Endpoint, EndpointSpec, filter_policy, utc_iso
+from litestore_webhooks.core.endpoint import (
+    ENDPOINT_ID_PATTERN,
+    Endpoint,
+    EndpointSpec,
+    filter_policy,
+    name_key,
+    utc_iso,
+)
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
@@ -99,6 +106,12 @@ def validate_spec(doc: Any, settings: Settings) -> EndpointSpec:
     return EndpointSpec.model_validate(doc, context={"allow_insecure": settings.allow_insecure})
 
 
+def _name_taken(name: str, holder: str) -> ApiError:
+    """409: names are unique (case and spacing aside), because the CLI and `endpoints apply` go by them."""
+    return ApiError(409, "name_taken", f"an endpoint named {name!r} already exists ({holder}); "
+                    "rename it or use a different name", {"name": name, "endpointId": holder})
+
+
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed([
         {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
@@ -123,7 +136,10 @@ class Provisioner:
     def create(self, spec: EndpointSpec) -> Endpoint:
         """Store the endpoint, then provision its pipeline (build `spec` with `parse_spec`)."""
         endpoint = Endpoint.from_spec(spec)
-        self.store.put_endpoint_item({**endpoint.to_item(), RESOURCES: {}}, must_exist=False)
+        try:
+            self.store.create_endpoint_item({**endpoint.to_item(), RESOURCES: {}}, name_key=name_key(endpoint.name))
+        except NameTaken as exc:
+            raise _name_taken(endpoint.name, exc.endpoint_id) from None
         self._converge(endpoint, _UNPROVISIONED)
         return endpoint
 
@@ -141,7 +157,7 @@ class Provisioner:
         elif changes.get("active") is False and endpoint.active:
             revision["pausedReason"] = "manual"
         updated = self._revised(endpoint, revision)
-        self._save(updated, revision)
+        self._save(updated, revision, renamed_from=endpoint.name)
         self._converge(updated, res)
         return updated
 
@@ -156,7 +172,7 @@ class Provisioner:
         if mapping:
             self.event_sources.delete(mapping)
         queues.delete_endpoint_queues(self.settings.prefix, endpoint.id)
-        self.store.delete_endpoint_item(endpoint.id)
+        self.store.delete_endpoint_item(endpoint.id, name_key=name_key(endpoint.name))
 
     def pause(self, endpoint_id: str, reason: str = "manual") -> Endpoint:
         """Stop deliveries by disabling the mapping only: events keep buffering in the queue."""
@@ -184,7 +200,7 @@ class Provisioner:
         fixes: list[str] = []
         for item in items:
             endpoint, res = _split(item)
-            fixes += [f"{endpoint.id}: {fix}" for fix in self._converge(endpoint, res)]
+            fixes += [f"{endpoint.id}: {fix}" for fix in self._claim_name(endpoint) + self._converge(endpoint, res)]
         return fixes
 
     # -- internals ---------------------------------------------------------------------
@@ -207,15 +223,33 @@ class Provisioner:
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 
-    def _save(self, endpoint: Endpoint, fields: Iterable[str]) -> None:
+    def _save(self, endpoint: Endpoint, fields: Iterable[str], *, renamed_from: str | None = None) -> None:
         """Write only `fields` of the revised endpoint, plus updatedAt (None removes).
 
         Never the whole model: the item was read before this write, and a secret rotation
         (secret, previousSecrets) or delivery's atomic failure counters written meanwhile must
-        survive a PATCH, pause or resume. The `resources` map is left alone too.
+        survive a PATCH, pause or resume. The `resources` map is left alone too. A new name
+        (`renamed_from` the old one) is claimed, and the old one released, in the same write.
         """
         item = endpoint.to_item()
-        self.store.update_endpoint_fields(endpoint.id, {k: item.get(k) for k in (*fields, "updatedAt")})
+        changes = {k: item.get(k) for k in (*fields, "updatedAt")}
+        old_key, new_key = name_key(renamed_from or endpoint.name), name_key(endpoint.name)
+        if old_key == new_key:
+            self.store.update_endpoint_fields(endpoint.id, changes)
+            return
+        try:
+            self.store.rename_endpoint(endpoint.id, changes, old_key=old_key, new_key=new_key)
+        except NameTaken as exc:
+            raise _name_taken(endpoint.name, exc.endpoint_id) from None
+
+    def _claim_name(self, endpoint: Endpoint) -> list[str]:
+        """reconcile's part for names: claim an unclaimed one; report one another endpoint holds
+        (a duplicate pair made before names were unique) instead of failing."""
+        try:
+            return [f"claimed the name {endpoint.name!r}"] if self.store.claim_name(endpoint.id, name_key(endpoint.name)) else []
+        except NameTaken as exc:
+            return [f"the name {endpoint.name!r} is also {exc.endpoint_id}'s: rename one of them "
+                    f"(PATCH /endpoints/{endpoint.id} with a new name)"]
 
     def _record(self, endpoint_id: str, before: EndpointResources, after: EndpointResources) -> None:
         if after != before:
