@@ -568,8 +568,9 @@ def test_js_literal_to_json_handles_the_documents_snippets():
 # -- targets ---------------------------------------------------------------------------------------
 
 def test_stack_signs_admin_calls_with_sigv4_and_publishes_with_the_stacks_key(api, run, monkeypatch):
-    monkeypatch.setattr(client, "stack_outputs", lambda name: {"ApiUrl": api.url, "ApiKeyId": "k123"} if name == "Prod" else {})
-    monkeypatch.setattr(client, "api_key_value", lambda key_id: f"value-of-{key_id}")
+    monkeypatch.setattr(client, "stack_outputs",
+                        lambda name, region: {"ApiUrl": api.url, "ApiKeyId": "k123"} if name == "Prod" else {})
+    monkeypatch.setattr(client, "api_key_value", lambda key_id, region: f"value-of-{key_id}")
     api.on("GET", "/endpoints", page())
     api.on("POST", "/events", {"id": "evt_1", "event": "review.created", "duplicate": True}, status=200)
     assert run("--stack", "Prod", "endpoints", "list", target=False)[0] == 0

@@ -20,7 +20,7 @@ class Context:
     def client(self) -> Client:
         a = self.args
         return Client(resolve_target(local=a.local, url=a.url, stack=a.stack,
-                                     admin_token=a.admin_token, api_key=a.api_key))
+                                     admin_token=a.admin_token, api_key=a.api_key, region=a.region))
 
     def endpoint_id(self, ref: str) -> str:
         """An endpoint id from an id (``ep_...``) or an exact endpoint name."""
