@@ -5,7 +5,8 @@ it looks at what exists (recorded ids first, then deterministic names / lookups)
 creates or corrects what is missing or different. So create, reconcile and a re-run after a
 crash half-way all converge on the same state.
 
-Order on create: the endpoint item first (so a crash leaves something `reconcile` can find),
+Order on create: the endpoint item first (so a crash leaves something `reconcile` can find;
+a create that fails with an error takes back what it made),
 then DLQ, queue, subscription and mapping, recording their ids in the item's `resources` map
 as they appear; the queue is recorded before the subscription exists, so any message that
 reaches delivery belongs to an item that knows its queue. Delete runs the other way round
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -39,6 +41,7 @@ from litestore_webhooks.core.endpoint import (
 )
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 
+logger = Logger(child=True)
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
 UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
 _HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
@@ -140,8 +143,21 @@ class Provisioner:
             self.store.create_endpoint_item({**endpoint.to_item(), RESOURCES: {}}, name_key=name_key(endpoint.name))
         except NameTaken as exc:
             raise _name_taken(endpoint.name, exc.endpoint_id) from None
-        self._converge(endpoint, _UNPROVISIONED)
+        try:
+            self._converge(endpoint, _UNPROVISIONED)
+        except Exception:
+            self._undo_create(endpoint.id)
+            raise
         return endpoint
+
+    def _undo_create(self, endpoint_id: str) -> None:
+        """A create that failed takes back what it made, its name's claim included, so that a retry of
+        the same request succeeds. Should that fail too (or the process die first), the endpoint stays
+        for `reconcile` to finish or `delete` to remove; the error answered is the create's own."""
+        try:
+            self.delete(endpoint_id)
+        except Exception:  # noqa: BLE001 - the first failure is the one to answer; this one is logged
+            logger.exception("taking back a failed create failed", extra={"endpointId": endpoint_id})
 
     def update(self, endpoint_id: str, changes: dict) -> Endpoint:
         """Apply a camelCase partial update (retryPolicy is replaced whole) and re-provision in place."""
