@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $(NODE_STAMP)
+	@echo "installing the pinned CDK CLI into node_modules (npm ci, a few seconds)"
+	@npm ci --no-audit --no-fund --silent && touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)
 
