@@ -7,7 +7,12 @@ STAMP  := $(VENV)/.installed
 INSTALL_MINUTES := 2
 CDK_OUT ?= cdk.out
 
-.PHONY: install demo test synth lint clean bench soak
+# The CDK CLI, pinned in package.json / package-lock.json and installed into node_modules (npm ci, ~3 s).
+NODE_STAMP := node_modules/.installed
+CDK        := npx --no-install cdk
+CDK_ARGS   ?=
+
+.PHONY: install demo test synth lint clean bench soak bootstrap deploy destroy aws-region
 
 # The first `make` anything installs into .venv; each phase says so (pip itself is kept to errors: this
 # machine's pip configuration adds a warning per package). Later runs skip it until pyproject.toml changes.
@@ -20,18 +25,37 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -qq -e '.[infra,dev]' && \
 	touch $(STAMP) && echo "installed in $$(( $$(date +%s) - started )) s"
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@echo "installing the pinned CDK CLI into node_modules (npm ci, a few seconds)"
+	@npm ci --no-audit --no-fund --silent && touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m litestore_webhooks.demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 # Synthesize the stack offline into $(CDK_OUT) (no AWS credentials, no Docker; bundles with pip, kept to
 # errors); ends with the template's path, its resource count and what cdk-nag found.
 synth: $(STAMP)
 	@PIP_QUIET=1 CDK_OUTDIR=$(CDK_OUT) $(PY) app.py
+
+# Deploy with the pinned CDK CLI (docs/deploy.md). Credentials and region from the standard AWS chain
+# (AWS_PROFILE, AWS_REGION, SSO, ...); extra CDK options in CDK_ARGS, e.g. CDK_ARGS="-c prefix=lsw-dev".
+aws-region: $(STAMP)
+	@$(PY) -c "import boto3, os, sys; r = os.environ.get('AWS_REGION') or boto3.session.Session().region_name; print(f'AWS region: {r}') if r else sys.exit('no AWS region: set AWS_REGION (or use a profile that has one: AWS_PROFILE=...), then run this again')"
+
+bootstrap: $(STAMP) $(NODE_STAMP) aws-region
+	$(CDK) bootstrap $(CDK_ARGS)
+
+deploy: $(STAMP) $(NODE_STAMP) aws-region
+	$(CDK) deploy $(CDK_ARGS)
+	@echo "smoke test: .venv/bin/litestore-webhooks --stack <stack name above> doctor"
+
+destroy: $(STAMP) $(NODE_STAMP) aws-region
+	$(CDK) destroy $(CDK_ARGS)
 
 # Benchmarks (not part of `make test`): prints one table, writes bench/results.json (< 10 min on 2 cores).
 bench: $(STAMP)
@@ -43,4 +67,4 @@ soak: $(STAMP)
 	timeout 600 $(PY) -m pytest tests/soak -m soak -q
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) cdk.out .pytest_cache node_modules

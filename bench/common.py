@@ -326,7 +326,8 @@ def create_endpoint(url: str, **spec: Any) -> tuple[Any, Any]:
     from litestore_webhooks.provisioning import Provisioner, load_endpoint
 
     prov = Provisioner(config.settings())
-    endpoint = prov.create(prov.parse_spec({"url": url, "events": ["*"], **spec}))
+    # Named after its URL: the default name (the host, 127.0.0.1 for every receiver) is taken after the first.
+    endpoint = prov.create(prov.parse_spec({"url": url, "events": ["*"], "name": url, **spec}))
     found = load_endpoint(prov.store, endpoint.id)
     assert found is not None
     return found

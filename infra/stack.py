@@ -30,6 +30,10 @@ class LitestoreWebhooksStack(Stack):
         self.cleanup = RuntimeResourceCleanup(self, "RuntimeCleanup", pipeline=self.pipeline)
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the REST API stage")
+        rest_api = self.api.rest_api
+        CfnOutput(self, "AdminApiArn",
+                  value=rest_api.arn_for_execute_api("*", "/*", rest_api.deployment_stage.stage_name),
+                  description="execute-api:Invoke resource for IAM policies on the admin routes (ingest uses the API key)")
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
                   description="aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text")
         CfnOutput(self, "DashboardUrl", value=self.observability.dashboard_url, description="CloudWatch dashboard")

@@ -190,7 +190,15 @@ NOT_CALLED_BY_OUR_CODE: dict[str, str] = {
 }
 
 
+# TransactWriteItems has no IAM action of its own: each item needs its own action on its table.
+_TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                     "ConditionCheck": "dynamodb:ConditionCheckItem"}
+
+
 def requests_for(service: str, operation: str, params: Params, world: World) -> list[Request]:
+    if (service, operation) == ("dynamodb", "TransactWriteItems"):
+        return [Request(_TRANSACT_ACTIONS[kind], _table(op, world), (), "dynamodb:TransactWriteItems")
+                for item in params["TransactItems"] for kind, op in item.items()]
     try:
         action, rule = ACTIONS[(service, operation)]
     except KeyError:

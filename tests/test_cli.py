@@ -263,6 +263,18 @@ def test_attempts_filters_and_table(api, run):
     assert out.splitlines()[1].split()[:6] == ["2024-01-15T10:00:00Z", "evt_1", "review.created", "2", "failed", "503"]
 
 
+def test_attempts_event_type_until_and_a_short_page_filled_from_the_next(api, run):
+    row = {"at": "2024-01-15T10:00:00Z", "eventType": "order.updated", "attempt": 1, "status": "dead_lettered"}
+    api.on("GET", f"/endpoints/{EP1}/attempts", page(cursor="c1"), page({**row, "eventId": "evt_1"}, cursor="c2"),
+           page({**row, "eventId": "evt_2"}, cursor="c3"))
+    code, out, err = run("attempts", EP1, "--status", "failed", "--event-type", "order.*", "--until", "2024-01-16",
+                         "--limit", "2")
+    filters = {"status": "failed", "eventType": "order.*", "until": "2024-01-16T00:00:00Z"}
+    assert [s.query for s in api.seen] == [{**filters, "limit": "2"}, {**filters, "limit": "2", "cursor": "c1"},
+                                           {**filters, "limit": "1", "cursor": "c2"}]
+    assert code == 0 and "evt_1" in out and "evt_2" in out and "--cursor c3" in err
+
+
 def test_stats(api, run):
     api.on("GET", f"/endpoints/{EP1}/stats", {"window": "1h", "attempts": 10, "delivered": 9, "failed": 1,
                                               "byStatusClass": {"2xx": 9, "5xx": 1}, "latencyMs": {"p50": 20, "p99": 90},
@@ -566,8 +578,9 @@ def test_js_literal_to_json_handles_the_documents_snippets():
 # -- targets ---------------------------------------------------------------------------------------
 
 def test_stack_signs_admin_calls_with_sigv4_and_publishes_with_the_stacks_key(api, run, monkeypatch):
-    monkeypatch.setattr(client, "stack_outputs", lambda name: {"ApiUrl": api.url, "ApiKeyId": "k123"} if name == "Prod" else {})
-    monkeypatch.setattr(client, "api_key_value", lambda key_id: f"value-of-{key_id}")
+    monkeypatch.setattr(client, "stack_outputs",
+                        lambda name, region: {"ApiUrl": api.url, "ApiKeyId": "k123"} if name == "Prod" else {})
+    monkeypatch.setattr(client, "api_key_value", lambda key_id, region: f"value-of-{key_id}")
     api.on("GET", "/endpoints", page())
     api.on("POST", "/events", {"id": "evt_1", "event": "review.created", "duplicate": True}, status=200)
     assert run("--stack", "Prod", "endpoints", "list", target=False)[0] == 0

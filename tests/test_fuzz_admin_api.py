@@ -45,6 +45,7 @@ def target(rt):
         endpoint = create_endpoint(rt, "fuzz target", rx.url(), ["*"], retryPolicy={"maxAttempts": 1})
         assert ingest(rt, event("user.registered", EVENT_ID))[0] in (200, 202)
         yield {"endpoint_id": endpoint["id"], "event_id": EVENT_ID}
+        assert admin(rt, "DELETE", f"/endpoints/{endpoint['id']}")[0] in (204, 404)  # its name is free again
 
 
 def load_schema(rt) -> Any:

@@ -136,7 +136,7 @@ def _flow(rt: LocalRuntime) -> None:
         Store(config.settings()).update_endpoint_fields(c["id"], {"resources": {}})
         assert admin(rt, "DELETE", f"/endpoints/{c['id']}")[0] == 204
         # one more endpoint left for the stack-delete cleanup to remove
-        assert admin(rt, "POST", "/endpoints", {"url": ok.url(), "events": ["*"]})[0] == 201
+        assert admin(rt, "POST", "/endpoints", {"name": "left for cleanup", "url": ok.url(), "events": ["*"]})[0] == 201
     finally:
         for rx in (ok, failing, gone):
             rx.close()

@@ -1,5 +1,5 @@
 """The local runtime's moto server: the pinned SQS clock fix keeps receives fast at depth
-without changing delay/visibility semantics."""
+without changing delay/visibility semantics; DynamoDB requests are served one at a time."""
 
 from __future__ import annotations
 
@@ -95,3 +95,57 @@ def test_a_long_poll_wakes_when_a_delayed_message_turns_visible(sqs):
     poller.join(timeout=10)
     assert got["count"] == 1
     assert 0.95 <= got["at"] - sent < 1.35, got["at"] - sent
+
+
+def test_dynamodb_requests_are_atomic_even_when_a_transaction_is_cancelled():
+    """moto restores a cancelled transaction's tables whole, from a copy made before it ran: an
+    update another request made meanwhile was lost (1 or 2 of 200 here before `serialize_dynamodb`)."""
+    import threading
+
+    server = moto_server.MotoServer()
+    url = server.start()
+
+    def client():
+        return boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+
+    try:
+        ddb = client()
+        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        for start in range(0, 1500, 25):  # a table worth copying: the window the lost updates fell into
+            ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {"id": {"S": f"ep_{n}"}, "pad": {"S": "x" * 200}}}}
+                                                     for n in range(start, start + 25)]})
+        ddb.put_item(TableName="t", Item={"id": {"S": "name#x"}, "endpointId": {"S": "ep_0"}})
+        bumps = 200
+
+        def bump() -> None:
+            c = client()
+            for _ in range(bumps):
+                c.update_item(TableName="t", Key={"id": {"S": "counter"}}, UpdateExpression="ADD n :one",
+                              ExpressionAttributeValues={":one": {"N": "1"}})
+
+        cancelled = []
+
+        def cancelled_transactions() -> None:
+            c = client()
+            for _ in range(60):
+                try:
+                    c.transact_write_items(TransactItems=[
+                        {"Put": {"TableName": "t", "Item": {"id": {"S": "ep_new"}},
+                                 "ConditionExpression": "attribute_not_exists(id)"}},
+                        {"Put": {"TableName": "t", "Item": {"id": {"S": "name#x"}, "endpointId": {"S": "ep_new"}},
+                                 "ConditionExpression": "attribute_not_exists(id)"}},
+                    ])
+                except c.exceptions.TransactionCanceledException:
+                    cancelled.append(1)
+
+        threads = [threading.Thread(target=bump), threading.Thread(target=cancelled_transactions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(cancelled) == 60  # the name claim was taken every time
+        assert ddb.get_item(TableName="t", Key={"id": {"S": "counter"}})["Item"]["n"] == {"N": str(bumps)}
+    finally:
+        server.stop()

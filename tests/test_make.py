@@ -25,7 +25,7 @@ fi
 """)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     venv = tmp_path / "venv"
-    proc = subprocess.run(["make", "--no-print-directory", "-B", "install", f"VENV={venv}", f"PYTHON={fake}"],
+    proc = subprocess.run(["make", "--no-print-directory", "-B", f"{venv}/.installed", f"VENV={venv}", f"PYTHON={fake}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from typing import Any
@@ -32,8 +33,13 @@ def prov(aws, local) -> Provisioner:
     return Provisioner(aws)
 
 
+_names = itertools.count(1)
+
+
 def create(prov: Provisioner, events: list[str], **spec: Any):
-    return prov.create(prov.parse_spec({"url": "https://hooks.example.com/in", "events": events, **spec}))
+    """An endpoint with a name of its own (names are unique)."""
+    doc = {"url": "https://hooks.example.com/in", "events": events, "name": f"hook {next(_names)}", **spec}
+    return prov.create(prov.parse_spec(doc))
 
 
 def resources_of(prov: Provisioner, endpoint_id: str) -> EndpointResources:
@@ -335,9 +341,26 @@ def test_delete_leaves_nothing(aws, prov, local):
     bus.publish(aws.topic_arn, "{}", "order.completed")  # SNS still publishes fine
 
 
-def test_delete_after_a_half_finished_create_still_removes_everything(prov, local, monkeypatch):
-    monkeypatch.setattr(local, "create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+class Crash(BaseException):
+    """The process dying mid-create (a Lambda timeout, a kill): nothing after it runs, no clean-up either."""
+
+
+def crash(*_: Any, **__: Any) -> None:
+    raise Crash
+
+
+def test_a_create_that_fails_takes_back_what_it_made_so_its_retry_succeeds(prov, local, monkeypatch):
+    monkeypatch.setattr(local, "create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("mapping refused")))
     with pytest.raises(RuntimeError):
+        create(prov, ["*"], name="Orders")
+    assert (list(prov.store.all_endpoint_items()), all_queues(), all_subscriptions()) == ([], [], [])
+    monkeypatch.undo()
+    assert create(prov, ["*"], name="Orders").name == "Orders"  # the name was released with the rest
+
+
+def test_delete_after_a_half_finished_create_still_removes_everything(prov, local, monkeypatch):
+    monkeypatch.setattr(local, "create", crash)
+    with pytest.raises(Crash):
         create(prov, ["*"])
     [item] = list(prov.store.all_endpoint_items())
     monkeypatch.undo()
@@ -349,8 +372,8 @@ def test_delete_after_a_half_finished_create_still_removes_everything(prov, loca
 
 
 def test_reconcile_finishes_a_create_that_crashed_half_way(prov, local, monkeypatch):
-    monkeypatch.setattr(local, "create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(local, "create", crash)
+    with pytest.raises(Crash):
         create(prov, ["order.completed"])
     [item] = list(prov.store.all_endpoint_items())
     recorded = EndpointResources.from_item(item[RESOURCES])

@@ -562,7 +562,7 @@ def test_delivery_fault_at_each_step_ends_delivered_or_dead_lettered():
         for (name, (rules, script, outcome, posts)), event_type in zip(DELIVERY_CASES.items(), types):
             rx = RecordingReceiver(default=Reply(400)) if script == "reject" else RecordingReceiver(*script)
             receivers.append(rx)
-            target = create_target(rt, probe, name.split(" ")[0], [event_type], rx)
+            target = create_target(rt, probe, f"{name.split(' ')[0]}{len(targets)}", [event_type], rx)  # names are unique
             event_id = f"evt_case{len(targets)}"
             targets.append(target)
             events.append(make_event(event_type, event_id))

@@ -780,6 +780,54 @@ def test_outputs(tpl):
     assert flat(outputs["ApiUrl"]["Value"]).endswith(f"/${{{stage}}}/")
 
 
+def test_admin_api_arn_output_is_the_stages_execute_api_resource(tpl):
+    """What an operator's IAM policy grants execute-api:Invoke on (docs/deploy.md, "Admin access")."""
+    output = tpl["Outputs"]["AdminApiArn"]
+    rest_api = logical_id(tpl, "AWS::ApiGateway::RestApi")
+    stage = logical_id(tpl, "AWS::ApiGateway::Stage", StageName="v1")  # a Ref to it is the stage name
+    assert flat(output["Value"]) == (
+        f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{rest_api}}}/${{{stage}}}/*/*")
+    iam_methods = [m for m in resources(tpl, "AWS::ApiGateway::Method").values()
+                   if m["Properties"].get("AuthorizationType") == "AWS_IAM"]
+    assert iam_methods and "execute-api:Invoke" in output["Description"]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_the_pinned_cdk_cli_can_deploy_this_cloud_assembly(synth):
+    """`make deploy` runs node_modules/.bin/cdk: it must be at least the assembly's minimumCliVersion."""
+    installed = ROOT / "node_modules" / "aws-cdk" / "package.json"
+    if not installed.exists():
+        pytest.skip("node_modules is absent: `make test` and `make install` install the pinned CDK CLI (npm ci)")
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/aws-cdk"]["version"]
+    version = json.loads(installed.read_text())["version"]
+    assert pinned == locked == version, "package.json pins one exact version, the lock file and node_modules agree"
+    manifest = json.loads((synth["outdir"] / "manifest.json").read_text())
+    assert _version(version) >= _version(manifest["minimumCliVersion"]), (version, manifest["minimumCliVersion"])
+    proc = subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk"), "--version"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"})
+    assert proc.returncode == 0 and proc.stdout.startswith(version), proc.stdout + proc.stderr
+
+
+def test_deploy_md_explains_every_output(tpl):
+    first_cells = re.findall(r"^\| ([^|]+) \|", (ROOT / "docs" / "deploy.md").read_text(), re.M)
+    documented = {name for cell in first_cells for name in re.findall(r"`(\w+)(?:…)?`", cell)}
+    named = {key for key in tpl["Outputs"] if not key.startswith("ApiRestApiEndpoint")}  # CDK's own, documented as such
+    assert named <= documented and "ApiRestApiEndpoint" in documented
+
+
+def test_make_bootstrap_deploy_destroy_run_the_pinned_cli_after_a_region_check():
+    proc = subprocess.run(["make", "-n", "bootstrap", "deploy", "destroy", "CDK_ARGS=-c prefix=x"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    lines = proc.stdout.splitlines()
+    for action in ("bootstrap", "deploy", "destroy"):
+        assert f"npx --no-install cdk {action} -c prefix=x" in lines
+    assert any("AWS_REGION" in line for line in lines)
+
+
 # ---------------------------------------------------------------------------------------------
 # cdk-nag, cfn-lint, cdk.json
 # ---------------------------------------------------------------------------------------------

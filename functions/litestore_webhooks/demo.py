@@ -3,7 +3,7 @@
 1. starts the local runtime (moto-backed AWS) and three HTTPS receivers mirroring the product
    document's "Multiple Endpoints", with a throwaway CA (trustme) the delivery client trusts;
    each receiver checks signatures with the package's ``verify``;
-2. registers them through the admin API from ``local/demo_endpoints.json`` (the document's format);
+2. registers them through the admin API from ``examples/webhooks.json`` (the document's format);
 3. publishes every example event of the document through the ingest API;
 4. shows each endpoint's received/verified counts and logged attempts as a live table;
 5. makes a receiver fail twice and recover (retries with their delays), makes another answer 400
@@ -38,7 +38,7 @@ from litestore_webhooks.core import catalog
 from litestore_webhooks.core.endpoint import RetryPolicy, subscribes
 from litestore_webhooks.local.receiver import Receiver, Reply, ca_bundle
 
-ENDPOINTS_FILE = Path(__file__).parent / "local" / "demo_endpoints.json"
+ENDPOINTS_FILE = Path(__file__).parent / "examples" / "webhooks.json"  # the sample the README documents
 WAIT_S = 30.0  # for any one expected arrival; the whole tour normally takes ~15 s
 POLL_S = 0.2
 RETRYING, FAILING = "Order Processing", "Email Service"  # the receivers of steps 5 and 6

@@ -5,7 +5,8 @@ it looks at what exists (recorded ids first, then deterministic names / lookups)
 creates or corrects what is missing or different. So create, reconcile and a re-run after a
 crash half-way all converge on the same state.
 
-Order on create: the endpoint item first (so a crash leaves something `reconcile` can find),
+Order on create: the endpoint item first (so a crash leaves something `reconcile` can find;
+a create that fails with an error takes back what it made),
 then DLQ, queue, subscription and mapping, recording their ids in the item's `resources` map
 as they appear; the queue is recorded before the subscription exists, so any message that
 reaches delivery belongs to an item that knows its queue. Delete runs the other way round
@@ -31,7 +32,7 @@ from litestore_webhooks.aws import bus, queues
 from litestore_webhooks.aws.event_sources import EventSources
 from litestore_webhooks.aws.event_sources import current as current_event_sources
 from litestore_webhooks.aws.kms import SecretBox
-from litestore_webhooks.aws.store import Store
+from litestore_webhooks.aws.store import NameTaken, Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import (
     ENDPOINT_ID_PATTERN,
@@ -39,6 +40,7 @@ from litestore_webhooks.core.endpoint import (
     EndpointSpec,
     SigningSecrets,
     filter_policy,
+    name_key,
     utc_iso,
 )
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
@@ -157,6 +159,12 @@ def url_rules(settings: Settings, allow_insecure: bool) -> dict[str, Any]:
     return {"allow_insecure": allow_insecure}
 
 
+def _name_taken(name: str, holder: str) -> ApiError:
+    """409: names are unique (case and spacing aside), because the CLI and `endpoints apply` go by them."""
+    return ApiError(409, "name_taken", f"an endpoint named {name!r} already exists ({holder}); "
+                    "rename it or use a different name", {"name": name, "endpointId": holder})
+
+
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed([
         {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
@@ -190,9 +198,26 @@ class Provisioner:
         endpoint = Endpoint.from_spec(spec)
         box = self.secrets or SecretBox(self.settings.secrets_key_arn)
         sealed = box.seal(endpoint.id, SigningSecrets(secret=spec.secret))
-        self.store.put_endpoint_item({**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}}, must_exist=False)
-        self._converge(endpoint, _UNPROVISIONED)
+        try:
+            self.store.create_endpoint_item({**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}},
+                                            name_key=name_key(endpoint.name))
+        except NameTaken as exc:
+            raise _name_taken(endpoint.name, exc.endpoint_id) from None
+        try:
+            self._converge(endpoint, _UNPROVISIONED)
+        except Exception:
+            self._undo_create(endpoint.id)
+            raise
         return endpoint
+
+    def _undo_create(self, endpoint_id: str) -> None:
+        """A create that failed takes back what it made, its name's claim included, so that a retry of
+        the same request succeeds. Should that fail too (or the process die first), the endpoint stays
+        for `reconcile` to finish or `delete` to remove; the error answered is the create's own."""
+        try:
+            self.delete(endpoint_id)
+        except Exception:  # noqa: BLE001 - the first failure is the one to answer; this one is logged
+            logger.exception("taking back a failed create failed", extra={"endpointId": endpoint_id})
 
     def update(self, endpoint_id: str, changes: dict) -> Endpoint:
         """Apply a camelCase partial update (retryPolicy is replaced whole) and re-provision in place."""
@@ -220,7 +245,7 @@ class Provisioner:
         if mapping:
             self.event_sources.delete(mapping)
         queues.delete_endpoint_queues(self.settings.prefix, endpoint.id)
-        self.store.delete_endpoint_item(endpoint.id)
+        self.store.delete_endpoint_item(endpoint.id, name_key=name_key(endpoint.name))
 
     def pause(self, endpoint_id: str, reason: str = "manual") -> Endpoint:
         """Stop deliveries by disabling the mapping only: events keep buffering in the queue."""
@@ -240,7 +265,7 @@ class Provisioner:
             if not endpoint_id and self._seal_plaintext(item):
                 fixes.append(f"{item['id']}: sealed its plaintext secrets")
             endpoint, res = _split(item)
-            fixes += [f"{endpoint.id}: {fix}" for fix in self._converge(endpoint, res)]
+            fixes += [f"{endpoint.id}: {fix}" for fix in self._claim_name(endpoint) + self._converge(endpoint, res)]
         return fixes
 
     # -- internals ---------------------------------------------------------------------
@@ -252,9 +277,12 @@ class Provisioner:
         updated = self._revised(endpoint, revision)
         try:
             provision(updated, res)
-            self._save(updated, revision)
+            self._save(updated, revision, renamed_from=endpoint.name)
         except (ClientError, BotoCoreError) as exc:
             raise self._rolled_back(endpoint, exc, provision) from exc
+        except NameTaken as exc:  # refused after the resources changed: put them back as the item says
+            provision(endpoint, self._load(endpoint.id)[1])
+            raise _name_taken(updated.name, exc.endpoint_id) from None
         return updated
 
     def _rolled_back(self, endpoint: Endpoint, exc: Exception,
@@ -302,15 +330,30 @@ class Provisioner:
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 
-    def _save(self, endpoint: Endpoint, fields: Iterable[str]) -> None:
+    def _save(self, endpoint: Endpoint, fields: Iterable[str], *, renamed_from: str | None = None) -> None:
         """Write only `fields` of the revised endpoint, plus updatedAt (None removes).
 
         Never the whole model: the item was read before this write, and a secret rotation
         (secret, previousSecrets) or delivery's atomic failure counters written meanwhile must
-        survive a PATCH, pause or resume. The `resources` map is left alone too.
+        survive a PATCH, pause or resume. The `resources` map is left alone too. A new name
+        (`renamed_from` the old one) is claimed, and the old one released, in the same write.
         """
         item = endpoint.to_item()
-        self.store.update_endpoint_fields(endpoint.id, {k: item.get(k) for k in (*fields, "updatedAt")})
+        changes = {k: item.get(k) for k in (*fields, "updatedAt")}
+        old_key, new_key = name_key(renamed_from or endpoint.name), name_key(endpoint.name)
+        if old_key == new_key:
+            self.store.update_endpoint_fields(endpoint.id, changes)
+            return
+        self.store.rename_endpoint(endpoint.id, changes, old_key=old_key, new_key=new_key)  # NameTaken: _apply
+
+    def _claim_name(self, endpoint: Endpoint) -> list[str]:
+        """reconcile's part for names: claim an unclaimed one; report one another endpoint holds
+        (a duplicate pair made before names were unique) instead of failing."""
+        try:
+            return [f"claimed the name {endpoint.name!r}"] if self.store.claim_name(endpoint.id, name_key(endpoint.name)) else []
+        except NameTaken as exc:
+            return [f"the name {endpoint.name!r} is also {exc.endpoint_id}'s: rename one of them "
+                    f"(PATCH /endpoints/{endpoint.id} with a new name)"]
 
     def _record(self, endpoint_id: str, before: EndpointResources, after: EndpointResources) -> None:
         if after != before:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Page, Store
@@ -92,3 +93,15 @@ def utc(moment: datetime) -> datetime:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic would read "1700000000" (or "2.2e-311") as Unix seconds: a time here is ISO-8601."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO-8601 time such as 2024-01-15T10:00:00Z")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A query-string time: ISO-8601 only, as UTC (no offset means UTC).
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(utc)]

@@ -35,7 +35,9 @@ class NewEndpoint(EndpointSpec):
     # validates bodies without a pydantic context, so the deployment's URL rules are passed there.
 
     # Same rule as EndpointSpec.name; its "" default is a "not given" sentinel, not a valid example.
-    name: str = Field("", min_length=1, max_length=100, description="Defaults to the URL's host",
+    name: str = Field("", min_length=1, max_length=100,
+                      description="Unique among endpoints, case and spacing aside (else 409 name_taken). "
+                                  "Defaults to the URL's host",
                       json_schema_extra=lambda schema: schema.pop("default", None))
 
     @model_validator(mode="wrap")
@@ -49,7 +51,7 @@ class NewEndpoint(EndpointSpec):
 class EndpointChanges(common.Body):
     """A partial update; the provisioner validates the merged result (URL rules included)."""
 
-    name: str | None = None
+    name: str | None = Field(None, description="A new name no other endpoint has (else 409 name_taken)")
     url: str | None = None
     events: list[str] | None = None
     active: bool | None = None

@@ -9,6 +9,7 @@ LastEvaluatedKey.
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import json
 import time
@@ -25,6 +26,7 @@ from litestore_webhooks.aws.ddb_types import TypeDeserializer, TypeSerializer
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.envelope import format_timestamp
 from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.resources import ENDPOINT_ID_PREFIX
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -70,6 +72,68 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+# Items one endpoints page reads at most: two per endpoint (the endpoint and its name claim).
+ENDPOINT_READ_BUDGET = 1_000
+NAME_CLAIM_PREFIX = "name#"
+_MAX_CLAIM_KEY_BYTES = 1_024  # DynamoDB keys stop at 2,048 bytes; longer name keys are hashed
+
+
+def _claim_id(name_key: str) -> str:
+    raw = name_key.encode("utf-8")
+    return NAME_CLAIM_PREFIX + (name_key if len(raw) <= _MAX_CLAIM_KEY_BYTES else "sha256:" + hashlib.sha256(raw).hexdigest())
+
+
+class NameTaken(Exception):
+    """Another endpoint holds this name."""
+
+    def __init__(self, endpoint_id: str, name: str) -> None:
+        super().__init__(f"the name {name!r} is taken by {endpoint_id}")
+        self.endpoint_id, self.name = endpoint_id, name
+
+
+class _Cancelled(Exception):
+    """A TransactWriteItems cancellation: each item's reason code ("None" where it was fine)."""
+
+    def __init__(self, error: ClientError, reasons: list[str]) -> None:
+        super().__init__(str(reasons))
+        self.error, self.reasons = error, reasons
+
+
+# Attempts one filtered attempts page reads at most (about 0.5 KB each: ~1 MB, ~128 read units).
+ATTEMPT_READ_BUDGET = 2_000
+
+
+@dataclass(frozen=True)
+class AttemptMatch:
+    """Which attempts a listing keeps: any of `statuses` (stored values) and an event type,
+    exact or "namespace.*" ("*" or None: any)."""
+
+    statuses: tuple[str, ...] = ()
+    event_type: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return not self.statuses and self.event_type in (None, "*")
+
+    def expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
+        """The FilterExpression, adding its placeholders to `names` and `values`."""
+        parts = []
+        if self.statuses:
+            names["#s"] = "status"
+            keys = [f":s{i}" for i in range(len(self.statuses))]
+            values.update(zip(keys, self.statuses))
+            parts.append(f"#s IN ({', '.join(keys)})")
+        if self.event_type not in (None, "*"):
+            names["#t"] = "eventType"
+            if self.event_type.endswith(".*"):
+                values[":t"] = self.event_type[:-1]  # "order.*" -> "order."
+                parts.append("begins_with(#t, :t)")
+            else:
+                values[":t"] = self.event_type
+                parts.append("#t = :t")
+        return " AND ".join(parts)
 
 
 @dataclass
@@ -124,6 +188,17 @@ class Store:
         self._update_endpoint(endpoint_id, fields, expected)
 
     def _update_endpoint(self, endpoint_id: str, fields: dict[str, Any], expected: dict[str, Any]) -> None:
+        try:
+            self.ddb.update_item(**self._update_request(endpoint_id, fields, expected))
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            if expected and self.get_endpoint_item(endpoint_id) is not None:
+                raise ApiError(409, "conflict", f"endpoint {endpoint_id} changed meanwhile; retry") from exc
+            raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
+
+    def _update_request(self, endpoint_id: str, fields: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+        """UpdateItem arguments (also a transaction's Update): SET/REMOVE `fields` while `expected` holds."""
         sets, removes, names, values = [], [], {}, {}
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
@@ -150,14 +225,7 @@ class Store:
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
-        try:
-            self.ddb.update_item(**kwargs)
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-            if expected and self.get_endpoint_item(endpoint_id) is not None:
-                raise ApiError(409, "conflict", f"endpoint {endpoint_id} changed meanwhile; retry") from exc
-            raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from exc
+        return kwargs
 
     def count_endpoint_failures(self, endpoint_id: str, failures: int, *, at: str) -> tuple[int, str]:
         """Add failed deliveries to the endpoint's streak (failingSince is set by the first one).
@@ -195,17 +263,141 @@ class Store:
             if not _is_conditional_failure(exc):
                 raise
 
-    def delete_endpoint_item(self, endpoint_id: str) -> None:
-        self.ddb.delete_item(TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}))
+    def delete_endpoint_item(self, endpoint_id: str, *, name_key: str | None = None) -> None:
+        """Delete the endpoint and, with `name_key`, release its name claim in the same transaction."""
+        if name_key is None:
+            self.ddb.delete_item(TableName=self.settings.endpoints_table, Key=to_ddb({"id": endpoint_id}))
+            return
+        own_claim = self._release_claim(endpoint_id, name_key)
+        try:
+            self._transact([{"Delete": {"TableName": self.settings.endpoints_table, "Key": to_ddb({"id": endpoint_id})}},
+                            own_claim])
+        except _Cancelled as exc:
+            if exc.reasons[1] != "ConditionalCheckFailed":
+                raise exc.error from None
+            self.delete_endpoint_item(endpoint_id)  # the claim is another endpoint's (an old duplicate)
+
+    # -- endpoint names ----------------------------------------------------------------
+    # A name is claimed by an item of the endpoints table, id "name#<name key>", that names its
+    # endpoint. Creating and renaming write the endpoint and the claim in one transaction, so two
+    # requests can never both get one name. A claim is stale (and may be taken over) when its
+    # endpoint is gone or now has another name.
+    def create_endpoint_item(self, item: dict[str, Any], *, name_key: str) -> None:
+        """Write a new endpoint and claim its name, both or neither; NameTaken names the holder."""
+        put = {"Put": {"TableName": self.settings.endpoints_table, "Item": to_ddb(item),
+                       "ConditionExpression": "attribute_not_exists(id)"}}
+        for attempt in range(2):
+            try:
+                self._transact([put, self._new_claim(item["id"], name_key)])
+                return
+            except _Cancelled as exc:
+                if exc.reasons[0] == "ConditionalCheckFailed":
+                    raise ApiError(409, "conflict", f"endpoint {item['id']} already exists") from None
+                if exc.reasons[1] != "ConditionalCheckFailed":
+                    raise exc.error from None
+            if attempt == 0 and not self._free_if_stale(name_key):
+                break
+        raise NameTaken(self._claim_holder(name_key) or "", item.get("name", ""))
+
+    def rename_endpoint(self, endpoint_id: str, fields: dict[str, Any], *, old_key: str, new_key: str) -> None:
+        """update_endpoint_fields for a change of name: claims the new one and releases the old one with it."""
+        update = {"Update": self._update_request(endpoint_id, fields, {})}
+        release: dict[str, Any] | None = self._release_claim(endpoint_id, old_key)
+        for _ in range(3):
+            try:
+                self._transact([update, self._new_claim(endpoint_id, new_key), *([release] if release else [])])
+                return
+            except _Cancelled as exc:
+                if exc.reasons[0] == "ConditionalCheckFailed":
+                    raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from None
+                if "ConditionalCheckFailed" not in exc.reasons[1:]:
+                    raise exc.error from None
+                if release and exc.reasons[2] == "ConditionalCheckFailed":
+                    release = None  # the old name's claim is another endpoint's (an old duplicate): not ours to free
+                if exc.reasons[1] == "ConditionalCheckFailed" and not self._free_if_stale(new_key):
+                    break
+        raise NameTaken(self._claim_holder(new_key) or "", fields.get("name", ""))
+
+    def claim_name(self, endpoint_id: str, name_key: str) -> bool:
+        """Make sure an existing endpoint holds its name's claim: True if it had to be written
+        (endpoints from before names were claimed); NameTaken if another endpoint holds it."""
+        if self._claim_holder(name_key) == endpoint_id:
+            return False
+        for attempt in range(2):
+            try:
+                self._transact([self._new_claim(endpoint_id, name_key)])
+                return True
+            except _Cancelled:
+                pass
+            if attempt == 0 and not self._free_if_stale(name_key):
+                break
+        raise NameTaken(self._claim_holder(name_key) or "", "")
+
+    def _claim_holder(self, name_key: str) -> str | None:
+        item = self.get_endpoint_item(_claim_id(name_key))
+        return item.get("endpointId") if item else None
+
+    def _free_if_stale(self, name_key: str) -> bool:
+        """Delete the name's claim if its endpoint is gone or has another name now; True if the name is free."""
+        # Imported here: core.endpoint loads pydantic, which the ingest function's cold start does without.
+        from litestore_webhooks.core.endpoint import name_key as key_of
+
+        holder = self._claim_holder(name_key)
+        if holder is None:
+            return True
+        endpoint = self.get_endpoint_item(holder)
+        if endpoint is not None and key_of(endpoint.get("name", "")) == name_key:
+            return False
+        try:
+            self.ddb.delete_item(
+                TableName=self.settings.endpoints_table, Key=to_ddb({"id": _claim_id(name_key)}),
+                ConditionExpression="endpointId = :holder", ExpressionAttributeValues=to_ddb({":holder": holder}),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        return True
+
+    def _new_claim(self, endpoint_id: str, name_key: str) -> dict[str, Any]:
+        """A transaction's Put of the name's claim for this endpoint: only if free or already its own."""
+        return {"Put": {
+            "TableName": self.settings.endpoints_table,
+            "Item": to_ddb({"id": _claim_id(name_key), "endpointId": endpoint_id}),
+            "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
+            "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
+        }}
+
+    def _release_claim(self, endpoint_id: str, name_key: str) -> dict[str, Any]:
+        """A transaction's Delete of the name's claim, if it is this endpoint's (a missing one is fine)."""
+        return {"Delete": {
+            "TableName": self.settings.endpoints_table,
+            "Key": to_ddb({"id": _claim_id(name_key)}),
+            "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
+            "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
+        }}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            raise _Cancelled(exc, reasons + ["None"] * (len(items) - len(reasons))) from None
 
     def list_endpoint_items(self, *, limit: int = 50, cursor: str | None = None) -> Page:
-        kwargs: dict[str, Any] = {"TableName": self.settings.endpoints_table, "Limit": limit}
+        """A page of endpoints (name claims share the table and are skipped), in table order."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.endpoints_table,
+            "FilterExpression": "begins_with(id, :ep)",
+            "ExpressionAttributeValues": to_ddb({":ep": ENDPOINT_ID_PREFIX}),
+        }
         start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        resp = self.ddb.scan(**kwargs)
-        items = sorted((from_ddb(i) for i in resp.get("Items", [])), key=lambda i: i.get("createdAt", ""))
-        return Page(items, encode_cursor(resp.get("LastEvaluatedKey")))
+        p = self._filtered_page(self.ddb.scan, kwargs, limit=limit, read_budget=ENDPOINT_READ_BUDGET,
+                                key_of=lambda i: {"id": i["id"]})
+        return Page(sorted(p.items, key=lambda i: i.get("createdAt", "")), p.cursor)
 
     def all_endpoint_items(self) -> Iterator[dict[str, Any]]:
         cursor = None
@@ -430,34 +622,47 @@ class Store:
         endpoint_id: str,
         *,
         since: str | None = None,
-        status: str | None = None,
+        until: str | None = None,
+        match: AttemptMatch | None = None,
         limit: int = 50,
         cursor: str | None = None,
         newest_first: bool = True,
+        read_budget: int = ATTEMPT_READ_BUDGET,
     ) -> Page:
+        """A page of an endpoint's attempts in [since, until) (stored-time strings) that `match`.
+
+        The time range is the key condition. A match is a FilterExpression, which DynamoDB applies
+        after its own Limit, so with one this reads on (in growing chunks) until it has `limit`
+        matches or has read `read_budget` attempts: a page then holds fewer (even none) and a
+        cursor to go on from, never a cursor before the matches it skipped.
+        """
         names = {"#p": "endpointId"}
         values: dict[str, Any] = {":p": endpoint_id}
         cond = "#p = :p"
-        if since:
+        if since and until:
+            cond += " AND attemptKey BETWEEN :since AND :until"  # keys are "<at>#...": `until` itself is out
+        elif since:
             cond += " AND attemptKey >= :since"
-            values[":since"] = since
+        elif until:
+            cond += " AND attemptKey < :until"
+        values.update({k: v for k, v in ((":since", since), (":until", until)) if v})
         kwargs: dict[str, Any] = {
             "TableName": self.settings.attempts_table,
             "KeyConditionExpression": cond,
             "ScanIndexForward": not newest_first,
-            "Limit": limit,
         }
-        if status:
-            kwargs["FilterExpression"] = "#s = :s"
-            names["#s"] = "status"
-            values[":s"] = status
+        if match and not match.everything:
+            kwargs["FilterExpression"] = match.expression(names, values)
         kwargs["ExpressionAttributeNames"] = names
         kwargs["ExpressionAttributeValues"] = to_ddb(values)
         start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        resp = self.ddb.query(**kwargs)
-        return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
+        if "FilterExpression" not in kwargs:
+            resp = self.ddb.query(**kwargs, Limit=limit)
+            return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
+        return self._filtered_page(self.ddb.query, kwargs, limit=limit, read_budget=read_budget,
+                                   key_of=lambda i: {"endpointId": endpoint_id, "attemptKey": i["attemptKey"]})
 
     def attempts_for_event(self, event_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -475,6 +680,29 @@ class Store:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- shared ------------------------------------------------------------------------
+    @staticmethod
+    def _filtered_page(read: Any, kwargs: dict[str, Any], *, limit: int, read_budget: int,
+                       key_of: Any) -> Page:
+        """Up to `limit` items of a Query/Scan with a FilterExpression (applied by DynamoDB after
+        its Limit): reads on in doubling chunks until it has them or has read `read_budget` items.
+        A full page's cursor resumes after its last item (`key_of` gives that item's table key)."""
+        found: list[dict[str, Any]] = []
+        done, chunk = 0, limit
+        while True:
+            resp = read(**kwargs, Limit=min(chunk, read_budget - done))
+            items = [from_ddb(i) for i in resp.get("Items", [])]
+            done += resp.get("ScannedCount", len(items))
+            last, wanted = resp.get("LastEvaluatedKey"), limit - len(found)
+            if len(items) >= wanted:
+                found += items[:wanted]
+                more = len(items) > wanted or last is not None
+                return Page(found, encode_cursor(to_ddb(key_of(found[-1]))) if more else None)
+            found += items
+            if last is None or done >= read_budget:
+                return Page(found, encode_cursor(last))
+            kwargs["ExclusiveStartKey"] = last
+            chunk *= 2
+
     def _batch_write(self, table: str, items: list[dict[str, Any]]) -> None:
         self._batch_write_tables([(table, it) for it in items])
 

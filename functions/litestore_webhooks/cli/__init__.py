@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from litestore_webhooks.cli import dlq, endpoints, events
+from litestore_webhooks.cli import dlq, doctor, endpoints, events
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
 PROG = "litestore-webhooks"
-_GLOBAL_DEFAULTS = {"local": False, "local_port": None, "url": None, "stack": None, "admin_token": None,
-                    "api_key": None, "json": False, "verbose": False, "no_color": False}
+_GLOBAL_DEFAULTS = {"local": False, "local_port": None, "url": None, "stack": None, "region": None,
+                    "admin_token": None, "api_key": None, "json": False, "verbose": False, "no_color": False}
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, as a shell reports `git log | head` or `ls | head`
 
 
@@ -84,6 +84,7 @@ def _common() -> argparse.ArgumentParser:
     g.add_argument("--url", default=argparse.SUPPRESS, help="API base URL (env LITESTORE_WEBHOOKS_URL)")
     g.add_argument("--stack", default=argparse.SUPPRESS, metavar="NAME",
                    help="deployed CloudFormation stack; admin calls signed with SigV4 from your AWS credentials")
+    g.add_argument("--region", default=argparse.SUPPRESS, help="the stack's AWS region (default: AWS_REGION, the profile's)")
     g.add_argument("--admin-token", default=argparse.SUPPRESS, help="env LITESTORE_WEBHOOKS_ADMIN_TOKEN")
     g.add_argument("--api-key", default=argparse.SUPPRESS, help="ingest key (env LITESTORE_WEBHOOKS_API_KEY)")
     o = common.add_argument_group("output")
@@ -110,6 +111,7 @@ def build_parser() -> Parser:
     endpoints.register(sub, add)
     events.register(sub, add)
     dlq.register(sub, add)
+    doctor.register(sub, add)
     local = sub.add_parser("local", add_help=False, help="run the local runtime (see `local --help`)")
     local.set_defaults(func=run_local)
     return parser

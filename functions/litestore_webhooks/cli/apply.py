@@ -3,7 +3,7 @@
 Accepts the product document's ``webhooks`` array, a single ``webhookConfig`` object, or
 ``{"webhooks": [...]}``, as JSON or pasted straight from the document as a JavaScript
 literal (``const webhooks = [...]`` with comments, bare keys and trailing commas).
-Existing endpoints are matched by name, then by URL. Fields missing from the file take the
+Existing endpoints are matched by name (as the API compares names: case and spacing aside), then by URL. Fields missing from the file take the
 API's defaults, except ``active`` and ``secret``, which are left as they are (so an
 incident pause or a rotated secret is not undone by re-applying an old file). Secrets from
 the file are sent but never printed: a plan only says that the secret changes.
@@ -84,7 +84,7 @@ def load(path: Path) -> tuple[list[dict[str, Any]], list[Any]]:
     """The file's endpoint entries as written, and the same entries validated with defaults filled."""
     from pydantic import ValidationError  # only `apply` pays for importing pydantic
 
-    from litestore_webhooks.core.endpoint import parse_endpoint_configs
+    from litestore_webhooks.core.endpoint import name_key, parse_endpoint_configs
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -104,10 +104,15 @@ def load(path: Path) -> tuple[list[dict[str, Any]], list[Any]]:
         specs = parse_endpoint_configs(doc, allow_insecure=True)
     except ValidationError as exc:
         raise _invalid(path, exc, many=not isinstance(raw, dict)) from None
-    names = [spec.name for spec in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    first_named: dict[str, str] = {}  # name key -> the name as first written
+    dupes: set[str] = set()
+    for spec in specs:
+        key = name_key(spec.name)
+        if key in first_named:
+            dupes.add(first_named[key])
+        first_named.setdefault(key, spec.name)
     if dupes:
-        raise CliError(f"{path}: endpoint names must be unique; repeated: {', '.join(dupes)}")
+        raise CliError(f"{path}: endpoint names must be unique (case and spacing aside); repeated: {', '.join(sorted(dupes))}")
     return entries, specs
 
 
@@ -125,27 +130,33 @@ def _invalid(path: Path, exc: ValidationError, *, many: bool) -> CliError:
 
 def plan(ctx: Context, entries: list[dict[str, Any]], specs: list[Any], existing: list[dict[str, Any]],
          *, prune: bool) -> tuple[list[Step], int]:
-    """Steps in file order, then deletions; also how many existing endpoints are left unmanaged."""
+    """Steps in file order, then deletions; also how many existing endpoints are left unmanaged.
+
+    Entries are matched to endpoints by name first (compared as the API compares names), all of
+    them, then the rest by URL. So a URL match renames an endpoint only to a name no endpoint
+    holds, and no step of the plan meets a name that is taken, in whatever order they run."""
+    from litestore_webhooks.core.endpoint import name_key
+
     unmatched = {e["id"]: e for e in existing}
-    steps = []
-    for entry, spec in zip(entries, specs):
-        current = _match(spec, unmatched)
-        if current is None:
-            steps.append(Step("create", spec.name, changes=["new"], body={**entry, "name": spec.name}))
-            continue
-        del unmatched[current["id"]]
-        steps.append(_diff(ctx, spec, current))
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for e in existing:
+        by_key.setdefault(name_key(e.get("name") or ""), []).append(e)
+    matched: list[dict[str, Any] | None] = []
+    for spec in specs:
+        named = by_key.get(name_key(spec.name), [])
+        if len(named) > 1:
+            raise CliError(f"{len(named)} existing endpoints are named {spec.name!r} "
+                           f"({', '.join(e['id'] for e in named)}); rename or delete all but one")
+        matched.append(unmatched.pop(named[0]["id"]) if named else None)
+    for n, spec in enumerate(specs):
+        if matched[n] is None:
+            same_url = next((e for e in unmatched.values() if e.get("url") == spec.url), None)
+            matched[n] = unmatched.pop(same_url["id"]) if same_url else None
+    steps = [_diff(ctx, spec, current) if current else
+             Step("create", spec.name, changes=["new"], body={**entry, "name": spec.name})
+             for entry, spec, current in zip(entries, specs, matched)]
     deletions = [Step("delete", e.get("name") or e["url"], e["id"], ["removed"]) for e in unmatched.values()]
     return steps + (deletions if prune else []), 0 if prune else len(deletions)
-
-
-def _match(spec: Any, candidates: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    by_name = [e for e in candidates.values() if e.get("name") == spec.name]
-    if len(by_name) > 1:
-        raise CliError(f"{len(by_name)} existing endpoints are named {spec.name!r}; rename or delete all but one")
-    if by_name:
-        return by_name[0]
-    return next((e for e in candidates.values() if e.get("url") == spec.url), None)
 
 
 def _diff(ctx: Context, spec: Any, current: dict[str, Any]) -> Step:

@@ -38,25 +38,41 @@ class Target:
     local: bool = False
 
 
-def stack_outputs(stack_name: str) -> dict[str, str]:
+REGION_HINT = "set AWS_REGION or pass --region"
+
+
+def aws_region(explicit: str | None = None) -> str | None:
+    """--region, else AWS_REGION (which the CDK CLI reads but boto3 does not), else boto3's own
+    chain (AWS_DEFAULT_REGION, the profile's region)."""
+    if explicit or os.environ.get("AWS_REGION"):
+        return explicit or os.environ["AWS_REGION"]
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
+def stack_outputs(stack_name: str, region: str | None) -> dict[str, str]:
     """A CloudFormation stack's outputs by key (tests replace this function)."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"]
+    except NoRegionError:
+        raise CliError(f"cannot read stack {stack_name}: no AWS region is set; {REGION_HINT}", exit_code=2) from None
     except (BotoCoreError, ClientError) as exc:
-        raise CliError(f"cannot read stack {stack_name}: {exc}") from None
+        where = f" in {region}" if region else ""
+        raise CliError(f"cannot read stack {stack_name}{where}: {exc}") from None
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
-def api_key_value(key_id: str) -> str:
+def api_key_value(key_id: str, region: str | None) -> str:
     """The ingest API key's value from API Gateway (tests replace this function)."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return boto3.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+        return boto3.client("apigateway", region_name=region).get_api_key(apiKey=key_id, includeValue=True)["value"]
     except (BotoCoreError, ClientError) as exc:
         raise CliError(f"cannot read API key {key_id}: {exc}") from None
 
@@ -81,7 +97,8 @@ def local_profile(port: int | None) -> LocalProfile:
 
 
 def resolve_target(*, local: bool, url: str | None, stack: str | None,
-                   admin_token: str | None, api_key: str | None, local_port: int | None = None) -> Target:
+                   admin_token: str | None, api_key: str | None, local_port: int | None = None,
+                   region: str | None = None) -> Target:
     """Pick the target from flags, then environment; explicit tokens beat the local profile."""
     env = os.environ
     chosen = [name for name, on in (("--local", local), ("--url", url), ("--stack", stack)) if on]
@@ -93,13 +110,14 @@ def resolve_target(*, local: bool, url: str | None, stack: str | None,
         profile = local_profile(local_port)
         return Target(profile.url, admin_token or profile.admin_token, api_key or profile.api_key, local=True)
     if stack:
-        outputs = stack_outputs(stack)
+        region = aws_region(region)
+        outputs = stack_outputs(stack, region)
         if "ApiUrl" not in outputs:
             raise CliError(f"stack {stack} has no ApiUrl output (outputs: {', '.join(outputs) or 'none'})")
         key_id = outputs.get("ApiKeyId")
-        lookup = (lambda: api_key_value(key_id)) if key_id else None
+        lookup = (lambda: api_key_value(key_id, region)) if key_id else None
         return Target(outputs["ApiUrl"], api_key=api_key, api_key_lookup=lookup,
-                      sigv4_region=_region_for(outputs["ApiUrl"]))
+                      sigv4_region=_region_for(outputs["ApiUrl"], region))
     url = url or env.get("LITESTORE_WEBHOOKS_URL")
     if not url:
         raise CliError("no API to talk to: pass --local, --url URL or --stack NAME "
@@ -107,16 +125,13 @@ def resolve_target(*, local: bool, url: str | None, stack: str | None,
     return Target(url, admin_token, api_key)
 
 
-def _region_for(api_url: str) -> str:
-    """The region to sign for: from an execute-api host name, else the credential chain's region."""
+def _region_for(api_url: str, region: str | None) -> str:
+    """The region to sign for: from an execute-api host name, else the region in use."""
     match = _REGION_IN_HOST.search(urlsplit(api_url).hostname or "")
     if match:
         return match.group(1)
-    import boto3
-
-    region = boto3.session.Session().region_name
     if not region:
-        raise CliError("cannot tell which AWS region to sign for; set AWS_REGION")
+        raise CliError(f"cannot tell which AWS region to sign for; {REGION_HINT}", exit_code=2)
     return region
 
 
@@ -172,25 +187,31 @@ class Client:
         """Parsed JSON of a 2xx response (None for 204); CliError for anything else."""
         if isinstance(body, dict) and isinstance(body.get("secret"), str):
             self._secrets.add(body["secret"])
-        url = self.target.url.rstrip("/") + path
-        query = {k: ("true" if v is True else v) for k, v in (params or {}).items() if v is not None}
-        headers, auth = self._auth(ingest)
-        try:
-            response = self.session.request(method, url, params=query, json=body, headers=headers,
-                                            auth=auth, timeout=TIMEOUT)
-        except requests.ConnectionError as exc:
-            hint = "; is `litestore-webhooks local` running?" if self.target.local else ""
-            raise CliError(f"cannot connect to {self.target.url} ({_reason(exc)}){hint}") from None
-        except requests.Timeout:
-            raise CliError(f"{method} {url} timed out after {TIMEOUT[1]:.0f} s") from None
+        response = self.send(method, path, params=params, body=body, ingest=ingest)
         if not response.ok:
-            raise self._failure(response)
+            raise self.failure(response)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError:
-            raise CliError(f"{method} {url}: HTTP {response.status_code} with a non-JSON body") from None
+            raise CliError(f"{method} {response.url}: HTTP {response.status_code} with a non-JSON body") from None
+
+    def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+             ingest: bool = False, auth: bool = True) -> requests.Response:
+        """The response, whatever its status (`auth=False`: with no credentials at all); CliError
+        only when there is none (no connection, a timeout)."""
+        url = self.target.url.rstrip("/") + path
+        query = {k: ("true" if v is True else v) for k, v in (params or {}).items() if v is not None}
+        headers, signer = self._auth(ingest) if auth else ({}, None)
+        try:
+            return self.session.request(method, url, params=query, json=body, headers=headers,
+                                        auth=signer, timeout=TIMEOUT)
+        except requests.ConnectionError as exc:
+            hint = "; is `litestore-webhooks local` running?" if self.target.local else ""
+            raise CliError(f"cannot connect to {self.target.url} ({_reason(exc)}){hint}") from None
+        except requests.Timeout:
+            raise CliError(f"{method} {url} timed out after {TIMEOUT[1]:.0f} s") from None
 
     def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Each page of a list endpoint, following ``nextCursor`` until it is null."""
@@ -205,8 +226,8 @@ class Client:
     def collect(self, path: str, *, all_pages: bool, limit: int | None = None, **params: Any) -> dict[str, Any]:
         """``limit`` items (any number: pages of at most PAGE_MAX are followed), or with ``all_pages``
         every item, as one page {"data": [...], "nextCursor": where the next item starts, or null}."""
-        if not all_pages and (limit is None or limit <= PAGE_MAX):
-            return self.get(path, limit=limit, **params)
+        if not all_pages and limit is None:
+            return self.get(path, **params)
         data: list[Any] = []
         while True:
             want = PAGE_MAX if all_pages else min(PAGE_MAX, limit - len(data))
@@ -231,7 +252,7 @@ class Client:
             return {}, self._sigv4
         return ({"Authorization": f"Bearer {target.admin_token}"} if target.admin_token else {}), None
 
-    def _failure(self, response: requests.Response) -> CliError:
+    def failure(self, response: requests.Response) -> CliError:
         """The API's {"error": {...}} as "message (code)"; API Gateway's {"message"} as "HTTP n: message"."""
         try:
             payload = response.json()

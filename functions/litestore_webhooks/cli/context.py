@@ -21,7 +21,7 @@ class Context:
     def client(self) -> Client:
         a = self.args
         return Client(resolve_target(local=a.local, url=a.url, stack=a.stack, admin_token=a.admin_token,
-                                     api_key=a.api_key, local_port=a.local_port))
+                                     api_key=a.api_key, local_port=a.local_port, region=a.region))
 
     def command(self, *words: str) -> str:
         """An admin command line to run next, for people: with the target flags this one was given (what
@@ -30,6 +30,7 @@ class Context:
         a = self.args
         flags = ["--local", *([str(a.local_port)] if a.local_port else [])] if a.local else []
         flags += ["--url", a.url] if a.url else ["--stack", a.stack] if a.stack else []
+        flags += ["--region", a.region] if a.stack and a.region else []
         line = shlex.join(["litestore-webhooks", *flags, *words])
         if a.admin_token:
             line += " (with your --admin-token, or LITESTORE_WEBHOOKS_ADMIN_TOKEN set)"

@@ -82,8 +82,11 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(sub, "attempts", "delivery attempts to an endpoint, newest first")
     p.add_argument("endpoint")
-    p.add_argument("--status", help="only attempts with this status (e.g. failed)")
+    p.add_argument("--status", metavar="STATUS",
+                   help="failed (every unsuccessful attempt), delivered, retry_scheduled or dead_lettered")
+    p.add_argument("--event-type", metavar="TYPE", help='an event type or "namespace.*", e.g. order.*')
     p.add_argument("--since", type=when, metavar="WHEN", help="ISO time or 30m, 24h, 7d, yesterday")
+    p.add_argument("--until", type=when, metavar="WHEN", help="only attempts before this time (same forms)")
     p.add_argument("--limit", type=positive, help="at most this many (any number: pages are followed)")
     p.add_argument("--cursor")
     p.add_argument("--all", action="store_true", help="follow every page")
@@ -288,9 +291,12 @@ def test(ctx: Context) -> int:
 
 
 def attempts(ctx: Context) -> int:
+    """A filtered API page may stop short at its read budget: `collect` follows its cursor until the
+    page has `--limit` (default 50) attempts, so a filter over a long log shows its matches."""
     a = ctx.args
-    page = ctx.client.collect(ctx.endpoint_path(a.endpoint, "/attempts"), all_pages=a.all, status=a.status,
-                              since=a.since, limit=a.limit, cursor=a.cursor)
+    path = ctx.endpoint_path(a.endpoint, "/attempts")
+    filters = {"status": a.status, "eventType": a.event_type, "since": a.since, "until": a.until}
+    page = ctx.client.collect(path, all_pages=a.all, limit=a.limit or 50, cursor=a.cursor, **filters)
     if ctx.emit(page):
         return 0
     ctx.out.table(page.get("data", []), ATTEMPT_COLUMNS, status_column="status", empty="no attempts")

@@ -8,6 +8,7 @@ per concept everywhere. Validation is strict (no "5" for 5, no "true" for true).
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal, Self
@@ -28,6 +29,12 @@ _ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 # Stored/already-accepted URLs were checked under the deployment's flag when submitted;
 # loading them must not fail if the flag changes. Delivery re-checks at send time.
 _STORED = {"allow_insecure": True}
+
+
+def name_key(name: str) -> str:
+    """What makes two endpoint names the same name: case, Unicode compatibility forms and runs of
+    white space are not told apart ("Orders", "orders " and "ＯＲＤＥＲＳ" are one name)."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def new_endpoint_id() -> str:

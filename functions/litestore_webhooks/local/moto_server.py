@@ -10,11 +10,17 @@
   becomes receivable, as SQS does.
 
 Both touch moto internals, so they are applied only to the exact version they were measured on.
+
+One more, on any version: moto's DynamoDB handles requests concurrently but is not thread-safe
+(a conditional write checks, then writes; a transaction copies its tables, and restores them
+whole when it is cancelled, losing what other requests wrote meanwhile). DynamoDB's guarantees
+hold locally by serving one DynamoDB request at a time (`serialize_dynamodb`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from datetime import datetime
@@ -81,12 +87,32 @@ def _wait_for_messages(queue: Any, timeout: float) -> None:
         queue._messages_lock.wait_for(lambda: queue.messages, timeout=timeout)
 
 
+_dynamodb_lock = threading.RLock()
+
+
+def serialize_dynamodb() -> None:
+    """Serve moto's DynamoDB requests one at a time, so conditional writes and transactions are atomic."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_serialized", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self)
+
+    call_action._serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 class MotoServer:
     """moto's threaded server on 127.0.0.1 (port 0 = any free port), SQS fix applied first."""
 
     def __init__(self, port: int = 0, *, patch_sqs: bool = True) -> None:
         if patch_sqs:
             patch_sqs_clock()
+        serialize_dynamodb()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
 
