@@ -3,6 +3,8 @@ what opens where, how often KMS is called, and items written before sealing."""
 
 from __future__ import annotations
 
+
+import itertools
 import json
 from collections import Counter
 from dataclasses import replace
@@ -49,8 +51,13 @@ def raw_item(settings: Settings, endpoint_id: str) -> dict:
     )["Item"]
 
 
+_names = itertools.count(1)
+
+
 def create(settings: Settings, url: str = "https://hooks.example.com/in", **spec) -> str:
+    """An endpoint with its own name each call (names are unique; the default is the URL's host)."""
     prov = Provisioner(settings)
+    spec.setdefault("name", f"kms test {next(_names)}")
     return prov.create(prov.parse_spec({"url": url, "events": ["*"], "secret": SECRET, **spec})).id
 
 
