@@ -3,7 +3,6 @@ what opens where, how often KMS is called, and items written before sealing."""
 
 from __future__ import annotations
 
-
 import itertools
 import json
 from collections import Counter

@@ -86,6 +86,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def create(rt: LocalRuntime, url: str, **fields: Any) -> dict[str, Any]:
+    """An endpoint named after its URL unless given a name (names are unique; the default is the host)."""
+    fields.setdefault("name", url[:100])
     status, _, text = http(rt, "POST", "/endpoints", {"url": url, "events": ["*"], **fields}, as_admin(rt))
     assert status == 201, text
     return json.loads(text)
