@@ -76,7 +76,12 @@ class RuntimeProcess:
         """Signal it, wait for the exit; returns what it wrote to stdout after the banner, and to stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        self.proc.wait(timeout=60)  # a loaded 2-core machine can take a while to save state and stop moto
+        try:
+            self.proc.wait(timeout=60)  # a loaded 2-core machine can take a while to save state and stop moto
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a runtime behind; say what it was doing
+            self.proc.wait(timeout=10)
+            raise AssertionError(f"the runtime did not stop within 60 s of signal {sig}: {''.join(self.err)[-3000:]}")
         for reader in self.readers:
             reader.join(5)
         return "".join(self.out[self.banner_lines:]), "".join(self.err)
