@@ -26,6 +26,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14  # newest Python runtime in this aws-cdk-l
 ARCHITECTURE = lambda_.Architecture.ARM_64
 PYTHON_VERSION = "3.14"
 PIP_PLATFORM = "manylinux2014_aarch64"
+# jsonschema-rs ships aarch64 wheels for glibc 2.28+ only; Lambda's Python 3.14 (Amazon Linux 2023) has 2.34.
+PIP_PLATFORMS = (PIP_PLATFORM, "manylinux_2_28_aarch64")
 
 # Pinned runtime dependencies (same versions the test suite runs with).
 REQUIREMENTS = (
@@ -34,6 +36,7 @@ REQUIREMENTS = (
     "idna==3.20",  # core/urls.py imports it for non-ASCII hosts
     "pydantic==2.14.4",
     "cryptography==50.0.2",  # AES-GCM for sealed endpoint secrets (aws/kms.py); not in the Lambda runtime
+    "jsonschema-rs==0.60.3",  # event types' JSON Schema 2020-12 (core/event_types/schemas.py, docs/catalog.md)
 )
 # The Lambda Python runtime ships boto3/botocore/s3transfer; aws-xray-sdk pulls botocore
 # in (~30 MB), so we drop them from the bundle and use the runtime's SDK.
@@ -50,7 +53,7 @@ ASSET_EXCLUDE = [
 def pip_command(target: str, python: str = sys.executable) -> list[str]:
     return [
         python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--platform", PIP_PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+        *(arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)), "--implementation", "cp", "--python-version", PYTHON_VERSION,
         "--only-binary=:all:", "--upgrade", "--target", target, *REQUIREMENTS,
     ]
 

@@ -885,6 +885,7 @@ def test_real_bundling_contains_dependencies_for_lambda(tmp_path):
     assert (asset / "aws_lambda_powertools").is_dir()
     assert (asset / "requests").is_dir()
     assert (asset / "idna").is_dir()  # core/urls.py: IDNA 2008 host names
+    assert list((asset / "jsonschema_rs").glob("*.so"))  # core/event_types: a glibc 2.28 wheel (PIP_PLATFORMS)
     sos = list((asset / "pydantic_core").glob("_pydantic_core*.so"))
     assert sos and all("aarch64" in so.name and "cpython-314" in so.name for so in sos)
     rust = list((asset / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))  # AES-GCM for sealed secrets
