@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test synth lint clean bench soak
+.PHONY: install demo test synth lint clean bench soak chromium screenshots
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +19,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m litestore_webhooks.demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest
+
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the console's browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Re-take docs/console/*.png from the browser tests (commit them with the change they show).
+screenshots: $(STAMP) chromium
+	LSW_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/test_console_browser.py -q
 
 # Synthesize the stack offline into cdk.out (no AWS credentials, no Docker; bundles with pip).
 synth: $(STAMP)

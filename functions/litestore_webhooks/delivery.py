@@ -34,7 +34,7 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, utc_iso
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
 from litestore_webhooks.core.sender import SendResult, Sender
-from litestore_webhooks.core.signing import signature_headers
+from litestore_webhooks.core.signing import TEST_HEADER, signature_headers
 from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint
 from litestore_webhooks.tracing import Tracer
 
@@ -49,8 +49,6 @@ DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"  # deliver_now only: a synchronous attempt with no follow-up
 # Retry-After is a throttling signal; on other retryable answers the policy alone decides.
 _RETRY_AFTER_STATUSES = (429, 503)
-# Sent (value "true") only on test events, so receivers can tell them from real ones.
-TEST_HEADER = "X-Litestore-Test"
 
 _endpoints: dict[str, tuple[float, tuple[Endpoint, EndpointResources] | None]] = {}
 

@@ -1,4 +1,4 @@
-"""Create the stack-level resources (tables, TTL, topic) outside CloudFormation.
+"""Create the stack-level resources (tables, TTL, topic, console key) outside CloudFormation.
 
 Used by the local runtime and the tests, from the same `resources` definitions the CDK
 stack uses, so both see identical names, keys, indexes and TTL settings.
@@ -41,7 +41,7 @@ def table_request(table: r.Table, prefix: str) -> dict[str, Any]:
 
 
 def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
-    """Create (or find) the tables and the topic; returns the LSW_* environment to run with."""
+    """Create (or find) the tables, the topic and the console key; returns the LSW_* environment to run with."""
     ddb = clients.client("dynamodb")
     existing = set(ddb.list_tables().get("TableNames", []))
     env: dict[str, str] = {"LSW_PREFIX": prefix}
@@ -57,4 +57,17 @@ def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
         env[table.env_var] = name
     topic = clients.client("sns").create_topic(Name=r.topic_name(prefix))
     env["LSW_TOPIC_ARN"] = topic["TopicArn"]
+    env[r.CONSOLE_KEY_ENV] = _console_key(prefix)
     return env
+
+
+def _console_key(prefix: str) -> str:
+    """The console session key's secret (a fresh random value, as CloudFormation generates one)."""
+    from litestore_webhooks.aws import console_key
+
+    sm = clients.client("secretsmanager")
+    name = r.console_key_secret_name(prefix)
+    try:
+        return sm.describe_secret(SecretId=name)["ARN"]
+    except sm.exceptions.ResourceNotFoundException:
+        return sm.create_secret(Name=name, SecretString=console_key.new_value())["ARN"]
