@@ -55,7 +55,7 @@ def open_page(browser: Any, *, width: int = 1200, height: int = 800, **context: 
     ctx.add_init_script(_WATCH)
     page = ctx.new_page()
     watched = Watched(page)
-    page.on("console", lambda m: m.type == "error" and watched.errors.append(m.text))
+    page.on("console", lambda m: m.type == "error" and watched.errors.append(f"{m.text} [{m.location.get('url')}]"))
     page.on("pageerror", lambda e: watched.errors.append(str(e)))
     page.on("dialog", lambda d: (watched.errors.append(f"dialog opened: {d.message}"), d.dismiss()))
     return watched

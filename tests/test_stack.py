@@ -739,6 +739,11 @@ def test_real_bundling_contains_dependencies_for_lambda(tmp_path):
     assert sos and all("aarch64" in so.name and "cpython-314" in so.name for so in sos)
     pkg = asset / "litestore_webhooks"
     assert (pkg / "resources.py").is_file() and (pkg / "handlers" / "cleanup.py").is_file()
+    from litestore_webhooks.console import assets
+
+    # The console's files and the docs page's script ship with the code that serves them.
+    assert all((pkg / "console" / "static" / name).is_file() for name in assets.FILES)
+    assert (pkg / "admin" / "docs_static" / "swagger-init.js").is_file()
     assert not (pkg / "local").exists() and not (pkg / "cli").exists() and not (pkg / "cli.py").exists()
     assert not list(pkg.rglob("__pycache__"))
     assert not (asset / "botocore").exists()  # provided by the Lambda runtime

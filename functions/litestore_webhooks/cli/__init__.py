@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from litestore_webhooks.cli import dlq, endpoints, events
+from litestore_webhooks.cli import console, dlq, endpoints, events
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
@@ -66,6 +66,7 @@ def build_parser() -> Parser:
     endpoints.register(sub, add)
     events.register(sub, add)
     dlq.register(sub, add)
+    console.register(sub, add)
     local = sub.add_parser("local", add_help=False, help="run the local runtime (see `local --help`)")
     local.set_defaults(func=run_local)
     return parser

@@ -25,6 +25,7 @@ from litestore_webhooks.admin import access, common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws import console_key
 from litestore_webhooks.config import settings
+from litestore_webhooks.console import links
 from litestore_webhooks.core import portal
 from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN
 from litestore_webhooks.core.envelope import format_timestamp
@@ -76,7 +77,7 @@ def _origin_and_base() -> tuple[str, str]:
 
 def console_url(token: str | None = None) -> str:
     origin, base = _origin_and_base()
-    return f"{origin}{base}/console" + (f"#token={token}" if token else "")
+    return links.url(origin + base, token)
 
 
 def session_view(claims: portal.Claims) -> dict[str, Any]:

@@ -133,6 +133,10 @@ class ApiServer:
         self._httpd.daemon_threads = True
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        # One invocation at a time per function, as in one Lambda execution environment: the
+        # handlers keep per-request state on module-level objects (Powertools' resolver holds the
+        # current event), and this server answers on threads.
+        self._environments = {fn.suffix: threading.Lock() for fn in r.FUNCTIONS}
 
     @property
     def url(self) -> str:
@@ -180,7 +184,8 @@ class ApiServer:
         assert authorizer is not None
         context = LambdaContext.for_function(r.CONSOLE_AUTHORIZER_FUNCTION, self.prefix)
         try:
-            answer = invoke(authorizer, request, context)
+            with self._environments[r.CONSOLE_AUTHORIZER_FUNCTION.suffix]:
+                answer = invoke(authorizer, request, context)
         except Exception as exc:
             if str(exc) == "Unauthorized":
                 raise ApiRefusal(error_response(401, "unauthorized", "console routes need a valid console session "
@@ -222,7 +227,8 @@ class ApiServer:
                 return refusal.response
         context = LambdaContext.for_function(route.function, self.prefix)
         try:
-            return invoke(handler, event, context)
+            with self._environments[route.function.suffix]:
+                return invoke(handler, event, context)
         except Exception:
             # API Gateway answers 502 when the integration itself fails.
             log.exception("%s handler raised", route.function.suffix)

@@ -13,7 +13,7 @@ const TABS = [["attempts", "Attempts"], ["dead-letters", "Dead letters"], ["repl
 
 export function EndpointDetail({ id, tab, session }) {
   const endpoint = useLoad(() => api.get(`/endpoints/${seg(id)}`), [id]);
-  const stats = useLoad(() => api.get(`/endpoints/${seg(id)}/stats`, { window: "24h" }), [id], { refreshMs: 10000 });
+  const stats = useLoad(() => api.get(`/endpoints/${seg(id)}/stats`, { window: "24h" }), [id], { refreshMs: 5000 });
   useEffect(() => { if (endpoint.data) markReady(); }, [endpoint.data]);
   if (endpoint.error && !endpoint.data) return html`<${ErrorNotice} error=${endpoint.error} action=${html`<a href="#/endpoints">Back to endpoints</a>`} />`;
   if (!endpoint.data) return html`<${Loading} what="Loading the endpoint" />`;

@@ -1,6 +1,6 @@
 // Endpoints: the list (state, 24 h success rate, queue and dead-letter depth) and the create/edit
 // form, whose fields show the API's own validation errors.
-import { html, useEffect, useMemo, useState } from "./vendor.js";
+import { html, useEffect, useMemo, useRef, useState } from "./vendor.js";
 import { api } from "./api.js";
 import {
   CopyButton, ErrorNotice, Field, Loading, Notice, StateBadge, fieldErrors, fmtCount, fmtPct, href, markReady, useLoad,
@@ -78,7 +78,13 @@ export function EndpointForm({ endpoint, onSaved }) {
   const [form, setForm] = useState(initial);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const formRef = useRef(null);
   const errors = fieldErrors(error);
+  useEffect(() => {  // take the keyboard (and the eye) to the first field the API refused, or the summary
+    const form = formRef.current;
+    const target = error && form && (form.querySelector('[aria-invalid="true"]') || form.querySelector('[role="alert"]'));
+    if (target) { target.setAttribute("tabindex", target.getAttribute("tabindex") || "-1"); target.focus(); }
+  }, [error]);
   const set = (name) => (e) => setForm({ ...form, [name]: e.currentTarget.value });
   const setNum = (name) => (e) => setForm({ ...form, [name]: e.currentTarget.valueAsNumber });
   const setRetry = (name) => (e) => setForm({ ...form, retryPolicy: { ...form.retryPolicy, [name]: e.currentTarget.valueAsNumber } });
@@ -111,7 +117,7 @@ export function EndpointForm({ endpoint, onSaved }) {
   };
   const unplaced = Object.entries(errors).filter(([path]) => !KNOWN_FIELDS.some((f) => path === f || path.startsWith(f + ".")));
   const num = (value) => (Number.isNaN(value) ? "" : value);
-  return html`<form class="endpoint-form" onSubmit=${submit} noValidate>
+  return html`<form class="endpoint-form" ref=${formRef} onSubmit=${submit} noValidate>
     ${error ? html`<div class="notice error" role="alert">
       <strong>${error.code === "validation_failed" ? "Please correct the fields below." : error.message}</strong>
       ${unplaced.length ? html`<ul>${unplaced.map(([path, message]) => html`<li>${path}: ${message}</li>`)}</ul>` : null}

@@ -8,9 +8,9 @@ import {
 
 export const WINDOWS = [["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"]];
 const SERIES = [
-  ["delivered", "Delivered", "#1a7f37"],
-  ["retried", "Retried", "#b76e00"],
-  ["deadLettered", "Dead-lettered", "#c62828"],
+  ["delivered", "Delivered", "#2e9e4f"],
+  ["retried", "Retried", "#e0a100"],
+  ["deadLettered", "Dead-lettered", "#d64541"],
 ];
 
 export function WindowPicker({ value, onChange, label = "Period" }) {
@@ -23,25 +23,32 @@ export function WindowPicker({ value, onChange, label = "Period" }) {
   </fieldset>`;
 }
 
+/** Stacked bars: each bar is the bucket's attempts, delivered at the bottom, then retried, then dead-lettered. */
 function Chart({ series, title }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
     const el = box.current;
     if (!el) return undefined;
-    const data = [series.time, ...SERIES.map(([key]) => series[key])];
+    // uPlot draws series in order: the running totals, tallest first, so each shorter one sits on top.
+    const stacked = [];
+    let running = series.time.map(() => 0);
+    for (const [key] of SERIES) {
+      running = running.map((v, i) => v + series[key][i]);
+      stacked.push(running);
+    }
+    const bars = uPlot.paths.bars({ size: [0.7, 40] });
     const opts = {
       width: Math.max(280, el.clientWidth),
       height: 220,
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, max * 1.1)] } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
       axes: [{ stroke: "#555" }, { stroke: "#555", size: 44 }],
       legend: { live: false },
-      series: [{}, ...SERIES.map(([, label, color]) => ({
-        label, stroke: color, width: 2, fill: color + "22", points: { show: series.time.length < 30 },
-      }))],
+      cursor: { show: false },
+      series: [{}, ...[...SERIES].reverse().map(([, label, color]) => ({ label, fill: color, stroke: color, width: 0, paths: bars, points: { show: false } }))],
     };
     if (plot.current) plot.current.destroy();
-    plot.current = new uPlot(opts, data, el);
+    plot.current = new uPlot(opts, [series.time, ...stacked.reverse()], el);
     const resize = new ResizeObserver(() => plot.current && plot.current.setSize({ width: Math.max(280, el.clientWidth), height: 220 }));
     resize.observe(el);
     return () => resize.disconnect();
