@@ -271,3 +271,25 @@ def test_the_docs_and_console_files_are_public_and_nothing_else_is(rt):
 def _raw(rt, path: str) -> tuple[int, bytes, dict]:
     with urllib.request.urlopen(rt.base_url + path, timeout=10) as resp:
         return resp.status, resp.read(), dict(resp.headers)
+
+
+def test_the_admin_function_itself_fails_closed_without_a_gateway_identity():
+    """Behind the gateway nothing reaches it unauthenticated; if something did (a route deployed
+    without its authorization), the function still admits only public routes."""
+    from admin_api import Context, event as proxy_event
+
+    def call(method: str, path: str, **changes: Any) -> int:
+        request = proxy_event(method, path)
+        request["requestContext"].pop("identity")
+        request.update(changes)
+        return admin_handler.handler(request, Context())["statusCode"]
+
+    assert call("GET", "/endpoints") == 401
+    assert call("POST", "/portal/sessions") == 401
+    assert call("GET", "/openapi.json") == 200
+    # A console route without its authorizer's context: nobody is admitted.
+    assert call("GET", f"{r.CONSOLE_API_PREFIX}/endpoints", resource=f"{r.CONSOLE_API_PREFIX}/{{proxy+}}") == 401
+    forged = {"authorizer": {"claims": '{"v":1,"kind":"session"}'}, "requestId": "r", "stage": "prod",
+              "path": "/prod/console/api/endpoints"}
+    assert call("GET", f"{r.CONSOLE_API_PREFIX}/endpoints", resource=f"{r.CONSOLE_API_PREFIX}/{{proxy+}}",
+                requestContext=forged) == 401
