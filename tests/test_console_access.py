@@ -107,9 +107,24 @@ def snapshot(rt, world) -> Any:
     return endpoints, secrets
 
 
-def test_every_admin_route_has_an_access_rule():
+def test_every_admin_route_has_an_access_rule_that_matches_its_gateway_route():
+    """access.ACCESS covers every route the admin app serves, and each is reached through the
+    resources.py route of the matching kind: public ones anonymously, session ones through the
+    console authorizer, the rest through the admin (IAM) routes and, for sessions, /console/api."""
+    from litestore_webhooks.local import apigw
+
     served = {(route.method, route.path) for route in admin_handler.app._static_routes + admin_handler.app._dynamic_routes}
     assert served == set(access.ACCESS)
+    for (method, rule), kind in access.ACCESS.items():
+        path = concrete(rule, "ep_" + "a" * 22, "evt_1").replace("<asset>", "swagger-init.js").replace(
+            "<version>/<name>", "v/app.js")
+        route, _ = apigw.resolve(path, method)
+        expected = {access.Access.PUBLIC: apigw.PUBLIC, access.Access.SESSION: apigw.CONSOLE,
+                    access.Access.EXCHANGE: apigw.CONSOLE}.get(kind, apigw.ADMIN)
+        assert route is not None and route.auth == expected and route.function is r.ADMIN_FUNCTION, (method, rule)
+        if expected == apigw.ADMIN:  # and mounted for sessions
+            mounted, _ = apigw.resolve(r.CONSOLE_API_PREFIX + path, method)
+            assert mounted is not None and mounted.auth == apigw.CONSOLE, (method, rule)
 
 
 @pytest.mark.parametrize("case", ["missing", "forged", "expired", "rotated"])

@@ -212,6 +212,74 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
     no_errors(watched, expected_http=(400,))  # the form's first submit
 
 
+def test_endpoint_actions_from_the_screen(rt, browser):
+    """Test send (its attempt shown), filters, edit, pause/resume, replay, resend to chosen
+    endpoints, and delete behind a typed confirmation."""
+    watched = open_page(browser)
+    page = watched.page
+    with Receiver() as rx:
+        status, created = admin(rt, "POST", "/endpoints", {"name": "Reviews", "url": rx.url("/r"), "events": ["review.*"]})
+        assert status == 201, created
+        eid = created["id"]
+        assert ingest(rt, event("review.created", "evt_actions_1"))[0] == 202
+        rx.wait_for(1)
+        page.goto(link(rt))
+        ready(page)
+        page.goto(page.url.split("#")[0] + f"#/endpoints/{eid}")
+        expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
+
+        page.get_by_role("button", name="Send test event").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("Event type").select_option("review.approved")
+        dialog.get_by_role("button", name="Send").click()
+        result = page.locator(".test-result")
+        expect(result).to_contain_text("delivered")
+        expect(result).to_contain_text("HTTP 200")
+        assert rx.wait_for(2)[1].headers["X-Litestore-Test"] == "true"
+        page.keyboard.press("Escape")
+
+        page.get_by_role("form", name="Filter attempts").get_by_label("Status").select_option("dead_lettered")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.get_by_text("No attempts match.")).to_be_visible()
+        page.get_by_role("button", name="Clear").click()
+        expect(page.locator("table.attempts tbody tr", has_text="evt_actions_1")).to_be_visible()
+
+        page.get_by_role("button", name="Pause").click()
+        expect(page.locator("h1 .badge")).to_have_text("paused (manual)")
+        assert admin(rt, "GET", f"/endpoints/{eid}")[1]["pausedReason"] == "manual"
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator("h1 .badge")).to_have_text("active")
+
+        page.get_by_role("link", name="Settings").click()
+        page.get_by_label("Timeout (ms)").fill("4000")
+        page.get_by_label("Max attempts").fill("3")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.get_by_role("link", name="Attempts")).to_have_attribute("aria-current", "page")
+        saved = admin(rt, "GET", f"/endpoints/{eid}")[1]
+        assert (saved["timeout"], saved["retryPolicy"]["maxAttempts"], saved["name"]) == (4000, 3, "Reviews")
+
+        page.get_by_role("link", name="Replay").click()
+        page.get_by_role("button", name="Replay").click()
+        expect(page.get_by_role("status").filter(has_text="Queued 1 events")).to_be_visible()
+        rx.wait_for(3)
+
+        page.goto(page.url.split("#")[0] + "#/events/evt_actions_1")
+        page.get_by_label("Reviews").check()
+        page.get_by_role("button", name="Resend to 1").click()
+        expect(page.get_by_role("status").filter(has_text="Queued for 1 endpoint.")).to_be_visible()
+        rx.wait_for(4)
+
+        page.goto(page.url.split("#")[0] + f"#/endpoints/{eid}")
+        page.get_by_role("button", name="Delete…").click()
+        confirm = page.get_by_role("button", name="Delete endpoint")
+        expect(confirm).to_be_disabled()
+        page.get_by_label("Type Reviews to confirm").fill("Reviews")
+        confirm.click()
+        expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
+        assert admin(rt, "GET", f"/endpoints/{eid}")[0] == 404
+    no_errors(watched, expected_http=(404,))  # a refresh already on its way when the endpoint went
+
+
 def test_a_read_only_link_shows_no_changes_and_the_server_refuses_them(rt, browser, shots):
     status, created = admin(rt, "POST", "/endpoints", {"name": "Analytics", "url": "http://127.0.0.1:9/a", "events": ["*"],
                                                        "active": False})

@@ -60,12 +60,12 @@ function Actions({ endpoint, onChanged }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const path = `/endpoints/${seg(endpoint.id)}`;
-  const run = async (work) => {
+  const run = async (work, { refresh = true } = {}) => {
     setBusy(true);
     setError(null);
     try {
       await work();
-      onChanged();
+      if (refresh) onChanged();
     } catch (exc) {
       setError(exc);
     } finally {
@@ -86,7 +86,7 @@ function Actions({ endpoint, onChanged }) {
     <${Dialog} title=${`Delete ${endpoint.name}?`} open=${dialog === "delete"} onClose=${close}>
       <p>Deleting removes the endpoint, its queue, its dead letters and its subscription. Events stop at once; this cannot be undone.</p>
       <${TypedConfirm} word=${endpoint.name} action="Delete endpoint" busy=${busy} onCancel=${close}
-        onConfirm=${() => run(async () => { await api.del(path); close(); location.hash = "#/endpoints"; })} />
+        onConfirm=${() => run(async () => { await api.del(path); close(); location.hash = "#/endpoints"; }, { refresh: false })} />
     <//>
   </div>`;
 }
