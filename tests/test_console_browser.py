@@ -90,7 +90,7 @@ def controls_without_a_name(page) -> list[str]:
         .map((el) => el.outerHTML.slice(0, 120))""")
 
 
-def test_first_render_and_page_weight(rt, browser, shots):
+def test_first_render_and_page_weight(rt, browser):
     wire: dict[str, int] = {}  # URL -> body bytes as transferred (gzip)
     renders = []
     for n in range(6):  # the first load warms the server's caches; the median of the other five is the figure
@@ -102,9 +102,6 @@ def test_first_render_and_page_weight(rt, browser, shots):
         page.goto(link(rt))
         renders.append(ready(page))
         no_errors(watched)
-        if n == 0:
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(shots / "overview-empty.png"))
         page.context.close()
     total_kb = sum(wire.values()) / 1024
     warm = statistics.median(renders[1:])
