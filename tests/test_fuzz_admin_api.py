@@ -118,6 +118,14 @@ def test_resend_to_an_empty_endpoint_id_is_a_400(rt, target):
     assert body["error"]["details"][0]["path"] == "endpointIds[0]"
 
 
+def test_a_number_is_no_date(rt, target):
+    """Was a 200: pydantic read `since=895772` as a Unix timestamp (1970-01-11); dates are ISO-8601 only."""
+    status, body = admin(rt, "GET", f"/endpoints/{target['endpoint_id']}/attempts?since=895772")
+    assert status == 400 and body["error"]["details"][0]["path"] == "query.since", body
+    status, body = admin(rt, "POST", f"/endpoints/{target['endpoint_id']}/replay", {"since": 0, "until": 1})
+    assert status == 400 and {d["path"] for d in body["error"]["details"]} == {"body.since", "body.until"}, body
+
+
 @pytest.mark.parametrize("path", ["/endpoints/ep_" + "a" * 2100, "/events/" + "e" * 2100])
 def test_ids_longer_than_a_key_can_be_are_404(rt, path):
     """DynamoDB refuses keys over 2 KB (moto does not): such ids never reach it."""
