@@ -49,6 +49,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def accessibility_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA rules on the page as it is now (axe-core ships inside
+    axe-playwright-python; it is injected through the DevTools protocol, which the CSP does not govern)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": tags}})
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}" for v in results.response["violations"]]
+
+
 def open_page(browser: Any, *, width: int = 1200, height: int = 800, **context: Any) -> Watched:
     """A page in its own context (its own cookies), watching for console errors and CSP violations."""
     ctx = browser.new_context(viewport={"width": width, "height": height}, **context)

@@ -28,7 +28,7 @@ from litestore_webhooks import config
 from litestore_webhooks.aws import console_key
 from litestore_webhooks.console import assets
 from litestore_webhooks.core import portal
-from tests.browser import browser, open_page  # noqa: F401 - browser: the module-scoped Chromium
+from tests.browser import accessibility_violations, browser, open_page  # noqa: F401 - browser: the module-scoped Chromium
 from litestore_webhooks.local.runtime import LocalRuntime
 from tests.local_stack import event
 from tests.receivers import Receiver, Reply
@@ -70,6 +70,12 @@ def link(rt, **scope) -> str:
     return body["url"]
 
 
+def screen(page, shots: Path, name: str) -> None:
+    """A screenshot for docs/console.md, and axe-core's WCAG 2.1 AA check of the same screen."""
+    page.screenshot(path=str(shots / f"{name}.png"))
+    assert accessibility_violations(page) == [], name
+
+
 def ready(page) -> float:
     """Wait for the first screen's data; returns the first-render mark (ms since navigation started)."""
     page.wait_for_selector("html[data-ready='1']", timeout=15_000)
@@ -97,8 +103,12 @@ def test_first_render_and_page_weight(rt, browser):
         watched = open_page(browser)
         page = watched.page
         if n == 0:
-            page.on("requestfinished", lambda req: wire.__setitem__(req.url.split("#")[0], req.sizes()["responseBodySize"])
-                    if "/console/assets/" in req.url or req.url.split("#")[0].endswith("/console") else None)
+            def transferred(req) -> None:
+                url = req.url.split("#")[0]
+                if "/console/assets/" in url or url.endswith("/console"):
+                    wire[url] = max(wire.get(url, 0), req.sizes()["responseBodySize"])
+
+            page.on("requestfinished", transferred)
         page.goto(link(rt))
         renders.append(ready(page))
         no_errors(watched)
@@ -108,7 +118,9 @@ def test_first_render_and_page_weight(rt, browser):
     print(f"\nconsole page weight: {len(wire)} files, {total_kb:.1f} KB transferred (gzip); first render: "
           f"first load {renders[0]:.0f} ms, median of the next five {warm:.0f} ms ({', '.join(f'{r:.0f}' for r in renders[1:])})")
     assert len(wire) == len(assets.FILES) + 1  # the page and every file it lists, nothing else
-    assert all(size > 0 for size in wire.values()) and total_kb < PAGE_BUDGET_KB
+    # Chromium fetches the favicon itself and does not always report its size (it is 0.3 KB).
+    assert [url for url, size in wire.items() if size <= 0 and not url.endswith("icon.svg")] == []
+    assert total_kb < PAGE_BUDGET_KB
     assert warm < FIRST_RENDER_BUDGET_MS
 
 
@@ -130,7 +142,7 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
         expect(url_field).to_have_attribute("aria-invalid", "true")
         error_id = url_field.get_attribute("aria-describedby")
         expect(page.locator(f"#{error_id}")).to_contain_text("https://")
-        page.screenshot(path=str(shots / "endpoint-form-error.png"))
+        screen(page, shots, "endpoint-form-error")
 
         url_field.fill(rx.url("/webhooks/litestore"))
         page.get_by_role("button", name="Create endpoint").click()
@@ -174,13 +186,13 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
         headers = page.locator("table.headers").first.inner_text()
         assert "X-Litestore-Event-Id\tevt_console_dead" in headers and "(redacted)" in headers
         assert secret not in page.content() and new_secret not in page.content()
-        page.screenshot(path=str(shots / "endpoint-attempts.png"))
+        screen(page, shots, "endpoint-attempts")
 
         # Redrive it from the dead-letter tab once the receiver is fixed.
         rx.default = Reply(200)
         page.get_by_role("link", name="Dead letters").click()
         page.get_by_label("Select evt_console_dead").check()
-        page.screenshot(path=str(shots / "endpoint-dead-letters.png"))
+        screen(page, shots, "endpoint-dead-letters")
         page.get_by_role("button", name="Redrive selected (1)").click()
         expect(page.get_by_role("status").filter(has_text="Redriven 1")).to_be_visible()
         expect(page.get_by_text("No dead letters.")).to_be_visible()
@@ -191,20 +203,20 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
         page.get_by_role("link", name="Overview").click()
         expect(page.get_by_text("Success rate")).to_be_visible()
         page.wait_for_timeout(300)  # the chart's first frame
-        page.screenshot(path=str(shots / "overview.png"))
+        screen(page, shots, "overview")
         page.get_by_role("link", name="Endpoints").click()
         expect(page.get_by_role("link", name="Order Processing")).to_be_visible()
-        page.screenshot(path=str(shots / "endpoints.png"))
+        screen(page, shots, "endpoints")
         page.get_by_role("link", name="Events").click()
         page.get_by_label("Event id").fill("evt_console_dead")
         page.get_by_role("button", name="Find").click()
         expect(page.get_by_label("Event payload")).to_contain_text('"event": "order.updated"')
         expect(page.locator("main table tbody tr")).to_have_count(2)  # dead-lettered, then delivered on redrive
-        page.screenshot(path=str(shots / "events.png"))
+        screen(page, shots, "events")
         page.get_by_role("link", name="Event catalog").click()
         page.locator("summary", has_text="order.updated").click()
         expect(page.get_by_label("order.updated example")).to_be_visible()
-        page.screenshot(path=str(shots / "catalog.png"))
+        screen(page, shots, "catalog")
         assert controls_without_a_name(page) == []
     no_errors(watched, expected_http=(400,))  # the form's first submit
 
@@ -291,7 +303,7 @@ def test_a_read_only_link_shows_no_changes_and_the_server_refuses_them(rt, brows
     for action in ("Pause", "Resume", "Delete…", "Signing secret", "Send test event"):
         expect(page.get_by_role("button", name=action)).to_have_count(0)
     expect(page.get_by_role("link", name="Settings")).to_have_count(0)
-    page.screenshot(path=str(shots / "read-only.png"))
+    screen(page, shots, "read-only")
     # Hidden buttons are not the protection: the page's own session is refused by the server.
     refused = page.evaluate("""async ([base, id]) => {
         const answers = [];
@@ -316,6 +328,7 @@ def test_expired_and_already_used_links_are_refused(rt, browser):
     page.goto(f"{rt.base_url}/console#token={expired}")
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     assert "#token" not in page.url  # out of the address bar at once
+    assert accessibility_violations(page) == []
     used = link(rt)
     page.goto(used)
     ready(page)
@@ -365,7 +378,7 @@ def test_readable_at_360_px_and_usable_from_the_keyboard(rt, browser, shots):
     page.goto(link(rt))
     ready(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    page.screenshot(path=str(shots / "overview-360px.png"))
+    screen(page, shots, "overview-360px")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Tab")
