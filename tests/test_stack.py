@@ -491,7 +491,7 @@ def test_console_key_is_read_by_the_authorizer_and_admin_and_written_by_admin_on
     assert grants == {
         "ingest": ([], False), "delivery": ([], False),
         "admin": (["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], True),
-        "console-authorizer": (["secretsmanager:GetSecretValue"], True),
+        "console-auth": (["secretsmanager:GetSecretValue"], True),
     }
     auth_acts = {a for s in _stmts(tpl, r.CONSOLE_AUTHORIZER_FUNCTION) for a in actions(s)}
     assert auth_acts <= {"secretsmanager:GetSecretValue", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}

@@ -159,8 +159,9 @@ DELIVERY_FUNCTION = Function(
     "Signs and POSTs events to one endpoint's URL; retries via SQS delays",
 )
 # API Gateway REQUEST authorizer of the console routes: verifies a session token, nothing else.
+# A short suffix: "<prefix>-<suffix>" must fit Lambda's 64 characters for the longest prefix.
 CONSOLE_AUTHORIZER_FUNCTION = Function(
-    "ConsoleAuthorizerFunction", "console-authorizer", "litestore_webhooks.handlers.console_authorizer.handler",
+    "ConsoleAuthorizerFunction", "console-auth", "litestore_webhooks.handlers.console_authorizer.handler",
     256, 10, "Console routes: admits valid console session tokens (signature, expiry, kind)",
 )
 FUNCTIONS: tuple[Function, ...] = (INGEST_FUNCTION, DELIVERY_FUNCTION, ADMIN_FUNCTION, CONSOLE_AUTHORIZER_FUNCTION)

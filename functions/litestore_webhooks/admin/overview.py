@@ -12,6 +12,7 @@ side (botocore clients are thread-safe).
 
 from __future__ import annotations
 
+import contextvars
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -90,8 +91,9 @@ def overview(st: Store, principal: access.Principal, window_text: str) -> dict[s
     endpoints = _endpoints(st, principal)
     from concurrent.futures import ThreadPoolExecutor  # this route's alone: not on the cold start
 
+    contexts = [contextvars.copy_context() for _ in endpoints]  # the invocation's log keys (and caller) go along
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        rows = list(pool.map(lambda f: _one(st, f[0], f[1], utc_iso(since), deadline), endpoints))
+        rows = list(pool.map(lambda ctx, f: ctx.run(_one, st, f[0], f[1], utc_iso(since), deadline), contexts, endpoints))
     n = (int(until.timestamp()) - start) // step + 1
     series: dict[str, list[int]] = {name: [0] * n for name in SERIES.values()}
     latencies: list[int] = []
