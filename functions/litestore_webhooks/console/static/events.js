@@ -1,15 +1,20 @@
 // Events: find one by id, its payload, every endpoint's attempts, resend to chosen endpoints.
-import { html, useEffect, useMemo, useState } from "./vendor.js";
+import { html, useEffect, useMemo, useRef, useState } from "./vendor.js";
 import { all, api, seg } from "./api.js";
 import { ErrorNotice, Field, Loading, Notice, Pre, StatusBadge, Time, fmtMs, href, markReady, subscribes, useLoad } from "./ui.js";
 
 export function Events({ eventId, session }) {
   const [draft, setDraft] = useState(eventId || "");
-  useEffect(() => setDraft(eventId || ""), [eventId]);
+  const shown = useRef(eventId);
+  useEffect(() => {  // another event in the URL: show its id (not on the first render: typing may have begun)
+    if (shown.current !== eventId) setDraft(eventId || "");
+    shown.current = eventId;
+  }, [eventId]);
   useEffect(() => { if (!eventId) markReady(); }, [eventId]);
   const find = (e) => {
     e.preventDefault();
-    if (draft.trim()) location.hash = href("events", draft.trim());
+    const wanted = e.currentTarget.elements["event-id"].value.trim();  // what is in the field now
+    if (wanted) location.hash = href("events", wanted);
   };
   return html`<section aria-labelledby="events-title">
     <h1 id="events-title">Events</h1>
