@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -144,3 +145,17 @@ def test_openapi_documents_the_answers_actually_served(rt):
         assert "422" not in answers
         assert answers["4XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert "HTTPValidationError" not in json.dumps(doc)
+
+
+@pytest.mark.parametrize("route", ["/endpoints/{id}/secret/rotate", "/endpoints/{id}/dead-letters/redrive",
+                                   "/portal/sessions"])
+def test_a_null_body_is_no_object(rt, target, route):
+    """Was a 200 (schemathesis, on the merged tree): a JSON null where an optional object body goes
+    was taken for no body at all and the defaults applied (here: a rotated secret)."""
+    request = urllib.request.Request(rt.base_url + route.replace("{id}", target["endpoint_id"]), data=b"null",
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "Authorization": f"Bearer {rt.admin_token}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    body = json.loads(refused.value.read())
+    assert refused.value.code == 400 and body["error"]["details"][0]["path"] == "body", body

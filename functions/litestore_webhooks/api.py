@@ -73,6 +73,15 @@ class _ProxyEvent(APIGatewayProxyEvent):
         except UnicodeDecodeError as exc:
             raise ValidationFailed([{"path": "body", "message": f"not valid UTF-8 (byte {exc.start})"}]) from None
 
+    @cached_property
+    def json_body(self) -> Any:
+        """The parsed body; a JSON null is refused: it is no object, and an optional body would
+        otherwise take it for no body at all and apply its defaults."""
+        parsed = super().json_body
+        if parsed is None and (self.decoded_body or "").strip():
+            raise ValidationFailed([{"path": "body", "message": "expected a JSON object, got null"}])
+        return parsed
+
 
 class _Resolver(APIGatewayRestResolver):
     def _to_proxy_event(self, event: dict) -> APIGatewayProxyEvent:
