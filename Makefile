@@ -11,8 +11,10 @@ CDK_OUT ?= cdk.out
 NODE_STAMP := node_modules/.installed
 CDK        := npx --no-install cdk
 CDK_ARGS   ?=
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test synth lint clean bench soak bootstrap deploy destroy aws-region
+.PHONY: install demo test synth lint clean bench soak bootstrap deploy destroy aws-region chromium screenshots
 
 # The first `make` anything installs into .venv; each phase says so (pip itself is kept to errors: this
 # machine's pip configuration adds a warning per package). Later runs skip it until pyproject.toml changes.
@@ -34,8 +36,17 @@ install: $(STAMP) $(NODE_STAMP)
 demo: $(STAMP)
 	$(PY) -m litestore_webhooks.demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) chromium
 	$(PY) -m pytest
+
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the console's browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Re-take docs/console/*.png from the browser tests (commit them with the change they show).
+screenshots: $(STAMP) chromium
+	LSW_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/test_console_browser.py -q
 
 # Synthesize the stack offline into $(CDK_OUT) (no AWS credentials, no Docker; bundles with pip, kept to
 # errors); ends with the template's path, its resource count and what cdk-nag found.

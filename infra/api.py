@@ -1,8 +1,17 @@
-"""REST API: API-key ingest routes and IAM (SigV4) admin routes, one stage from context."""
+"""REST API: API-key ingest routes, IAM (SigV4) admin routes, public docs and console files, and
+console routes behind the console authorizer; one stage from context.
+
+Who may call what (docs/architecture.md): the admin API is IAM-only at the gateway. The
+console's browser sessions cannot sign SigV4, so the same admin routes are mounted for them
+under /console/api with a Lambda REQUEST authorizer (no cache, so every call is checked; no
+identity source, since a session travels as a cookie or a header) that admits only valid
+console tokens; the admin function then holds each session to its scope. Anonymous callers
+reach only the public routes: the API description and the console's static files.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,6 +24,13 @@ from litestore_webhooks import resources as r
 # Routes are shared with the local runtime's API emulator: one table, no drift.
 ADMIN_ROUTES = r.ADMIN_ROUTES  # AWS_IAM authorization
 INGEST_ROUTES = r.INGEST_ROUTES  # API key required (no authorizer)
+PUBLIC_ROUTES = r.PUBLIC_ROUTES  # no authorization: docs and console files
+CONSOLE_ROUTES = r.CONSOLE_ROUTES  # the console authorizer (CUSTOM)
+# The gateway's own 401/403 in the API's one error shape, as the local emulator answers them.
+GATEWAY_ERRORS = {
+    apigw.ResponseType.UNAUTHORIZED: ("401", "unauthorized"),
+    apigw.ResponseType.ACCESS_DENIED: ("403", "forbidden"),
+}
 
 # Every body is binary to API Gateway, so it reaches the functions base64-encoded, byte for
 # byte: without this the gateway may transcode a body that is not valid UTF-8, and ingest
@@ -28,7 +44,7 @@ BINARY_MEDIA_TYPES = ["*/*"]
 class Api(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: StackSettings,
-        ingest: lambda_.IFunction, admin: lambda_.IFunction,
+        ingest: lambda_.IFunction, admin: lambda_.IFunction, console_authorizer: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(
@@ -102,6 +118,36 @@ class Api(Construct):
             acknowledge(method, "AwsSolutions-COG4",
                         "admin routes are authorized with IAM SigV4, not a Cognito user pool")
             self.methods[(path, verb)] = method
+        for path, verb in PUBLIC_ROUTES:
+            method = api.root.resource_for_path(path).add_method(
+                verb, admin_integration, authorization_type=apigw.AuthorizationType.NONE,
+            )
+            acknowledge(method, "AwsSolutions-APIG4",
+                        "public on purpose: the OpenAPI document, Swagger UI and the console's static files disclose "
+                        "nothing secret; the admin function serves only those on these routes")
+            acknowledge(method, "AwsSolutions-COG4", "public routes: no caller identity at all")
+            self.methods[(path, verb)] = method
+        self.console_authorizer = apigw.RequestAuthorizer(
+            self, "ConsoleAuthorizer",
+            handler=console_authorizer,
+            identity_sources=[],  # a cookie or a header; allowed because nothing is cached
+            results_cache_ttl=Duration.seconds(0),  # every call checked; a rotated key applies at once
+            authorizer_name=f"{settings.prefix}-console",
+        )
+        for path, verb in CONSOLE_ROUTES:
+            method = api.root.resource_for_path(path).add_method(
+                verb, admin_integration,
+                authorization_type=apigw.AuthorizationType.CUSTOM, authorizer=self.console_authorizer,
+            )
+            acknowledge(method, "AwsSolutions-COG4",
+                        "console sessions are portal tokens signed by the stack's key, checked by a Lambda authorizer")
+            self.methods[(path, verb)] = method
+        for response_type, (status, code) in GATEWAY_ERRORS.items():
+            api.add_gateway_response(
+                f"{code.title()}Response", type=response_type, status_code=status,
+                templates={"application/json":
+                           f'{{"error":{{"code":"{code}","message":$context.error.messageString,"details":[]}}}}'},
+            )
 
         acknowledge(self.stage, "AwsSolutions-APIG3",
                     "WAF is optional: ingest is API-key throttled and admin is IAM-only; attach a WebACL if policy requires")

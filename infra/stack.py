@@ -1,4 +1,4 @@
-"""LitestoreWebhooksStack: pipeline + API + observability + clean-destroy custom resource."""
+"""LitestoreWebhooksStack: pipeline + API + console key + observability + clean-destroy custom resource."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.api import Api
 from infra.cleanup import RuntimeResourceCleanup
+from infra.console import ConsoleKey
 from infra.context import StackSettings
 from infra.observability import Observability
 from infra.pipeline import Pipeline
@@ -24,6 +25,12 @@ class LitestoreWebhooksStack(Stack):
             self, "Api", settings=self.settings,
             ingest=self.pipeline.functions[r.INGEST_FUNCTION.construct_id],
             admin=self.pipeline.functions[r.ADMIN_FUNCTION.construct_id],
+            console_authorizer=self.pipeline.functions[r.CONSOLE_AUTHORIZER_FUNCTION.construct_id],
+        )
+        self.console_key = ConsoleKey(
+            self, "ConsoleKey", settings=self.settings,
+            admin=self.pipeline.functions[r.ADMIN_FUNCTION.construct_id],
+            authorizer=self.pipeline.functions[r.CONSOLE_AUTHORIZER_FUNCTION.construct_id],
         )
         self.observability = Observability(self, "Observability", settings=self.settings,
                                            pipeline=self.pipeline, api=self.api)
@@ -36,6 +43,8 @@ class LitestoreWebhooksStack(Stack):
                   description="execute-api:Invoke resource for IAM policies on the admin routes (ingest uses the API key)")
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
                   description="aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text")
+        CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console",
+                  description="The web console; open it with a link: litestore-webhooks --stack <name> console")
         CfnOutput(self, "DashboardUrl", value=self.observability.dashboard_url, description="CloudWatch dashboard")
         CfnOutput(self, "TopicArn", value=self.pipeline.topic.topic_arn, description="Event topic")
         for spec in r.TABLES:

@@ -29,7 +29,9 @@ def event(method: str, target: str, body: Any = None, headers: dict[str, str] | 
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": parts.path.lstrip("/")},
         "stageVariables": None,
-        "requestContext": {"requestId": "req-1", "stage": "prod", "path": f"/prod{parts.path}", "httpMethod": method},
+        # As API Gateway passes an IAM-authorized caller (the admin routes' authorization).
+        "requestContext": {"requestId": "req-1", "stage": "prod", "path": f"/prod{parts.path}", "httpMethod": method,
+                           "identity": {"userArn": "arn:aws:iam::123456789012:user/admin", "caller": "admin"}},
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-HANDLERS = [f"litestore_webhooks.handlers.{name}" for name in ("ingest", "delivery", "admin")]
+HANDLERS = [f"litestore_webhooks.handlers.{name}" for name in ("ingest", "delivery", "admin", "console_authorizer")]
 
 
 def fresh(code: str, **env: str | None) -> dict:
@@ -42,6 +42,11 @@ def test_handlers_import_no_sdk_or_module_that_only_some_requests_need():
     assert not admin & {"litestore_webhooks.delivery", "litestore_webhooks.core.sender",
                         "aws_lambda_powertools.event_handler.openapi.models"}
     assert "pydantic" not in loaded["litestore_webhooks.handlers.ingest"]  # ingest validates its body itself
+    # The console's files are read by console requests only.
+    assert "litestore_webhooks.console.assets" not in admin
+    # The console authorizer runs before every console call: no web framework, no models.
+    authorizer = set(loaded["litestore_webhooks.handlers.console_authorizer"])
+    assert not authorizer & {"pydantic", "aws_lambda_powertools.event_handler", "litestore_webhooks.admin.access"}
 
 
 def test_in_lambda_the_tracer_is_real_and_patches_only_what_the_handlers_call():

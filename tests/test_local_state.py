@@ -22,7 +22,7 @@ def test_the_emulator_serves_exactly_the_deployed_routes():
     from infra import api
 
     served = {(route.resource, route.method) for route in apigw.ROUTES}
-    assert served == set(api.ADMIN_ROUTES) | set(api.INGEST_ROUTES)
+    assert served == set(api.ADMIN_ROUTES) | set(api.INGEST_ROUTES) | set(api.PUBLIC_ROUTES) | set(api.CONSOLE_ROUTES)
 
 
 def test_route_resolution_prefers_literals_then_greedy_paths():

@@ -161,6 +161,7 @@ DELIVERY_ARN = (
 # ---------------------------------------------------------------------------------------------
 def test_every_resource_is_accounted_for(t):
     n_admin, n_ingest = len(api_mod.ADMIN_ROUTES), len(api_mod.INGEST_ROUTES)
+    n_admin += len(api_mod.PUBLIC_ROUTES) + len(api_mod.CONSOLE_ROUTES)  # also the admin function's
     expected = {
         "AWS::DynamoDB::Table": len(r.TABLES),
         "AWS::Lambda::Function": len(r.FUNCTIONS) + 1,  # + stack-delete cleanup
@@ -181,7 +182,10 @@ def test_every_resource_is_accounted_for(t):
         "AWS::ApiGateway::UsagePlanKey": 1,
         "AWS::ApiGateway::RequestValidator": 1,
         "AWS::ApiGateway::Model": 0,  # bodies arrive as binary: validated in the functions
-        "AWS::Lambda::Permission": n_admin + n_ingest,
+        "AWS::Lambda::Permission": n_admin + n_ingest + 1,  # + API Gateway invoking the console authorizer
+        "AWS::ApiGateway::Authorizer": 1,
+        "AWS::ApiGateway::GatewayResponse": len(api_mod.GATEWAY_ERRORS),
+        "AWS::SecretsManager::Secret": 1,  # the console session key
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::CloudWatch::Alarm": 4 + 2 * len(r.FUNCTIONS) + 1,
         "Custom::LitestoreRuntimeCleanup": 1,
@@ -301,7 +305,7 @@ def test_function_environment(tpl):
     topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
     for spec in r.FUNCTIONS:
         env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
-        assert set(env) == {
+        assert set(env) - {r.CONSOLE_KEY_ENV} == {  # the console key: see test_console_key_...
             "LSW_PREFIX", "LSW_TOPIC_ARN", "LSW_DELIVERY_FUNCTION", r.SECRETS_KEY_ENV,
             *(tbl.env_var for tbl in r.TABLES),
             "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
@@ -577,7 +581,8 @@ def _method_paths(tpl) -> dict[tuple[str, str], dict]:
 
 def test_api_routes_and_auth(tpl):
     methods = _method_paths(tpl)
-    assert set(methods) == set(api_mod.ADMIN_ROUTES) | set(api_mod.INGEST_ROUTES)
+    assert set(methods) == (set(api_mod.ADMIN_ROUTES) | set(api_mod.INGEST_ROUTES) | set(api_mod.PUBLIC_ROUTES)
+                            | set(api_mod.CONSOLE_ROUTES))
     admin_fn, ingest_fn = function_id(tpl, r.ADMIN_FUNCTION), function_id(tpl, r.INGEST_FUNCTION)
     for route in api_mod.INGEST_ROUTES:
         m = methods[route]
@@ -590,9 +595,60 @@ def test_api_routes_and_auth(tpl):
         assert m["AuthorizationType"] == "AWS_IAM", route
         assert not m.get("ApiKeyRequired"), route
         assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
+    (authorizer_id,) = resources(tpl, "AWS::ApiGateway::Authorizer")
+    for route in api_mod.PUBLIC_ROUTES:  # the docs and the console's files: nothing secret, no credentials
+        m = methods[route]
+        assert m["AuthorizationType"] == "NONE" and not m.get("ApiKeyRequired") and "AuthorizerId" not in m, route
+        assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
+    for route in api_mod.CONSOLE_ROUTES:  # console sessions: only through the console authorizer
+        m = methods[route]
+        assert m["AuthorizationType"] == "CUSTOM" and m["AuthorizerId"] == {"Ref": authorizer_id}, route
+        assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
     paths = {p for p, _ in methods}
     assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types",
-            "/dead-letters", "/dead-letters/{proxy+}", "/openapi.json", "/docs", "/events", "/events/batch"} == paths
+            "/dead-letters", "/dead-letters/{proxy+}", "/stats", "/portal/sessions", "/portal/key/rotate",
+            "/openapi.json", "/docs", "/docs/{asset}", "/console", "/console/assets/{proxy+}",
+            "/console/session", "/console/api/{proxy+}", "/events", "/events/batch"} == paths
+    # Every anonymous route is one the admin function serves as public (admin/access.py), nothing more.
+    assert {p for p, m in methods.items() if m["AuthorizationType"] == "NONE" and not m.get("ApiKeyRequired")} \
+        == set(r.PUBLIC_ROUTES)
+
+
+def test_console_authorizer_checks_every_call_with_the_console_function(tpl):
+    (authorizer,) = resources(tpl, "AWS::ApiGateway::Authorizer").values()
+    props = authorizer["Properties"]
+    assert props["Type"] == "REQUEST" and props["AuthorizerResultTtlInSeconds"] == 0
+    assert not props.get("IdentitySource")  # cookie or header; nothing cached, so none is needed
+    fn = function_id(tpl, r.CONSOLE_AUTHORIZER_FUNCTION)
+    assert f"${{{fn}.Arn}}" in flat(props["AuthorizerUri"])
+    fn_props = tpl["Resources"][fn]["Properties"]
+    assert fn_props["Handler"] == "litestore_webhooks.handlers.console_authorizer.handler"
+    responses = {g["Properties"]["ResponseType"]: g["Properties"] for g in resources(tpl, "AWS::ApiGateway::GatewayResponse").values()}
+    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED"}
+    for kind, code in (("UNAUTHORIZED", "unauthorized"), ("ACCESS_DENIED", "forbidden")):
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        assert f'"code":"{code}"' in template and "$context.error.messageString" in template
+
+
+def test_console_key_is_read_by_the_authorizer_and_admin_and_written_by_admin_only(tpl):
+    (secret_id,) = resources(tpl, "AWS::SecretsManager::Secret")
+    secret = tpl["Resources"][secret_id]["Properties"]
+    assert secret["Name"] == r.console_key_secret_name(r.DEFAULT_PREFIX)
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    grants = {}
+    for spec in r.FUNCTIONS:
+        env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
+        on_key = sorted(a for s in _stmts(tpl, spec) if res(s) == [f"${{{secret_id}}}"] for a in actions(s))
+        assert not any(a.startswith("secretsmanager:") for s in _stmts(tpl, spec) for a in actions(s)
+                       if res(s) != [f"${{{secret_id}}}"]), spec.suffix
+        grants[spec.suffix] = (on_key, env.get(r.CONSOLE_KEY_ENV) == {"Ref": secret_id})
+    assert grants == {
+        "ingest": ([], False), "delivery": ([], False),
+        "admin": (["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], True),
+        "console-auth": (["secretsmanager:GetSecretValue"], True),
+    }
+    auth_acts = {a for s in _stmts(tpl, r.CONSOLE_AUTHORIZER_FUNCTION) for a in actions(s)}
+    assert auth_acts <= {"secretsmanager:GetSecretValue", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def test_api_passes_bodies_as_exact_bytes_and_validates_only_parameters(tpl):
@@ -769,7 +825,9 @@ def test_cleanup_custom_resource(tpl):
 # ---------------------------------------------------------------------------------------------
 def test_outputs(tpl):
     outputs = tpl["Outputs"]
-    assert {"ApiUrl", "ApiKeyId", "DashboardUrl", "TopicArn", *(f"{s.construct_id}Name" for s in r.TABLES)} <= set(outputs)
+    assert {"ApiUrl", "ApiKeyId", "ConsoleUrl", "DashboardUrl", "TopicArn",
+            *(f"{s.construct_id}Name" for s in r.TABLES)} <= set(outputs)
+    assert flat(outputs["ConsoleUrl"]["Value"]).endswith("/console")
     for spec in r.TABLES:
         assert outputs[f"{spec.construct_id}Name"]["Value"] == {"Ref": table_id(tpl, spec)}
     key = logical_id(tpl, "AWS::ApiGateway::ApiKey", Description="Litestore event ingest key")
@@ -893,6 +951,11 @@ def test_real_bundling_contains_dependencies_for_lambda(tmp_path):
     assert (asset / "_cffi_backend.cpython-314-aarch64-linux-gnu.so").is_file()
     pkg = asset / "litestore_webhooks"
     assert (pkg / "resources.py").is_file() and (pkg / "handlers" / "cleanup.py").is_file()
+    from litestore_webhooks.console import assets
+
+    # The console's files and the docs page's script ship with the code that serves them.
+    assert all((pkg / "console" / "static" / name).is_file() for name in assets.FILES)
+    assert (pkg / "admin" / "docs_static" / "swagger-init.js").is_file()
     assert not (pkg / "local").exists() and not (pkg / "cli").exists() and not (pkg / "cli.py").exists()
     assert not list(pkg.rglob("__pycache__"))
     assert not (asset / "botocore").exists()  # provided by the Lambda runtime

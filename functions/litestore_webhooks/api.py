@@ -73,10 +73,42 @@ class _ProxyEvent(APIGatewayProxyEvent):
         except UnicodeDecodeError as exc:
             raise ValidationFailed([{"path": "body", "message": f"not valid UTF-8 (byte {exc.start})"}]) from None
 
+    @cached_property
+    def json_body(self) -> Any:
+        """The parsed body; a JSON null is refused: it is no object, and an optional body would
+        otherwise take it for no body at all and apply its defaults."""
+        parsed = super().json_body
+        if parsed is None and (self.decoded_body or "").strip():
+            raise ValidationFailed([{"path": "body", "message": "expected a JSON object, got null"}])
+        return parsed
+
 
 class _Resolver(APIGatewayRestResolver):
     def _to_proxy_event(self, event: dict) -> APIGatewayProxyEvent:
         return _ProxyEvent(event, self._json_body_deserializer)
+
+    def route_for(self, method: str, path: str) -> tuple[str | None, dict[str, str]]:
+        """The rule of the route that serves `method path` ("/endpoints/<endpoint_id>") and its
+        path parameters, or (None, {}): what the router will pick, known before it runs."""
+        for route in self._static_routes + self._dynamic_routes:
+            if route.method == method.upper() and (match := route.rule.match(path)):
+                return route.path, match.groupdict()
+        return None, {}
+
+
+def unmounted(event: dict[str, Any], resource: str, prefix: str) -> dict[str, Any]:
+    """The event with `prefix` cut from its path when it came through the greedy `resource`
+    mounted there (the console's /console/api/{proxy+}): the same routes serve both."""
+    path = event.get("path") or "/"
+    if event.get("resource") != resource or not path.startswith(prefix + "/"):
+        return event
+    return {**event, "path": path[len(prefix):]}
+
+
+def error_event(exc: ApiError, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """`exc` as a finished proxy response, for answers given before the resolver runs."""
+    return {"statusCode": exc.status, "headers": {"Content-Type": JSON, **(headers or {})},
+            "body": json.dumps(exc.body(), separators=(",", ":"), ensure_ascii=False), "isBase64Encoded": False}
 
 
 def _is_json(content_type: str) -> bool:

@@ -36,6 +36,7 @@ class Settings:
     # never sets it, and the deployed functions refuse to start with it (see below).
     allow_insecure: bool = False
     ca_bundle: str | None = None  # extra CA file the delivery client trusts (local runtime)
+    console_key_secret: str = ""  # Secrets Manager secret (ARN or name) signing console sessions
     local_runtime: bool = False  # `litestore-webhooks local`: errors may name its flags
 
     @classmethod
@@ -61,6 +62,7 @@ class Settings:
             auto_pause_min_failures=int(env.get("LSW_AUTO_PAUSE_MIN_FAILURES", 10)),
             allow_insecure=allow_insecure,
             ca_bundle=env.get("LSW_CA_BUNDLE") or None,
+            console_key_secret=env.get(r.CONSOLE_KEY_ENV, ""),
             local_runtime=_flag("LSW_LOCAL_RUNTIME"),
         )
 

@@ -35,7 +35,7 @@ from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, SigningSecrets, subscribes, utc_iso
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
 from litestore_webhooks.core.sender import SendResult, Sender
-from litestore_webhooks.core.signing import signature_headers
+from litestore_webhooks.core.signing import TEST_HEADER, signature_headers
 from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint_and_secrets
 from litestore_webhooks.tracing import Tracer
 
@@ -50,8 +50,6 @@ DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"  # deliver_now only: a synchronous attempt with no follow-up
 # Retry-After is a throttling signal; on other retryable answers the policy alone decides.
 _RETRY_AFTER_STATUSES = (429, 503)
-# Sent (value "true") only on test events, so receivers can tell them from real ones.
-TEST_HEADER = "X-Litestore-Test"
 
 @lru_cache(maxsize=None)
 def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:

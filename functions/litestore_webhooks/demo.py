@@ -429,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     tour.say("   terminal 3, register it, publish the document's example event, look around:")
     for command in commands[2:]:
         tour.say(f"     {command}")
+    tour.say("   and the web console, the document's \"Settings > Webhooks\" (terminal 1 also prints a link):")
+    tour.say("     litestore-webhooks --local console")
     if args.json:
         tour.say(json.dumps(numbers))
     return 0

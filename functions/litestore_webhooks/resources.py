@@ -40,11 +40,32 @@ ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
     ("/event-types", "GET"),
     ("/dead-letters", "ANY"),
     ("/dead-letters/{proxy+}", "ANY"),
-    ("/openapi.json", "GET"),
-    ("/docs", "GET"),
+    ("/stats", "GET"),
+    ("/portal/sessions", "POST"),
+    ("/portal/key/rotate", "POST"),
 )
 # Ingest routes: API key required.
 INGEST_ROUTES: tuple[tuple[str, str], ...] = (("/events", "POST"), ("/events/batch", "POST"))
+# Public routes, no authentication anywhere: the API's own description and the console's static
+# files. They disclose nothing secret (docs/architecture.md, "Who may call what").
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (
+    ("/openapi.json", "GET"),
+    ("/docs", "GET"),
+    ("/docs/{asset}", "GET"),
+    ("/console", "GET"),
+    ("/console/assets/{proxy+}", "GET"),
+)
+# Console routes: a console session token (portal link), checked by the console authorizer at the
+# gateway on every call; the admin function then holds the session to its scope. /console/api/...
+# is the admin API itself (the same routes, e.g. /console/api/endpoints), mounted for sessions.
+CONSOLE_API_PREFIX = "/console/api"
+CONSOLE_ROUTES: tuple[tuple[str, str], ...] = (("/console/session", "ANY"), (f"{CONSOLE_API_PREFIX}/{{proxy+}}", "ANY"))
+# The Secrets Manager secret whose value signs console session tokens (rotating it revokes them all).
+CONSOLE_KEY_ENV = "LSW_CONSOLE_KEY_SECRET"
+
+
+def console_key_secret_name(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/console-session-key"
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,13 @@ DELIVERY_FUNCTION = Function(
     "DeliveryFunction", "delivery", "litestore_webhooks.handlers.delivery.handler", 1024, 60,
     "Signs and POSTs events to one endpoint's URL; retries via SQS delays",
 )
-FUNCTIONS: tuple[Function, ...] = (INGEST_FUNCTION, DELIVERY_FUNCTION, ADMIN_FUNCTION)
+# API Gateway REQUEST authorizer of the console routes: verifies a session token, nothing else.
+# A short suffix: "<prefix>-<suffix>" must fit Lambda's 64 characters for the longest prefix.
+CONSOLE_AUTHORIZER_FUNCTION = Function(
+    "ConsoleAuthorizerFunction", "console-auth", "litestore_webhooks.handlers.console_authorizer.handler",
+    256, 10, "Console routes: admits valid console session tokens (signature, expiry, kind)",
+)
+FUNCTIONS: tuple[Function, ...] = (INGEST_FUNCTION, DELIVERY_FUNCTION, ADMIN_FUNCTION, CONSOLE_AUTHORIZER_FUNCTION)
 MAX_ENDPOINT_TIMEOUT_MS = 30_000
 
 

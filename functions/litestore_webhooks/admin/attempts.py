@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from litestore_webhooks.admin import common
+from litestore_webhooks.admin import access, common
 from litestore_webhooks.admin.common import Cursor, IsoTime, Limit
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.store import ATTEMPT_READ_BUDGET, AttemptMatch, Store
@@ -54,9 +54,10 @@ def _key(moment: datetime | None) -> str | None:
     return utc_iso(moment) if moment else None
 
 
-def for_event(st: Store, event_id: str) -> dict[str, Any]:
-    """Every attempt for an event, oldest first. No 404: test events are logged but never stored."""
-    items = sorted(st.attempts_for_event(event_id), key=lambda i: i["attemptKey"])
+def for_event(st: Store, event_id: str, principal: access.Principal = access.ADMIN) -> dict[str, Any]:
+    """Every attempt for an event (that the caller may see), oldest first. No 404: test events are logged but never stored."""
+    items = sorted((i for i in st.attempts_for_event(event_id) if principal.sees(i["endpointId"])),
+                   key=lambda i: i["attemptKey"])
     return {"data": [common.attempt_view(i) for i in items]}
 
 
@@ -80,4 +81,4 @@ def get_endpoint_attempts(  # noqa: ANN201 - a Response annotation would be vali
 
 @router.get("/events/<event_id>/attempts", summary="Every delivery attempt of one event", tags=_TAGS)
 def get_event_attempts(event_id: str):  # noqa: ANN201
-    return json_response(200, for_event(common.store(), event_id))
+    return json_response(200, for_event(common.store(), event_id, access.current()))

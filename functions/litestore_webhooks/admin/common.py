@@ -14,6 +14,7 @@ from litestore_webhooks.aws.store import Page, Store
 from litestore_webhooks.config import settings
 from litestore_webhooks.core.endpoint import Endpoint, SigningSecrets
 from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.core.signing import SIGNATURE_HEADERS, TEST_HEADER, signature_headers
 from litestore_webhooks.provisioning import (
     EndpointResources,
     Provisioner,
@@ -21,6 +22,7 @@ from litestore_webhooks.provisioning import (
     load_endpoint_and_secrets,
     load_endpoint_item,
 )
+
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
@@ -78,8 +80,24 @@ def page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
 
 
 def attempt_view(item: dict[str, Any]) -> dict[str, Any]:
-    """Every attempt field, null where the attempt had no value, so every answer has one shape."""
-    return {k: item.get(k) for k in Store.ATTEMPT_FIELDS}
+    """Every attempt field, null where the attempt had no value, so every answer has one shape;
+    plus the request headers the POST carried."""
+    return {k: item.get(k) for k in Store.ATTEMPT_FIELDS} | {"requestHeaders": request_headers(item)}
+
+
+def request_headers(item: dict[str, Any]) -> dict[str, str] | None:
+    """The headers an attempt's POST carried, its signatures redacted: rebuilt by the signer's
+    own function from what the log keeps (delivery signs with the attempt's start second)."""
+    try:
+        timestamp = int(datetime.fromisoformat(item["at"]).timestamp())
+        headers = signature_headers(body=b"", event_id=item["eventId"], event_type=item["eventType"],
+                                    attempt=int(item["attempt"]), secrets=["redacted"], timestamp=timestamp)
+    except (KeyError, TypeError, ValueError):
+        return None  # a record too old or too partial to tell
+    headers.update(dict.fromkeys(SIGNATURE_HEADERS, "(redacted)"))
+    if item.get("test"):
+        headers[TEST_HEADER] = "true"
+    return headers
 
 
 def attempts_page(p: Page) -> dict[str, Any]:
@@ -103,5 +121,5 @@ def _iso_only(value: Any) -> Any:
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A query-string time: ISO-8601 only, as UTC (no offset means UTC).
+# A point in time in a query or body: ISO-8601 only, as UTC (no offset means UTC).
 IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(utc)]

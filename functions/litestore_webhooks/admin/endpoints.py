@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
 from litestore_webhooks import provisioning
-from litestore_webhooks.admin import common
+from litestore_webhooks.admin import access, common
 from litestore_webhooks.admin.common import Cursor, Limit
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.kms import SecretBox
@@ -103,7 +103,11 @@ def _replay(st: Store, box: SecretBox, holder: dict[str, Any], fingerprint: str)
     return Endpoint.from_item(item), provisioning.secrets_of(item, box).secret
 
 
-def list_endpoints(st: Store, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_endpoints(st: Store, limit: int, cursor: str | None, principal: access.Principal = access.ADMIN) -> dict[str, Any]:
+    if principal.scoped:  # a console session limited to some endpoints: those, in one page
+        assert principal.claims is not None and principal.claims.endpoint_ids is not None
+        items = [i for i in map(st.get_endpoint_item, principal.claims.endpoint_ids) if i is not None]
+        return common.page([Endpoint.from_item(i).public_dict() for i in sorted(items, key=lambda i: i["createdAt"])], None)
     p = st.list_endpoint_items(limit=limit, cursor=cursor)
     return common.page([Endpoint.from_item(i).public_dict() for i in p.items], p.cursor)
 
@@ -124,7 +128,7 @@ def post_endpoint(spec: Annotated[NewEndpoint, BodyParam()], idempotency_key: Id
 
 @router.get("/endpoints", summary="List endpoints (never their secrets)", tags=_TAGS)
 def get_endpoints(limit: Limit = 50, cursor: Cursor = None):  # noqa: ANN201 - a Response annotation would be validated as the body
-    return json_response(200, list_endpoints(common.store(), limit, cursor))
+    return json_response(200, list_endpoints(common.store(), limit, cursor, access.current()))
 
 
 @router.get("/endpoints/<endpoint_id>", summary="Show an endpoint", tags=_TAGS)

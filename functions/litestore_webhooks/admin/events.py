@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from pydantic import Field
 
-from litestore_webhooks.admin import common
+from litestore_webhooks.admin import access, common
 from litestore_webhooks.admin.replay import enqueue
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.store import Store
@@ -30,21 +30,35 @@ def _stored(st: Store, event_id: str) -> dict[str, Any]:
     # An id ingest would refuse is never stored; DynamoDB would refuse an over-2 KB key with a 500.
     item = st.get_event_item(event_id) if ID_PATTERN.fullmatch(event_id) else None
     if item is None:
-        raise ApiError(404, "not_found", f"event {event_id} is not stored (unknown, or older than the retention period)")
+        raise _not_stored(event_id)
     return item
 
 
-def show(st: Store, event_id: str) -> dict[str, Any]:
-    item = _stored(st, event_id)
+def _not_stored(event_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"event {event_id} is not stored (unknown, or older than the retention period)")
+
+
+def _visible(st: Store, item: dict[str, Any], principal: access.Principal) -> dict[str, Any]:
+    """A console session limited to some endpoints sees only events one of them subscribes to."""
+    claims = principal.claims
+    if claims is not None and claims.endpoint_ids is not None:
+        subscribed = (found[0].events for found in (load_endpoint(st, e) for e in claims.endpoint_ids) if found)
+        if not any(subscribes(events, item["event"]) for events in subscribed):
+            raise _not_stored(item["id"])
+    return item
+
+
+def show(st: Store, event_id: str, principal: access.Principal = access.ADMIN) -> dict[str, Any]:
+    item = _visible(st, _stored(st, event_id), principal)
     return {k: item[k] for k in ("id", "event", "timestamp", "receivedAt")} | {"payload": json.loads(item["body"])}
 
 
-def resend(st: Store, event_id: str, endpoint_ids: list[str]) -> dict[str, Any]:
+def resend(st: Store, event_id: str, endpoint_ids: list[str], principal: access.Principal = access.ADMIN) -> dict[str, Any]:
     """Queue the stored event for each endpoint again; all endpoints are checked before any is sent."""
     item = _stored(st, event_id)
     targets, problems = [], []
     for n, endpoint_id in enumerate(dict.fromkeys(endpoint_ids)):
-        found = load_endpoint(st, endpoint_id)
+        found = load_endpoint(st, endpoint_id) if principal.sees(endpoint_id) else None
         if found is None:
             problems.append({"path": f"endpointIds[{n}]", "message": f"endpoint {endpoint_id} does not exist"})
         elif not subscribes(found[0].events, item["event"]):
@@ -62,9 +76,9 @@ def resend(st: Store, event_id: str, endpoint_ids: list[str]) -> dict[str, Any]:
 
 @router.get("/events/<event_id>", summary="A stored event with its payload", tags=_TAGS)
 def get_event(event_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
-    return json_response(200, show(common.store(), event_id))
+    return json_response(200, show(common.store(), event_id, access.current()))
 
 
 @router.post("/events/<event_id>/resend", summary="Deliver a stored event again to chosen endpoints", tags=_TAGS)
 def post_resend(event_id: str, request: Annotated[Resend, BodyParam()]):  # noqa: ANN201
-    return json_response(200, resend(common.store(), event_id, request.endpointIds))
+    return json_response(200, resend(common.store(), event_id, request.endpointIds, access.current()))

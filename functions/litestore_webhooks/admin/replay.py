@@ -37,8 +37,8 @@ _CHUNK = 100
 
 
 class Replay(common.Body):
-    since: datetime = Field(description="ISO-8601; events received at or after this time")
-    until: datetime = Field(description="ISO-8601; events received before this time")
+    since: common.IsoTime = Field(description="ISO-8601; events received at or after this time")
+    until: common.IsoTime = Field(description="ISO-8601; events received before this time")
     events: list[str] | None = Field(None, description='Only these types/patterns ("order.*"), within the subscription')
 
 

@@ -1,4 +1,4 @@
-"""Create the stack-level resources (tables, TTL, topic, secrets key) outside CloudFormation.
+"""Create the stack-level resources (tables, TTL, topic, secrets key, console key) outside CloudFormation.
 
 Used by the local runtime and the tests, from the same `resources` definitions the CDK
 stack uses, so both see identical names, keys, indexes and TTL settings.
@@ -55,7 +55,8 @@ def secrets_key(prefix: str = r.DEFAULT_PREFIX) -> str:
 
 
 def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
-    """Create (or find) the tables, the topic and the secrets key; returns the LSW_* environment to run with."""
+    """Create (or find) the tables, the topic, the secrets key and the console key; returns the LSW_* environment
+    to run with."""
     ddb = clients.client("dynamodb")
     existing = set(ddb.list_tables().get("TableNames", []))
     env: dict[str, str] = {"LSW_PREFIX": prefix}
@@ -72,4 +73,17 @@ def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
     topic = clients.client("sns").create_topic(Name=r.topic_name(prefix))
     env["LSW_TOPIC_ARN"] = topic["TopicArn"]
     env[r.SECRETS_KEY_ENV] = secrets_key(prefix)
+    env[r.CONSOLE_KEY_ENV] = _console_key(prefix)
     return env
+
+
+def _console_key(prefix: str) -> str:
+    """The console session key's secret (a fresh random value, as CloudFormation generates one)."""
+    from litestore_webhooks.aws import console_key
+
+    sm = clients.client("secretsmanager")
+    name = r.console_key_secret_name(prefix)
+    try:
+        return sm.describe_secret(SecretId=name)["ARN"]
+    except sm.exceptions.ResourceNotFoundException:
+        return sm.create_secret(Name=name, SecretString=console_key.new_value())["ARN"]

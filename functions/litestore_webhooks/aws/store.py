@@ -502,6 +502,23 @@ class Store:
     def release_admin_key(self, key: str) -> None:
         self.ddb.delete_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"adm#{key}"}))
 
+    # -- console portal links ----------------------------------------------------------
+    def claim_link(self, link_id: str, *, expires_at: int) -> bool:
+        """Record a portal link's first use ("lnk#<id>", kept until the link expires anyway);
+        False when it was used before: a link opens one session only."""
+        try:
+            self.ddb.put_item(
+                TableName=self.settings.idempotency_table,
+                Item=to_ddb({"key": f"lnk#{link_id}", "expiresAt": expires_at}),
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": "key"},
+            )
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
     # -- delivered markers -------------------------------------------------------------
     @staticmethod
     def _marker_key(endpoint_id: str, event_id: str) -> str:
@@ -677,6 +694,29 @@ class Store:
             out.extend(from_ddb(i) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    OUTCOME_FIELDS = ("at", "status", "durationMs", "test")
+
+    def attempt_outcomes(self, endpoint_id: str, *, since: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """An endpoint's attempts since `since`, newest first, with OUTCOME_FIELDS only (for the
+        console's overview); at most `limit`, and True when there were more."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.attempts_table,
+            "KeyConditionExpression": "#p = :p AND attemptKey >= :since",
+            "ProjectionExpression": ", ".join(f"#o{i}" for i in range(len(self.OUTCOME_FIELDS))),
+            "ExpressionAttributeNames": {"#p": "endpointId", **{f"#o{i}": f for i, f in enumerate(self.OUTCOME_FIELDS)}},
+            "ExpressionAttributeValues": to_ddb({":p": endpoint_id, ":since": since}),
+            "ScanIndexForward": False,
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.ddb.query(**kwargs, Limit=min(1000, limit - len(out) + 1))
+            out.extend(from_ddb(i) for i in resp.get("Items", []))
+            if len(out) > limit:
+                return out[:limit], True
+            if "LastEvaluatedKey" not in resp:
+                return out, False
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- shared ------------------------------------------------------------------------

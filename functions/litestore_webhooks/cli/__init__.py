@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from litestore_webhooks.cli import dlq, doctor, endpoints, events
+from litestore_webhooks.cli import console, dlq, doctor, endpoints, events
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
@@ -112,6 +112,7 @@ def build_parser() -> Parser:
     events.register(sub, add)
     dlq.register(sub, add)
     doctor.register(sub, add)
+    console.register(sub, add)
     local = sub.add_parser("local", add_help=False, help="run the local runtime (see `local --help`)")
     local.set_defaults(func=run_local)
     return parser

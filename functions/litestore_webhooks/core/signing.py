@@ -39,6 +39,8 @@ __all__ = [
 
 SIGNATURE_HEADER = "X-Litestore-Signature"
 USER_AGENT = "Litestore-Webhook/1.0"
+TEST_HEADER = "X-Litestore-Test"  # "true" on test sends only, so receivers can tell them from real ones
+SIGNATURE_HEADERS = (SIGNATURE_HEADER, "webhook-signature")  # derived from secrets: never shown
 SECRET_PREFIX = "whsec_"
 
 _SECRET_RE = re.compile(r"[\x21-\x7e]{8,128}\Z")  # printable ASCII, no whitespace

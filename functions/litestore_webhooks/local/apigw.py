@@ -1,10 +1,14 @@
 """API Gateway emulation: HTTP request -> REST proxy event (v1) -> the same handlers.
 
-Routes are `resources.ADMIN_ROUTES`/`INGEST_ROUTES`, the same table `infra/api.py` deploys. Authentication stands in for the
-deployed gateway: ingest routes need the API key in `x-api-key` (403 otherwise, as API
-Gateway answers), admin routes need `Authorization: Bearer <admin token>` in place of IAM
-SigV4 (401). Every path is served at "/" and under the "/v1" stage prefix. As the deployed
-API declares binaryMediaTypes ["*/*"], every body reaches the handlers base64-encoded.
+Routes are `resources.ADMIN_ROUTES`/`INGEST_ROUTES`/`PUBLIC_ROUTES`/`CONSOLE_ROUTES`, the same
+table `infra/api.py` deploys. Authentication stands in for the deployed gateway: ingest routes
+need the API key in `x-api-key` (403 otherwise, as API Gateway answers), admin routes need
+`Authorization: Bearer <admin token>` in place of IAM SigV4 (401), public routes need nothing,
+and console routes run the console authorizer's handler on a REQUEST authorizer event, as API
+Gateway does (401 when it raises "Unauthorized", 403 unless its policy allows the method ARN;
+its context reaches the function as requestContext.authorizer). Every path is served at "/"
+and under the "/v1" stage prefix. As the deployed API declares binaryMediaTypes ["*/*"], every
+body reaches the handlers base64-encoded.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import base64
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -23,7 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.core.errors import ApiError
-from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, LambdaContext, invoke, load_handler
+from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, LambdaContext, invoke, load_handler, region
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +36,15 @@ STAGE = "v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
+INGEST, ADMIN, PUBLIC, CONSOLE = "api_key", "admin", "public", "console"  # how a route authenticates
+
+
 @dataclass(frozen=True)
 class Route:
     resource: str
     method: str
     function: r.Function
+    auth: str
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         """Path parameters if `segments` fit this resource template, else None."""
@@ -63,7 +72,10 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = tuple(
-    [Route(p, m, r.INGEST_FUNCTION) for p, m in r.INGEST_ROUTES] + [Route(p, m, r.ADMIN_FUNCTION) for p, m in r.ADMIN_ROUTES]
+    [Route(p, m, r.INGEST_FUNCTION, INGEST) for p, m in r.INGEST_ROUTES]
+    + [Route(p, m, r.ADMIN_FUNCTION, ADMIN) for p, m in r.ADMIN_ROUTES]
+    + [Route(p, m, r.ADMIN_FUNCTION, PUBLIC) for p, m in r.PUBLIC_ROUTES]
+    + [Route(p, m, r.ADMIN_FUNCTION, CONSOLE) for p, m in r.CONSOLE_ROUTES]
 )
 
 
@@ -77,6 +89,29 @@ def resolve(path: str, method: str) -> tuple[Route, dict[str, str]] | tuple[None
     if not allowed:
         return None, 405
     return max(allowed, key=lambda rp: rp[0].specificity)
+
+
+class ApiRefusal(Exception):
+    """What the gateway answers instead of calling the function."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response.get("statusCode"))
+        self.response = response
+
+
+def _allows(policy: dict[str, Any], method_arn: str) -> bool:
+    """IAM evaluation as API Gateway applies an authorizer's policy: an explicit Deny wins, then an Allow."""
+    def matches(statement: dict[str, Any]) -> bool:
+        resources = statement.get("Resource") or []
+        for pattern in [resources] if isinstance(resources, str) else resources:
+            if re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), method_arn):
+                return True
+        return False
+
+    statements = policy.get("Statement") or []
+    if any(st.get("Effect") == "Deny" and matches(st) for st in statements):
+        return False
+    return any(st.get("Effect") == "Allow" and matches(st) for st in statements)
 
 
 def error_response(status: int, code: str, message: str) -> dict[str, Any]:
@@ -98,6 +133,10 @@ class ApiServer:
         self._httpd.daemon_threads = True
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        # One invocation at a time per function, as in one Lambda execution environment: the
+        # handlers keep per-request state on module-level objects (Powertools' resolver holds the
+        # current event), and this server answers on threads.
+        self._environments = {fn.suffix: threading.Lock() for fn in r.FUNCTIONS}
 
     @property
     def url(self) -> str:
@@ -117,11 +156,13 @@ class ApiServer:
 
     # -- request -> event -> response ------------------------------------------------
     def authorize(self, route: Route, headers: dict[str, list[str]]) -> dict[str, Any] | None:
-        """None if the caller may use `route`, else the error response."""
-        if route.function is r.INGEST_FUNCTION:
+        """None if the caller may use `route` (console routes: see `run_authorizer`), else the error response."""
+        if route.auth == INGEST:
             given = (headers.get("x-api-key") or [""])[-1]
             if not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 return error_response(403, "forbidden", "missing or invalid x-api-key header")
+            return None
+        if route.auth != ADMIN:
             return None
         scheme, _, token = (headers.get("authorization") or [""])[-1].partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
@@ -129,6 +170,31 @@ class ApiServer:
             response["headers"]["WWW-Authenticate"] = "Bearer"
             return response
         return None
+
+    def run_authorizer(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The console authorizer on the REQUEST authorizer event API Gateway would send for this
+        proxy event: its context for requestContext.authorizer, or the error response (as ApiRefusal)."""
+        method_arn = (f"arn:aws:execute-api:{region()}:{LOCAL_ACCOUNT}:local/{STAGE}/"
+                      f"{event['httpMethod']}{event['path']}")
+        request = {k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
+                                         "queryStringParameters", "multiValueQueryStringParameters",
+                                         "pathParameters", "stageVariables", "requestContext")}
+        request.update(type="REQUEST", methodArn=method_arn)
+        authorizer = load_handler(r.CONSOLE_AUTHORIZER_FUNCTION)
+        assert authorizer is not None
+        context = LambdaContext.for_function(r.CONSOLE_AUTHORIZER_FUNCTION, self.prefix)
+        try:
+            with self._environments[r.CONSOLE_AUTHORIZER_FUNCTION.suffix]:
+                answer = invoke(authorizer, request, context)
+        except Exception as exc:
+            if str(exc) == "Unauthorized":
+                raise ApiRefusal(error_response(401, "unauthorized", "console routes need a valid console session "
+                                                "(it is missing, expired, forged, or its key was rotated)")) from None
+            log.exception("console authorizer raised")
+            raise ApiRefusal(error_response(500, "authorizer_failure", "the console authorizer failed")) from None
+        if not _allows(answer.get("policyDocument") or {}, method_arn):
+            raise ApiRefusal(error_response(403, "forbidden", "this console token may not call this route"))
+        return {"principalId": answer.get("principalId"), **{k: str(v) for k, v in (answer.get("context") or {}).items()}}
 
     def handle(self, method: str, raw_path: str, header_pairs: list[tuple[str, str]], body: bytes,
                source_ip: str) -> dict[str, Any]:
@@ -154,9 +220,15 @@ class ApiServer:
         if handler is None:
             return error_response(404, "not_found", f"{route.function.suffix} API is not available yet")
         event = self.proxy_event(method, path, route, params, header_pairs, split.query, body, source_ip)
+        if route.auth == CONSOLE:
+            try:
+                event["requestContext"]["authorizer"] = self.run_authorizer(event)
+            except ApiRefusal as refusal:
+                return refusal.response
         context = LambdaContext.for_function(route.function, self.prefix)
         try:
-            return invoke(handler, event, context)
+            with self._environments[route.function.suffix]:
+                return invoke(handler, event, context)
         except Exception:
             # API Gateway answers 502 when the integration itself fails.
             log.exception("%s handler raised", route.function.suffix)
@@ -166,7 +238,8 @@ class ApiServer:
                     header_pairs: list[tuple[str, str]], query: str, body: bytes, source_ip: str) -> dict[str, Any]:
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
-        for name, value in header_pairs:
+        # API Gateway tells the function how the client connected; here always plain http.
+        for name, value in [*header_pairs, ("X-Forwarded-Proto", "http")]:
             headers[name] = value
             multi_headers.setdefault(name, []).append(value)
         multi_query: dict[str, list[str]] = {}
@@ -175,6 +248,7 @@ class ApiServer:
         request_id = str(uuid.uuid4())
         now = time.time()
         ingest = route.function is r.INGEST_FUNCTION
+        admin = route.auth == ADMIN
         return {
             "resource": route.resource,
             "path": path,
@@ -197,8 +271,8 @@ class ApiServer:
                     "apiKeyId": "local" if ingest else None,
                     "userAgent": headers.get("User-Agent"),
                     # Admin calls are IAM-authorized when deployed; locally the token holder.
-                    "userArn": None if ingest else f"arn:aws:iam::{LOCAL_ACCOUNT}:user/local-admin",
-                    "caller": None if ingest else "local-admin",
+                    "userArn": f"arn:aws:iam::{LOCAL_ACCOUNT}:user/local-admin" if admin else None,
+                    "caller": "local-admin" if admin else None,
                 },
                 "path": f"/{STAGE}{path}",
                 "protocol": "HTTP/1.1",

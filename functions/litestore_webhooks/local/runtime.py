@@ -18,6 +18,7 @@ from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients, event_sources
 from litestore_webhooks.cli import profile
+from litestore_webhooks.console.links import operator_link
 from litestore_webhooks.local import logs, state
 from litestore_webhooks.local.apigw import STAGE, ApiServer
 from litestore_webhooks.local.invoke import load_handler
@@ -204,6 +205,7 @@ class LocalRuntime:
         lines = [
             "Litestore webhooks: local runtime (moto-backed AWS, no account needed)",
             f"  API          {url}",
+            f"  Console      {operator_link(url)}  (opens once; another: litestore-webhooks --local console)",
             f"  API key      {self.api_key}",
             f"  Admin token  {self.admin_token}",
             f"  State        {'saved to ' + str(self.state_file) + ' on exit' if self.state_file else 'in memory'}",
