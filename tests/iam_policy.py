@@ -130,6 +130,14 @@ def kms_key(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
     return [(key if key.startswith("arn:") else w.arn("kms", f"key/{key}"), context)]
 
 
+def secret(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
+    """The secret SecretId names: its ARN (what the functions are configured with)."""
+    secret_id = p["SecretId"]
+    if not secret_id.startswith("arn:"):
+        raise UnmappedCall(f"secretsmanager call with SecretId {secret_id!r}: give the secret's ARN")
+    return [(secret_id, {})]
+
+
 # (botocore service name, operation) -> (IAM action, its resources). Extend for new calls.
 ACTIONS: dict[tuple[str, str], tuple[str, Rule]] = {
     ("dynamodb", "GetItem"): ("dynamodb:GetItem", table),
@@ -169,6 +177,8 @@ ACTIONS: dict[tuple[str, str], tuple[str, Rule]] = {
     ("kms", "Encrypt"): ("kms:Encrypt", kms_key),
     ("kms", "Decrypt"): ("kms:Decrypt", kms_key),
     ("kms", "GenerateDataKey"): ("kms:GenerateDataKey", kms_key),
+    ("secretsmanager", "GetSecretValue"): ("secretsmanager:GetSecretValue", secret),
+    ("secretsmanager", "PutSecretValue"): ("secretsmanager:PutSecretValue", secret),
 }
 
 # What Lambda's SQS event source mapping does with the mapped function's execution role (Lambda

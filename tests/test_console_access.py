@@ -182,8 +182,8 @@ def test_scoped_sessions_cannot_reach_other_endpoints_and_see_only_their_own(rt,
     tok = token(endpoint_ids=(mine,))
     for route in API_ROUTES:
         method, rule = route
-        if "<endpoint_id>" not in rule:
-            continue
+        if "<endpoint_id>" not in rule or access.ACCESS[route] is access.Access.ADMIN:
+            continue  # admin-only routes are 403 to every session, whatever the endpoint (tested above)
         path = r.CONSOLE_API_PREFIX + concrete(rule, other, world["event"])
         status, body, _ = http(rt, method, path, body_for(route, other), as_session(tok))
         assert (status, body["error"]["code"]) == (404, "not_found"), (route, body)

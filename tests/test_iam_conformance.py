@@ -31,8 +31,9 @@ if str(ROOT) not in sys.path:
 
 from litestore_webhooks import config  # noqa: E402
 from litestore_webhooks import resources as r  # noqa: E402
-from litestore_webhooks.aws import clients, event_sources  # noqa: E402
+from litestore_webhooks.aws import clients, console_key, event_sources  # noqa: E402
 from litestore_webhooks.aws.store import Store  # noqa: E402
+from litestore_webhooks.core import portal  # noqa: E402
 from litestore_webhooks.handlers import cleanup  # noqa: E402
 from litestore_webhooks.local import invoke  # noqa: E402
 from litestore_webhooks.local.runtime import LocalRuntime  # noqa: E402
@@ -82,6 +83,15 @@ def _flow(rt: LocalRuntime) -> None:
         assert admin(rt, "GET", "/endpoints")[0] == 200
         assert admin(rt, "GET", f"/endpoints/{a['id']}")[0] == 200
         assert admin(rt, "GET", "/event-types")[0] == 200
+        # the console: mint a portal link, exchange it (console authorizer + admin), use it, rotate the key
+        link = admin(rt, "POST", "/portal/sessions", {"ttl": 600})[1]["token"]
+        as_console = {portal.CSRF_HEADER: "1"}
+        console_key.forget()  # the authorizer runs in its own container on AWS: it reads the key itself
+        status, opened = call(rt, "POST", "/console/session", {"mode": "header"}, {**as_console, portal.SESSION_HEADER: link})
+        assert status == 200, opened
+        as_console[portal.SESSION_HEADER] = opened["token"]
+        assert call(rt, "GET", f"{r.CONSOLE_API_PREFIX}/endpoints", None, as_console)[0] == 200
+        assert admin(rt, "POST", "/portal/key/rotate")[0] == 200
 
         # a create that fails half-way releases its Idempotency-Key; the retry then creates
         faults.add("sqs.CreateQueue", "error", "-dlq")
@@ -169,7 +179,9 @@ def conformance():
             remove()
             event_sources.use(rt.registry)
     (key,) = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::KMS::Key"]
-    policies = iam.role_policies(template, iam.Resolver(template, world, {f"{key}.Arn": settings.secrets_key_arn}))
+    (console_key,) = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::SecretsManager::Secret"]
+    policies = iam.role_policies(template, iam.Resolver(template, world, {f"{key}.Arn": settings.secrets_key_arn,
+                                                                          console_key: settings.console_key_secret}))
     (cleanup_fn,) = [k for k, v in template["Resources"].items()
                      if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == cleanup.__name__ + ".handler"]
     policies[CLEANUP] = policies.pop(cleanup_fn)

@@ -351,8 +351,8 @@ def test_reserved_concurrency_is_off_by_default_and_set_from_context(tpl, synth)
     reserved = {name: {spec.suffix: t["Resources"][function_id(t, spec, prefix)]["Properties"]
                        .get("ReservedConcurrentExecutions") for spec in r.FUNCTIONS}
                 for name, t, prefix in (("default", tpl, r.DEFAULT_PREFIX), ("dev", synth["json"]["dev"], DEV_PREFIX))}
-    assert reserved == {"default": {"ingest": None, "delivery": None, "admin": None},
-                        "dev": {"ingest": 20, "delivery": 100, "admin": None}}
+    assert reserved == {"default": {"ingest": None, "delivery": None, "admin": None, "console-auth": None},
+                        "dev": {"ingest": 20, "delivery": 100, "admin": None, "console-auth": None}}
 
 
 @pytest.mark.parametrize(("context", "expected"), [

@@ -70,6 +70,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{E}/test"): Access.WRITE,
     ("GET", f"{E}/secret"): Access.SECRET,
     ("POST", f"{E}/secret/rotate"): Access.WRITE,
+    ("POST", f"{E}/reconcile"): Access.ADMIN,  # repairs AWS resources: an operator's call
     ("GET", f"{E}/attempts"): Access.READ,
     ("GET", f"{E}/stats"): Access.READ,
     ("GET", f"{E}/dead-letters"): Access.READ,

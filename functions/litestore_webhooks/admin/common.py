@@ -114,10 +114,10 @@ def now() -> datetime:
 
 
 def _iso_only(value: Any) -> Any:
-    """pydantic would read "1700000000" (or "2.2e-311") as Unix seconds: a time here is ISO-8601."""
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        raise ValueError("expected an ISO-8601 time such as 2024-01-15T10:00:00Z")
-    return value
+    """pydantic would read 1700000000, "1700000000" (or "2.2e-311") as Unix seconds: a time here is ISO-8601 text."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("expected an ISO-8601 time such as 2024-01-15T10:00:00Z")
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
