@@ -58,6 +58,8 @@ class StackSettings:
     # unreserved executions above its reservations that Lambda requires; docs/deploy.md).
     ingest_reserved_concurrency: int = 0
     delivery_reserved_concurrency: int = 0
+    # Ingest accepts an event type the catalog lacks, creating it in accept mode (docs/catalog.md).
+    accept_unknown_event_types: bool = False
 
     def reserved_concurrency(self, function: r.Function) -> int | None:
         """The reservation for one of the stack's functions; None leaves it in the unreserved pool."""
@@ -94,6 +96,7 @@ class StackSettings:
             ingest_reserved_concurrency=_reserved("ingestReservedConcurrency", get("ingestReservedConcurrency", 0)),
             delivery_reserved_concurrency=_reserved("deliveryReservedConcurrency",
                                                     get("deliveryReservedConcurrency", 0)),
+            accept_unknown_event_types=_bool(get("acceptUnknownEventTypes", False)),
         )
         if settings.log_level not in LOG_LEVELS:
             raise ValueError(f"context logLevel must be one of {sorted(LOG_LEVELS)}")
