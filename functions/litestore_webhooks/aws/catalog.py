@@ -223,6 +223,25 @@ class CatalogStore:
             while request:
                 request = self.ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
+    # -- the whole table (the local runtime's --state file) --------------------------------
+    def dump(self) -> list[dict[str, Any]]:
+        """Every item as stored (DynamoDB JSON), for saving the catalog across local runs."""
+        items, kwargs = [], {"TableName": self.table, "ConsistentRead": True}
+        while True:
+            resp = self.ddb.scan(**kwargs)
+            items += resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def load(self, items: list[dict[str, Any]]) -> None:
+        """Write saved items back (over the seed's), then a new stamp so every snapshot is rebuilt."""
+        for i in range(0, len(items), BATCH_WRITE_MAX):
+            request = {self.table: [{"PutRequest": {"Item": item}} for item in items[i:i + BATCH_WRITE_MAX]]}
+            while request:
+                request = self.ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+        self._transact([self._stamp_update("restored")])
+
     # -- seed ----------------------------------------------------------------------------
     def seed(self, *, now: datetime) -> SeedPlan:
         """Write what `seed.plan_seed` says (the document's types and the system's own), never an
