@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from litestore_webhooks.admin import common
+from litestore_webhooks.admin import access, common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.core.envelope import format_timestamp
@@ -47,6 +47,12 @@ def _get(st: CatalogStore, name: str) -> EventType:
 
 def _endpoints() -> list[tuple[str, str, list[str]]]:
     return [(e["id"], e.get("name", ""), list(e.get("events", []))) for e in common.store().all_endpoint_items()]
+
+
+def _visible(endpoints: list[tuple[str, str, list[str]]]) -> list[tuple[str, str, list[str]]]:
+    """The endpoints this caller may know of (a scoped console session: its own)."""
+    caller = access.current()
+    return [e for e in endpoints if caller.sees(e[0])]
 
 
 def _view(event_type: EventType, endpoints: list[tuple[str, str, list[str]]] | None = None,
@@ -85,7 +91,7 @@ def get_openapi():  # noqa: ANN201 - a Response annotation would be validated as
 def get_event_type(name: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     st = common.catalog_store()
     event_type = _get(st, name)
-    return json_response(200, _view(event_type, _endpoints(), frozenset(st.types())))
+    return json_response(200, _view(event_type, _visible(_endpoints()), frozenset(st.types())))
 
 
 @router.get("/event-types/<name>/versions", summary="An event type's schema history, oldest first", tags=_TAGS)

@@ -120,8 +120,11 @@ class CatalogStore:
         return {doc["name"]: EventType.from_dict(doc) for doc in self.type_docs()}
 
     def get(self, name: str) -> EventType | None:
+        from litestore_webhooks.core.event_types.names import name_problem
         from litestore_webhooks.core.event_types.records import EventType
 
+        if name_problem(name, system=name.startswith("webhooks.")) is not None:
+            return None  # no such name can be stored (and "" or 2 KB are no DynamoDB key)
         resp = self.ddb.get_item(TableName=self.table, Key=_key(TYPES, name), ConsistentRead=True)
         return EventType.from_dict(_doc(resp["Item"])) if "Item" in resp else None
 
