@@ -13,11 +13,9 @@ import json
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import bundling
+from infra.cleanup import custom_resource_function
 from infra.pipeline import SEED_TABLES, Pipeline
 from litestore_webhooks import resources as r
 
@@ -43,20 +41,9 @@ class CatalogSeed(Construct):
             description="Seeds the event-type catalog on stack create and update",
         )
         pipeline.grant_tables(role, SEED_TABLES)
-        log_group = logs.LogGroup(
-            self, "Logs", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.function = lambda_.Function(
-            self, "Function",
+        self.function = custom_resource_function(
+            self, pipeline, role, handler=HANDLER, timeout=Duration.minutes(2),
             description="Seeds the event-type catalog (never over an operator's edit)",
-            runtime=bundling.RUNTIME,
-            architecture=bundling.ARCHITECTURE,
-            handler=HANDLER,
-            code=pipeline.code,
-            memory_size=256,
-            timeout=Duration.minutes(2),
-            role=role,
-            log_group=log_group,
         )
         self.resource = CustomResource(
             self, "Resource",

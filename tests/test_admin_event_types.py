@@ -15,9 +15,10 @@ from openapi_spec_validator import validate
 
 import seed_catalog as catalog
 from admin_api import call
+from test_admin import admin  # noqa: F401 - moto AWS with local event sources
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
-from litestore_webhooks.aws import bootstrap, clients, event_sources
+from litestore_webhooks.aws import bootstrap, clients
 from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.core.event_types import lifecycle
 from test_ingest import call as ingest_call
@@ -34,16 +35,6 @@ SHIPPED = {
     "group": "Orders",
 }
 _names = itertools.count(1)
-
-
-@pytest.fixture
-def admin(aws, monkeypatch):
-    monkeypatch.setenv("LSW_ALLOW_INSECURE", "1")
-    config.settings.cache_clear()
-    sources = event_sources.LocalEventSources()
-    event_sources.use(sources)
-    yield aws
-    event_sources.use(None)
 
 
 def store() -> CatalogStore:
