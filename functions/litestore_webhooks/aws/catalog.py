@@ -238,9 +238,14 @@ class CatalogStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def load(self, items: list[dict[str, Any]]) -> None:
-        """Write saved items back (over the seed's), then a new stamp so every snapshot is rebuilt."""
-        for i in range(0, len(items), BATCH_WRITE_MAX):
-            request = {self.table: [{"PutRequest": {"Item": item}} for item in items[i:i + BATCH_WRITE_MAX]]}
+        """Make the table hold exactly the saved items (the seed written at start gives way: a seeded
+        type the operator had deleted stays deleted), then a new stamp so every snapshot is rebuilt."""
+        saved = {(i["pk"]["S"], i["sk"]["S"]) for i in items}
+        stale = [{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in self.dump()
+                 if (i["pk"]["S"], i["sk"]["S"]) not in saved and i["pk"]["S"] != STAMP]
+        requests = stale + [{"PutRequest": {"Item": item}} for item in items]
+        for i in range(0, len(requests), BATCH_WRITE_MAX):
+            request = {self.table: requests[i:i + BATCH_WRITE_MAX]}
             while request:
                 request = self.ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
         self._transact([self._stamp_update("restored")])

@@ -74,7 +74,8 @@ def restore(path: Path) -> dict[str, int]:
     store, sqs = Store(cfg), clients.client("sqs")
     provisioner = Provisioner(cfg, store, secrets=SecretBox(cfg.secrets_key_arn))
     messages = 0
-    CatalogStore(cfg.event_types_table).load(doc.get("catalog", []))  # files from before the catalog have none
+    if "catalog" in doc:  # files from before the catalog have none: the seed stands
+        CatalogStore(cfg.event_types_table).load(doc["catalog"])
     for saved in doc["endpoints"]:
         store.put_endpoint_item({**saved["item"], RESOURCES: {}}, must_exist=False)
         provisioner.reconcile(saved["item"]["id"])
