@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from litestore_webhooks.aws import clients
-from litestore_webhooks.aws.ddb_types import TypeDeserializer, TypeSerializer
+from litestore_webhooks.aws.store import BATCH_WRITE_MAX, write_until_done
 from litestore_webhooks.core.errors import ApiError
 from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 
@@ -38,12 +38,9 @@ if TYPE_CHECKING:
     from litestore_webhooks.core.event_types.records import EventType, SchemaVersion
     from litestore_webhooks.core.event_types.seed import SeedPlan
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 TYPES, TOMBSTONES, STAMP = "types", "tombstones", "stamp"
 # DynamoDB refuses items over 400 KB; a type's JSON may use this much, the keys and the rest fit beside it.
 MAX_TYPE_BYTES = 380_000
-BATCH_WRITE_MAX = 25
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -56,10 +53,6 @@ def _versions_pk(name: str) -> str:
 
 def _version_sk(version: int) -> str:
     return f"v#{version:06d}"
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 def _doc(item: dict[str, Any]) -> dict[str, Any]:
@@ -222,9 +215,7 @@ class CatalogStore:
         keys = [{"pk": item["pk"], "sk": item["sk"]}
                 for item in self._query(_versions_pk(current.name), ProjectionExpression="pk, sk")]
         for i in range(0, len(keys), BATCH_WRITE_MAX):
-            request = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[i:i + BATCH_WRITE_MAX]]}
-            while request:
-                request = self.ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            write_until_done(self.ddb, {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[i:i + BATCH_WRITE_MAX]]})
 
     # -- the whole table (the local runtime's --state file) --------------------------------
     def dump(self) -> list[dict[str, Any]]:
@@ -245,9 +236,7 @@ class CatalogStore:
                  if (i["pk"]["S"], i["sk"]["S"]) not in saved and i["pk"]["S"] != STAMP]
         requests = stale + [{"PutRequest": {"Item": item}} for item in items]
         for i in range(0, len(requests), BATCH_WRITE_MAX):
-            request = {self.table: requests[i:i + BATCH_WRITE_MAX]}
-            while request:
-                request = self.ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            write_until_done(self.ddb, {self.table: requests[i:i + BATCH_WRITE_MAX]})
         self._transact([self._stamp_update("restored")])
 
     # -- seed ----------------------------------------------------------------------------
