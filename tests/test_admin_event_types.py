@@ -246,3 +246,21 @@ def test_unknown_types_are_refused_unless_the_stack_accepts_them_on_first_sight(
     assert (created.origin, created.mode, created.data_schema) == ("first-sight", "accept", {"type": "object"})
     status, body = publish("Not A Name", {})
     assert status == 400 and "no name for a new one" in problems(body)[0]["message"]
+
+
+def test_an_import_is_written_whole_or_not_at_all(admin):
+    st = store()
+    current = st.get("order.completed")
+    st.write(lifecycle.update(current, {"description": "Changed meanwhile."}, now=NOW), current)
+    new = lifecycle.new_event_type(lifecycle.parse(lifecycle.EventTypeDraft, SHIPPED), existing=(), now=NOW)
+    stale = lifecycle.update(current, {"description": "From a stale read."}, now=NOW)
+    with pytest.raises(Exception) as refused:
+        st.write_all([(new, None), (stale, current)])
+    assert getattr(refused.value, "status", None) == 409 and "order.completed" in str(refused.value)
+    assert st.get("order.shipped") is None and st.get("order.completed").description == "Changed meanwhile."
+    many = [{**SHIPPED, "name": f"bulk.type_{n}", "examples": []} for n in range(50)]  # 100 items and a stamp
+    status, body, _ = call("POST", "/event-types/import", {"eventTypes": many})
+    assert status == 400 and "smaller files" in problems(body)[0]["message"]
+    assert not [name for name in store().types() if name.startswith("bulk.")]
+    assert call("POST", "/event-types/import", {"eventTypes": many[:49]})[0] == 200
+    assert len([name for name in store().types() if name.startswith("bulk.")]) == 49

@@ -178,9 +178,8 @@ def post_import(
     stored = st.types()
     drafts, where = drafts_of(document)
     plan = lifecycle.plan_apply(stored, drafts, now=common.now(), force=force, where=where)
-    if not dry_run:
-        for planned in plan.writes:
-            st.write(planned.change, stored.get(planned.change.event_type.name))
+    if not dry_run:  # one transaction: the whole file or nothing
+        st.write_all([(planned.change, stored.get(planned.change.event_type.name)) for planned in plan.writes])
     answer: dict[str, Any] = {"dryRun": dry_run, "created": [], "updated": [], "unchanged": [], "absent": plan.absent}
     for planned in plan.changes:
         entry = {"name": planned.change.event_type.name, "fields": list(planned.change.fields)}

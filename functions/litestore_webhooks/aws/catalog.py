@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 TYPES, TOMBSTONES, STAMP = "types", "tombstones", "stamp"
 # DynamoDB refuses items over 400 KB; a type's JSON may use this much, the keys and the rest fit beside it.
 MAX_TYPE_BYTES = 380_000
+MAX_TRANSACTION_ITEMS, MAX_TRANSACTION_BYTES = 100, 4_000_000  # DynamoDB's TransactWriteItems limits
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -164,21 +165,16 @@ class CatalogStore:
                 raise
             return reasons + ["None"] * (len(items) - len(reasons))
 
-    def write(self, change: Change, expected: EventType | None) -> None:
-        """The changed type, its new schema version (if any) and the stamp, all or nothing.
-
-        `expected` is the type as read before the change (None: it must not exist yet); the write
-        holds only while the stored `version` and `updatedAt` are still that one's.
-        """
-        from litestore_webhooks.core.event_types.errors import EventTypeExists
+    def _change_items(self, change: Change, expected: EventType | None) -> list[dict[str, Any]]:
+        """A transaction's Puts for one change: the type (conditional on `expected`) and its new version."""
         from litestore_webhooks.core.event_types.records import json_size
 
         event_type = change.event_type
         doc = event_type.to_dict()
         if json_size(doc) > MAX_TYPE_BYTES:
             raise ApiError(400, "validation_failed", "the event type is too large to store",
-                           [{"path": "examples", "message": f"the type is {json_size(doc)} bytes as JSON; at most "
-                                                            f"{MAX_TYPE_BYTES} fit: use fewer or smaller examples"}])
+                           [{"path": "examples", "message": f"{event_type.name} is {json_size(doc)} bytes as JSON; "
+                                                            f"at most {MAX_TYPE_BYTES} fit: use fewer or smaller examples"}])
         put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {**_key(TYPES, event_type.name), "doc": {"S": json.dumps(doc, separators=(",", ":"))},
@@ -195,9 +191,44 @@ class CatalogStore:
                 **_key(_versions_pk(event_type.name), _version_sk(change.version.version)),
                 "doc": {"S": json.dumps(change.version.to_dict(), separators=(",", ":"))},
             }}})
-        items.append(self._stamp_update(event_type.updated_at))
-        if self._transact(items) is not None:
-            raise EventTypeExists(event_type.name) if expected is None else CatalogConflict(event_type.name)
+        return items
+
+    def write(self, change: Change, expected: EventType | None) -> None:
+        """The changed type, its new schema version (if any) and the stamp, all or nothing.
+
+        `expected` is the type as read before the change (None: it must not exist yet); the write
+        holds only while the stored `version` and `updatedAt` are still that one's.
+        """
+        self.write_all([(change, expected)])
+
+    def write_all(self, changes: list[tuple[Change, EventType | None]]) -> None:
+        """Several changes (an import, an apply) in one transaction with one stamp: all or none.
+
+        DynamoDB takes at most 100 items and 4 MB in a transaction; a larger import is refused with 400
+        (split it), never applied in part.
+        """
+        from litestore_webhooks.core.event_types.errors import EventTypeExists
+
+        if not changes:
+            return
+        items = [item for change, expected in changes for item in self._change_items(change, expected)]
+        size = sum(len(json.dumps(item)) for item in items)
+        if len(items) + 1 > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
+            raise ApiError(400, "validation_failed", "too many event type changes for one atomic write",
+                           [{"path": "", "message": f"{len(changes)} types ({len(items) + 1} items, {size} bytes) "
+                                                    f"exceed one transaction ({MAX_TRANSACTION_ITEMS} items, "
+                                                    f"{MAX_TRANSACTION_BYTES} bytes): apply them in smaller files"}])
+        items.append(self._stamp_update(changes[-1][0].event_type.updated_at))
+        reasons = self._transact(items)
+        if reasons is None:
+            return
+        puts = [(change, expected) for change, expected in changes
+                for _ in range(1 + (change.version is not None))]
+        for (change, expected), reason in zip(puts, reasons):
+            if reason == "ConditionalCheckFailed":
+                name = change.event_type.name
+                raise EventTypeExists(name) if expected is None else CatalogConflict(name)
+        raise CatalogConflict(changes[0][0].event_type.name)
 
     def delete(self, current: EventType, *, now: str) -> None:
         """Remove the type (while it is still `current`) and its history; a seeded name keeps a tombstone."""
