@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
@@ -77,8 +78,8 @@ class StackSettings:
         return _RETENTION[self.log_retention_days]
 
     @classmethod
-    def from_context(cls, node: Node) -> "StackSettings":
-        def get(key: str, default: object) -> object:
+    def from_context(cls, node: Node) -> StackSettings:
+        def get(key: str, default: Any) -> Any:
             value = node.try_get_context(key)
             return default if value is None or value == "" else value
 
@@ -119,7 +120,7 @@ def derived_names(prefix: str) -> tuple[r.DerivedName, ...]:
     return (*r.derived_names(prefix), stack)
 
 
-def cdk_json_context(root: "str | None" = None) -> dict:
+def cdk_json_context(root: str | None = None) -> dict:
     """The `context` block of cdk.json (feature flags + defaults), for runs without the CDK CLI.
 
     `python app.py` and the tests build `App(context=...)` from it; when the CLI runs the app

@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import bundling
 from infra.context import StackSettings
@@ -103,7 +103,7 @@ def mapping_arn_pattern() -> str:
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-source-mapping:*"
 
 
-def acknowledge(scope: Construct, rule: str, reason: str) -> None:
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     """One cdk-nag finding acknowledged on one construct, with its reason."""
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
@@ -127,8 +127,8 @@ class Pipeline(Construct):
 
         # --- DynamoDB tables -----------------------------------------------------------------
         self.tables: dict[str, dynamodb.Table] = {}
-        for spec in r.TABLES:
-            self.tables[spec.construct_id] = self._table(spec)
+        for table in r.TABLES:
+            self.tables[table.construct_id] = self._table(table)
 
         # --- KMS key sealing endpoint secrets (kept with the endpoints table) -----------------
         self.secrets_key = SecretsKey(
@@ -142,7 +142,7 @@ class Pipeline(Construct):
             "LSW_PREFIX": prefix,
             "LSW_TOPIC_ARN": self.topic.topic_arn,
             r.SECRETS_KEY_ENV: self.secrets_key.key_arn,
-            **{spec.env_var: self.tables[spec.construct_id].table_name for spec in r.TABLES},
+            **{t.env_var: self.tables[t.construct_id].table_name for t in r.TABLES},
             "LSW_DELIVERY_FUNCTION": self.delivery_function_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,

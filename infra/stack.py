@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -16,7 +18,7 @@ from litestore_webhooks import resources as r
 
 class LitestoreWebhooksStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings | None = None,
-                 **kwargs: object) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings or StackSettings.from_context(self.node)
 
