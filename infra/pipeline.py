@@ -22,6 +22,7 @@ from constructs import Construct, IConstruct
 
 from infra import bundling
 from infra.context import StackSettings
+from infra.egress import StaticEgress
 from infra.secrets_key import OPEN_ACTIONS, SEAL_ACTIONS, SecretsKey
 from litestore_webhooks import resources as r
 
@@ -148,6 +149,10 @@ class Pipeline(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
         }
+        # --- Static egress IPs (off by default): the delivery function in a VPC of its own ----
+        self.egress = (StaticEgress(self, "Egress", zones=settings.static_egress_zones)
+                       if settings.static_egress_ips else None)
+
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for spec in r.FUNCTIONS:
@@ -225,14 +230,27 @@ class Pipeline(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=self.settings.reserved_concurrency(spec),
+            **self._network(spec, role),
         )
-        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*".
+        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*"; static egress adds
+        # the network-interface actions Lambda calls with the delivery role (infra/egress.py).
+        in_vpc = self.egress is not None and spec is r.DELIVERY_FUNCTION
         acknowledge(
             role, "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'",
+            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'"
+            + ("; so do the VPC network-interface calls Lambda makes with this role (AWSLambdaVPCAccessExecutionRole's"
+               " actions)" if in_vpc else ""),
         )
         self.roles[spec.construct_id] = role
         return fn
+
+    def _network(self, spec: r.Function, role: iam.Role) -> dict:
+        """VPC settings for the delivery function when static egress IPs are on; none otherwise."""
+        if self.egress is None or spec is not r.DELIVERY_FUNCTION:
+            return {}
+        self.egress.grant_network_interfaces(role)  # before the function: Lambda checks them on create
+        return {"vpc": self.egress.vpc, "vpc_subnets": self.egress.subnets,
+                "security_groups": [self.egress.security_group], "allow_public_subnet": False}
 
     def _grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
         for grant in access:

@@ -49,6 +49,8 @@ class LitestoreWebhooksStack(Stack):
                   description="The web console; open it with a link: litestore-webhooks --stack <name> console")
         CfnOutput(self, "DashboardUrl", value=self.observability.dashboard_url, description="CloudWatch dashboard")
         CfnOutput(self, "TopicArn", value=self.pipeline.topic.topic_arn, description="Event topic")
+        if self.pipeline.egress is not None:
+            self.pipeline.egress.outputs(self)
         for spec in r.TABLES:
             CfnOutput(self, f"{spec.construct_id}Name", value=self.pipeline.tables[spec.construct_id].table_name,
                       description=f"DynamoDB table ({spec.suffix})")
