@@ -39,6 +39,14 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) chromium
 	$(PY) -m pytest
 
+# ruff (lint + format check) and mypy over the package, the stack, the benchmarks and the tests (types: package
+# and stack). Configuration in pyproject.toml; `ruff check --fix` and `ruff format` repair most findings.
+LINTED := functions infra app.py bench tests
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+
 chromium:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the console's browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -9,6 +9,8 @@ Metrics Insights queries over the stack's queue-name prefix.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -133,7 +135,7 @@ class Observability(Construct):
         )
         stage = api.stage
 
-        def graph(title: str, metrics: list[cw.IMetric], **kw: object) -> cw.GraphWidget:
+        def graph(title: str, metrics: list[cw.IMetric], **kw: Any) -> cw.GraphWidget:
             return cw.GraphWidget(title=title, left=metrics, width=8, height=6, **kw)
 
         def search(title: str, name: str, statistic: str = "Sum") -> cw.GraphWidget:

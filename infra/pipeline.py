@@ -18,10 +18,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import bundling
 from infra.context import StackSettings
+from infra.egress import StaticEgress
 from infra.secrets_key import OPEN_ACTIONS, SEAL_ACTIONS, SecretsKey
 from litestore_webhooks import resources as r
 
@@ -113,7 +114,7 @@ def mapping_arn_pattern() -> str:
     return f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-source-mapping:*"
 
 
-def acknowledge(scope: Construct, rule: str, reason: str) -> None:
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     """One cdk-nag finding acknowledged on one construct, with its reason."""
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
@@ -137,8 +138,8 @@ class Pipeline(Construct):
 
         # --- DynamoDB tables -----------------------------------------------------------------
         self.tables: dict[str, dynamodb.Table] = {}
-        for spec in r.TABLES:
-            self.tables[spec.construct_id] = self._table(spec)
+        for table in r.TABLES:
+            self.tables[table.construct_id] = self._table(table)
 
         # --- KMS key sealing endpoint secrets (kept with the endpoints table) -----------------
         self.secrets_key = SecretsKey(
@@ -152,13 +153,17 @@ class Pipeline(Construct):
             "LSW_PREFIX": prefix,
             "LSW_TOPIC_ARN": self.topic.topic_arn,
             r.SECRETS_KEY_ENV: self.secrets_key.key_arn,
-            **{spec.env_var: self.tables[spec.construct_id].table_name for spec in r.TABLES},
+            **{t.env_var: self.tables[t.construct_id].table_name for t in r.TABLES},
             "LSW_DELIVERY_FUNCTION": self.delivery_function_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
             **({r.ACCEPT_UNKNOWN_ENV: "1"} if settings.accept_unknown_event_types else {}),
         }
+        # --- Static egress IPs (off by default): the delivery function in a VPC of its own ----
+        self.egress = (StaticEgress(self, "Egress", zones=settings.static_egress_zones)
+                       if settings.static_egress_ips else None)
+
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for spec in r.FUNCTIONS:
@@ -236,14 +241,27 @@ class Pipeline(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=self.settings.reserved_concurrency(spec),
+            **self._network(spec, role),
         )
-        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*".
+        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*"; static egress adds
+        # the network-interface actions Lambda calls with the delivery role (infra/egress.py).
+        in_vpc = self.egress is not None and spec is r.DELIVERY_FUNCTION
         acknowledge(
             role, "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'",
+            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'"
+            + ("; so do the VPC network-interface calls Lambda makes with this role (AWSLambdaVPCAccessExecutionRole's"
+               " actions)" if in_vpc else ""),
         )
         self.roles[spec.construct_id] = role
         return fn
+
+    def _network(self, spec: r.Function, role: iam.Role) -> dict:
+        """VPC settings for the delivery function when static egress IPs are on; none otherwise."""
+        if self.egress is None or spec is not r.DELIVERY_FUNCTION:
+            return {}
+        self.egress.grant_network_interfaces(role)  # before the function: Lambda checks them on create
+        return {"vpc": self.egress.vpc, "vpc_subnets": self.egress.subnets,
+                "security_groups": [self.egress.security_group], "allow_public_subnet": False}
 
     def grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
         for grant in access:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -17,7 +19,7 @@ from litestore_webhooks import resources as r
 
 class LitestoreWebhooksStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings | None = None,
-                 **kwargs: object) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings or StackSettings.from_context(self.node)
 
@@ -49,6 +51,8 @@ class LitestoreWebhooksStack(Stack):
                   description="The web console; open it with a link: litestore-webhooks --stack <name> console")
         CfnOutput(self, "DashboardUrl", value=self.observability.dashboard_url, description="CloudWatch dashboard")
         CfnOutput(self, "TopicArn", value=self.pipeline.topic.topic_arn, description="Event topic")
+        if self.pipeline.egress is not None:
+            self.pipeline.egress.outputs(self)
         for spec in r.TABLES:
             CfnOutput(self, f"{spec.construct_id}Name", value=self.pipeline.tables[spec.construct_id].table_name,
                       description=f"DynamoDB table ({spec.suffix})")

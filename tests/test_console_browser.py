@@ -175,9 +175,19 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
 
         # A rejected event is dead-lettered at once; its hostile excerpt is shown as text.
         rx.default = Reply(400, {"Content-Type": "text/html"}, HOSTILE)
+        fetched: list[tuple[float, str]] = []  # when each attempts answer and stats request reached us
+        page.on("response", lambda r: "/attempts" in r.url and fetched.append((time.monotonic(), "attempts")))
+        page.on("request", lambda r: r.url.split("?")[0].endswith("/stats") and fetched.append((time.monotonic(), "stats")))
         assert ingest(rt, event("order.updated", "evt_console_dead"))[0] == 202
         dead_row = page.locator("table.attempts tbody tr", has_text="evt_console_dead")
         expect(dead_row).to_contain_text("dead-lettered", timeout=20_000)
+        # The numbers above follow a new attempt at once, not at their own next refresh (every 5 s):
+        # the answer that brought the row is followed by a stats request within 300 ms.
+        shown_by = max(t for t, what in fetched if what == "attempts" and t <= time.monotonic())
+        assert any(what == "stats" and 0 <= t - shown_by < 0.3 for t, what in fetched), fetched
+        numbers = page.get_by_label("Last 24 hours")
+        expect(numbers.locator("div", has_text="Attempts (24 h)").locator("dd")).to_have_text("3")
+        expect(numbers.locator("div", has_text="Dead letters").locator("dd")).to_have_text("1")
         dead_row.get_by_role("button", name="Details").click()
         excerpt = page.get_by_label("Response excerpt")
         expect(excerpt).to_have_text(HOSTILE.decode())

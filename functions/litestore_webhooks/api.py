@@ -83,7 +83,9 @@ class _ProxyEvent(APIGatewayProxyEvent):
         return parsed
 
 
-class _Resolver(APIGatewayRestResolver):
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver with strict body decoding and `route_for` (the admin access check)."""
+
     def _to_proxy_event(self, event: dict) -> APIGatewayProxyEvent:
         return _ProxyEvent(event, self._json_body_deserializer)
 
@@ -138,14 +140,14 @@ def json_body(app: APIGatewayRestResolver, *, max_bytes: int) -> Any:
         raise ApiError(400, "invalid_json", exc.message, [{"path": exc.path, "message": exc.message}]) from None
 
 
-def resolver(title: str, *, validation: bool = True) -> APIGatewayRestResolver:
+def resolver(title: str, *, validation: bool = True) -> Resolver:
     """An APIGatewayRestResolver with data validation, OpenAPI metadata and our error handlers.
 
     validation=False leaves out Powertools' request/response validation, and with it the
     import of pydantic (~60 ms of a cold start): for routes that declare no typed
     parameters and return `Response` objects (ingest), it validates nothing anyway.
     """
-    app = _Resolver(enable_validation=validation)
+    app = Resolver(enable_validation=validation)
     app.configure_openapi(title=title, version="1.0.0")
 
     @app.exception_handler(ApiError)

@@ -18,6 +18,7 @@ receivers. Exit 0 when every expected delivery arrived verified, 1 (with the rea
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import shlex
@@ -26,10 +27,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from litestore_webhooks.cli.client import Client, Target
@@ -194,7 +196,7 @@ class Tour:
         types = [t for t in self.api.get("/event-types")["data"] if t["origin"] in ("document", "derived") and t["examples"]]
         self.step(f"3. Publishing the document's {len(types)} example events with POST /events "
                   "(x-api-key), stamped now")
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for event_type in types:
             event_id = self.publish({**event_type["examples"][0], "timestamp": now})
             subscribers = [h.name for h in self.hooks if subscribes(h.spec["events"], event_type["name"])]
@@ -337,12 +339,16 @@ class Tour:
         if left:
             raise DemoFailure(f"{hook.name}'s dead-letter queue still holds {left} message(s) after the redrive")
 
+    def _all_logged(self, hook: Hook) -> bool:
+        return len(hook.receiver.requests) >= hook.due and len(self.attempts(hook)) >= hook.due
+
+    def _logged_so_far(self, hook: Hook) -> str:
+        return f"{hook.name} got {len(hook.receiver.requests)} requests and logged {len(self.attempts(hook))} attempts of {hook.due}"
+
     def summary(self) -> dict[str, Any]:
         statuses: Counter[str] = Counter()
         for hook in self.hooks:  # every subscriber of steps 5 and 6 too, not only the one watched
-            self.wait(lambda hook=hook: len(hook.receiver.requests) >= hook.due and len(self.attempts(hook)) >= hook.due,
-                      lambda hook=hook: f"{hook.name} got {len(hook.receiver.requests)} requests and logged "
-                                        f"{len(self.attempts(hook))} attempts of {hook.due}")
+            self.wait(functools.partial(self._all_logged, hook), functools.partial(self._logged_so_far, hook))
             logged = self.attempts(hook)
             delivered = sorted(a["eventId"] for a in logged if a["status"] == "delivered")
             if len(hook.receiver.requests) != hook.due or delivered != sorted(hook.expected):

@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -555,7 +555,7 @@ class Store:
         found: set[str] = set()
         for i in range(0, len(wanted), BATCH_GET_MAX):
             keys = [to_ddb({"key": self._marker_key(endpoint_id, e)}) for e in wanted[i : i + BATCH_GET_MAX]]
-            request = {self.settings.idempotency_table: {
+            request: dict[str, Any] | None = {self.settings.idempotency_table: {
                 "Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"},
                 "ConsistentRead": consistent,
             }}
@@ -569,7 +569,7 @@ class Store:
     # -- stored events -----------------------------------------------------------------
     def event_item(self, envelope: dict[str, Any], body: bytes, *, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
-        received = format_timestamp(datetime.fromtimestamp(now, timezone.utc))
+        received = format_timestamp(datetime.fromtimestamp(now, UTC))
         return {
             "id": envelope["id"],
             "event": envelope["event"],
@@ -591,8 +591,8 @@ class Store:
     def events_between(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
         """Stored events received in [since, until), oldest first, via the byDay index: per day,
         its DAY_SHARDS partitions are read side by side and merged in receivedKey order."""
-        day = since.astimezone(timezone.utc).date()
-        last = until.astimezone(timezone.utc).date()
+        day = since.astimezone(UTC).date()
+        last = until.astimezone(UTC).date()
         lo, hi = format_timestamp(since), format_timestamp(until)
         while day <= last:
             shards = [self._day_shard(f"{day.isoformat()}#{n:02d}", lo, hi) for n in range(DAY_SHARDS)]

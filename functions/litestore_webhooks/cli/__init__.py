@@ -35,7 +35,7 @@ class Parser(argparse.ArgumentParser):
         """One line, like every other error, pointing at the help of the command that was typed."""
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
-    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         return super().parse_known_args(_local_port_form(sys.argv[1:] if args is None else args), namespace)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from litestore_webhooks.cli.client import seg
 from litestore_webhooks.cli.context import Context
@@ -196,14 +197,18 @@ def _run_step(ctx: Context, step: Step) -> None:
     client = ctx.client
     if step.action == "create":
         step.id = client.post("/endpoints", step.body).get("id")
-    elif step.action == "delete":
-        client.delete(f"/endpoints/{seg(step.id)}")
+        return
+    if step.id is None:  # the plan names the endpoint of every update and delete
+        raise ValueError(f"planned {step.action} of {step.name!r} has no endpoint id")
+    path = f"/endpoints/{seg(step.id)}"
+    if step.action == "delete":
+        client.delete(path)
     else:
         if step.body:
-            client.patch(f"/endpoints/{seg(step.id)}", step.body)
+            client.patch(path, step.body)
         if step.new_secret:
             # Rotation (not PATCH) so receivers get the usual overlap window with both secrets.
-            client.post(f"/endpoints/{seg(step.id)}/secret/rotate", {"secret": step.new_secret})
+            client.post(f"{path}/secret/rotate", {"secret": step.new_secret})
 
 
 def js_literal_to_json(text: str) -> str:

@@ -229,12 +229,13 @@ class Client:
         if not all_pages and limit is None:
             return self.get(path, **params)
         data: list[Any] = []
+        limit = None if all_pages else limit
         while True:
-            want = PAGE_MAX if all_pages else min(PAGE_MAX, limit - len(data))
+            want = PAGE_MAX if limit is None else min(PAGE_MAX, limit - len(data))
             page = self.get(path, limit=want, **params)
             data += page.get("data", [])
             cursor = page.get("nextCursor")
-            if not cursor or (not all_pages and len(data) >= limit):
+            if not cursor or (limit is not None and len(data) >= limit):
                 return {"data": data, "nextCursor": cursor}
             params = {**params, "cursor": cursor}
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.endpoints import positive
@@ -24,9 +25,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "list", "peek at dead letters (nothing is consumed)")
     p.add_argument("endpoint")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--limit", type=positive, help=f"at most this many (default 50; one peek shows up to {_PEEK_MAX:,})")
-    group.add_argument("--all", action="store_true", help=f"every one (up to {_PEEK_MAX:,}, the most one peek shows)")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--limit", type=positive, help=f"at most this many (default 50; one peek shows up to {_PEEK_MAX:,})")
+    choice.add_argument("--all", action="store_true", help=f"every one (up to {_PEEK_MAX:,}, the most one peek shows)")
     p.set_defaults(func=list_dead)
 
     p = add(cmds, "show", "one dead letter, with its last error")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ConfigDict, Field
 
 from litestore_webhooks.admin import access, common
@@ -54,7 +55,7 @@ class Exchange(common.Body):
 
 
 def _iso(epoch_s: int) -> str:
-    return format_timestamp(datetime.fromtimestamp(epoch_s, timezone.utc))
+    return format_timestamp(datetime.fromtimestamp(epoch_s, UTC))
 
 
 def _key() -> bytes:
@@ -65,13 +66,19 @@ def _key() -> bytes:
         raise ApiError(503, "console_key_unavailable", "the console signing key cannot be read; retry") from None
 
 
+def _event() -> APIGatewayProxyEvent:
+    """The current request: the admin API is an API Gateway REST proxy resolver."""
+    return cast(APIGatewayProxyEvent, router.current_event)
+
+
 def _origin_and_base() -> tuple[str, str]:
     """('https://host', '/v1'): where this API answered, as the caller reached it."""
-    event = router.current_event
+    event = _event()
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     host = event.request_context.domain_name or headers.get("host") or "localhost"
     scheme = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
-    base = router.api_resolver._get_base_path()  # "/<stage>" when the path carries it
+    resolver = router.api_resolver
+    base = resolver._get_base_path() if isinstance(resolver, ApiGatewayResolver) else ""  # "/<stage>" if in the path
     return f"{scheme}://{host}", base
 
 
@@ -97,7 +104,7 @@ def mint(st: Any, request: NewSession, *, now: int) -> dict[str, Any]:
     token = portal.sign(claims, _key())
     logger.info("portal link minted", extra={"linkId": claims.id, "readOnly": claims.read_only,
                                              "endpoints": len(ids) if ids is not None else "all",
-                                             "caller": (router.current_event.request_context.identity.user_arn)})
+                                             "caller": _event().request_context.identity.user_arn})
     return {"url": console_url(token), "token": token, **session_view(claims)}
 
 
@@ -122,8 +129,8 @@ def post_rotate_key():  # noqa: ANN201
         console_key.rotate(settings().console_key_secret)
     except console_key.KeyUnavailable as exc:
         raise ApiError(503, "console_key_unavailable", str(exc)) from None
-    logger.info("console key rotated", extra={"caller": router.current_event.request_context.identity.user_arn})
-    return json_response(200, {"rotatedAt": format_timestamp(datetime.now(timezone.utc))})
+    logger.info("console key rotated", extra={"caller": _event().request_context.identity.user_arn})
+    return json_response(200, {"rotatedAt": format_timestamp(datetime.now(UTC))})
 
 
 @router.post("/console/session", summary="Exchange a portal link for a console session (once)", tags=["console"])

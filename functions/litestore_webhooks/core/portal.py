@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 VERSION = "lsw1"
-LINK, SESSION = "link", "session"
 Kind = Literal["link", "session"]
+LINK: Kind = "link"
+SESSION: Kind = "session"
 DEFAULT_TTL_S = 3600
 MIN_TTL_S = 60
 MAX_TTL_S = 7 * 24 * 3600

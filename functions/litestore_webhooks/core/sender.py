@@ -170,7 +170,7 @@ class _Pinned:
     pinned_ip: str
     _raw_sock: socket.socket | None = None
 
-    def _new_conn(self) -> socket.socket:  # type: ignore[override]
+    def _new_conn(self) -> socket.socket:
         ip = ipaddress.ip_address(self.pinned_ip)
         sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
         deadline: _Deadline | None = getattr(_current, "deadline", None)
@@ -185,7 +185,7 @@ class _Pinned:
             raise ConnectTimeoutError(self, f"connect to {self.pinned_ip} timed out") from exc
         except OSError as exc:
             sock.close()
-            raise NewConnectionError(self, f"connect to {self.pinned_ip} failed: {exc}") from exc
+            raise NewConnectionError(self, f"connect to {self.pinned_ip} failed: {exc}") from exc  # type: ignore[arg-type]
         self._raw_sock = sock
         return sock
 

@@ -5,7 +5,7 @@ Routes carry no return annotation: Powertools would try to validate a Response a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -19,12 +19,15 @@ from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
 from litestore_webhooks.tracing import Tracer
 
+if TYPE_CHECKING:  # a typing-only import: the module pulls in pydantic, which ingest's cold start avoids
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 app = api.resolver("Litestore webhooks ingest", validation=False)  # no typed parameters to validate
 
-_ERRORS = {
+_ERRORS: dict[int, OpenAPIResponse] = {
     400: {"description": "Invalid JSON or envelope (details list every problem)"},
     413: {"description": f"An event over {r.MAX_EVENT_BYTES} bytes, or a batch body over {r.MAX_BATCH_BODY_BYTES}"},
     415: {"description": "Content-Type is not application/json"},

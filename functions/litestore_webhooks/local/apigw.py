@@ -79,15 +79,15 @@ ROUTES: tuple[Route, ...] = tuple(
 )
 
 
-def resolve(path: str, method: str) -> tuple[Route, dict[str, str]] | tuple[None, int]:
-    """The route for a request, or (None, 404/405)."""
+def resolve(path: str, method: str) -> tuple[Route, dict[str, str]] | int:
+    """The route for a request and its path parameters, or the status that refuses it (404/405)."""
     segments = [unquote(s) for s in path.split("/") if s]
     matched = [(route, params) for route in ROUTES if (params := route.match(segments)) is not None]
     if not matched:
-        return None, 404
+        return 404
     allowed = [(route, params) for route, params in matched if route.method in (method, "ANY")]
     if not allowed:
-        return None, 405
+        return 405
     return max(allowed, key=lambda rp: rp[0].specificity)
 
 
@@ -140,7 +140,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> None:
@@ -203,10 +203,11 @@ class ApiServer:
         path = split.path or "/"
         if path == f"/{STAGE}" or path.startswith(f"/{STAGE}/"):
             path = path[len(STAGE) + 1:] or "/"
-        route, params = resolve(path, method)
-        if route is None:
-            code = "not_found" if params == 404 else "method_not_allowed"
-            return error_response(params, code, f"no route for {method} {path}")
+        found = resolve(path, method)
+        if isinstance(found, int):
+            code = "not_found" if found == 404 else "method_not_allowed"
+            return error_response(found, code, f"no route for {method} {path}")
+        route, params = found
         lowered: dict[str, list[str]] = {}
         for name, value in header_pairs:
             lowered.setdefault(name.lower(), []).append(value)

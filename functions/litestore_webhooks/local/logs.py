@@ -39,7 +39,7 @@ class PrettyFormatter(LambdaPowertoolsFormatter):
         super().__init__(datefmt=f"{TIME_FORMAT}.%F")
         self.prefix = prefix
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: Any) -> str:  # the dict Powertools formats (its signature admits a record too)
         function = str(log.get("function_name") or "-").removeprefix(f"{self.prefix}-")
         extra = " ".join(f"{key}={_value(value)}" for key, value in log.items() if key not in _ROUTINE)
         text = f"{log.get('timestamp')} {str(log.get('level')):<7} {function:<8} {log.get('message')}"
@@ -54,7 +54,7 @@ def _value(value: Any) -> str:
 def runtime_formatter(pretty: bool) -> logging.Formatter:
     """For the runtime's own (stdlib) log lines."""
     if pretty:
-        return logging.Formatter(f"%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", TIME_FORMAT)
+        return logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", TIME_FORMAT)
     return LambdaPowertoolsFormatter(service=SERVICE)
 
 
@@ -64,13 +64,14 @@ def use_for_functions(*, pretty: bool, prefix: str) -> Callable[[], None]:
     The handler may have been made on import, before the caller redirected stdout."""
     handler = Logger(service=SERVICE).registered_handler
     saved_formatter = handler.formatter
-    saved_stream = handler.setStream(sys.stdout) if isinstance(handler, logging.StreamHandler) else None
+    stream_handler = handler if isinstance(handler, logging.StreamHandler) else None
+    saved_stream = stream_handler.setStream(sys.stdout) if stream_handler is not None else None
     if pretty:
         handler.setFormatter(PrettyFormatter(prefix))
 
     def undo() -> None:
         handler.setFormatter(saved_formatter)
-        if saved_stream is not None:
-            handler.setStream(saved_stream)
+        if stream_handler is not None and saved_stream is not None:
+            stream_handler.setStream(saved_stream)
 
     return undo

@@ -71,7 +71,7 @@ def patch_sqs_clock() -> bool:
 
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
-    sqs_models.Queue.wait_for_messages = _wait_for_messages
+    sqs_models.Queue.wait_for_messages = _wait_for_messages  # type: ignore[method-assign,assignment]  # the fix
     _patched = True
     return True
 
@@ -128,7 +128,7 @@ class MotoServer:
     def stop(self) -> None:
         self._server.stop()
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         self.start()
         return self
 

@@ -10,8 +10,8 @@ import secrets
 import shlex
 import time
 import urllib.request
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from litestore_webhooks import config
@@ -34,7 +34,7 @@ def example_event() -> dict[str, object]:
     return {
         "event": "content.submitted",
         "id": "test-event-123",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {"contentId": "content-123", "creatorId": "creator-456"},
     }
 
@@ -88,7 +88,7 @@ class LocalRuntime:
         assert self._moto, "start() first"
         return self._moto.url
 
-    def start(self) -> "LocalRuntime":
+    def start(self) -> LocalRuntime:
         started = time.monotonic()
         self._moto = MotoServer()
         moto_url = self._moto.start()
@@ -139,7 +139,7 @@ class LocalRuntime:
             config.settings.cache_clear()
             self._api = self._poller = self._moto = None
 
-    def __enter__(self) -> "LocalRuntime":
+    def __enter__(self) -> LocalRuntime:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -181,7 +181,7 @@ class LocalRuntime:
             "POWERTOOLS_LOG_LEVEL": self.log_level.upper() if self.log_level else os.environ.get("POWERTOOLS_LOG_LEVEL"),
         }
 
-    def _set_env(self, values: dict[str, str | None]) -> None:
+    def _set_env(self, values: Mapping[str, str | None]) -> None:
         for key, value in values.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             if value is None:

@@ -1,7 +1,7 @@
 // One endpoint: its numbers and actions (test send, secret reveal and rotation, pause, resume,
 // delete), then tabs: the attempt log (filters, detail, resend), dead letters (peek, redrive,
 // purge), replay of a time window, and settings (the edit form).
-import { html, useEffect, useState } from "./vendor.js";
+import { html, useEffect, useRef, useState } from "./vendor.js";
 import { api, seg } from "./api.js";
 import { EndpointForm, useCatalog } from "./endpoints.js";
 import {
@@ -38,7 +38,7 @@ export function EndpointDetail({ id, tab, session }) {
       ${tab === "dead-letters" ? html`<${DeadLetters} endpoint=${e} writable=${writable} onChanged=${stats.reload} />`
         : tab === "replay" && writable ? html`<${Replay} endpoint=${e} />`
         : tab === "settings" && writable ? html`<${EndpointForm} endpoint=${e} onSaved=${() => { refresh(); location.hash = href("endpoints", id); }} />`
-        : html`<${Attempts} endpoint=${e} writable=${writable} />`}
+        : html`<${Attempts} endpoint=${e} writable=${writable} onNewAttempt=${stats.reload} />`}
     </div>
   </section>`;
 }
@@ -163,7 +163,7 @@ function Secret({ endpoint, onClose }) {
 const STATUS_FILTERS = [["", "Any status"], ["delivered", "Delivered"], ["failed", "Failed (any unsuccessful)"],
   ["retry_scheduled", "Retry scheduled"], ["dead_lettered", "Dead-lettered"]];
 
-function Attempts({ endpoint, writable }) {
+function Attempts({ endpoint, writable, onNewAttempt }) {
   const catalog = useCatalog();
   const [filters, setFilters] = useState({ status: "", eventType: "", since: "", until: "" });
   const [draft, setDraft] = useState(filters);
@@ -172,6 +172,15 @@ function Attempts({ endpoint, writable }) {
   // The first page follows new attempts live; older pages load on demand.
   const first = useLoad(() => api.get(`/endpoints/${seg(endpoint.id)}/attempts`, query), [endpoint.id, JSON.stringify(filters)], { refreshMs: 3000 });
   useEffect(() => setPages([]), [endpoint.id, JSON.stringify(filters)]);
+  // A new newest attempt changes the numbers above it: reload them now, not at their next refresh,
+  // so a dead-lettered row never sits under "Dead letters 0".
+  const newest = first.data && first.data.data[0];
+  const newestKey = newest ? newest.at + newest.eventId + newest.attempt + newest.status : "";
+  const seen = useRef("");
+  useEffect(() => {
+    if (newestKey && seen.current && newestKey !== seen.current && onNewAttempt) onNewAttempt();
+    seen.current = newestKey;
+  }, [newestKey]);
   const rows = [...(first.data ? first.data.data : []), ...pages.flatMap((p) => p.data)];
   const cursor = pages.length ? pages[pages.length - 1].nextCursor : first.data && first.data.nextCursor;
   const more = () => api.get(`/endpoints/${seg(endpoint.id)}/attempts`, { ...query, cursor }).then((p) => setPages([...pages, p]));

@@ -137,18 +137,18 @@ def new_event_type(
     event_type = EventType(
         name=draft.name,
         description=draft.description,
-        schema=draft.data_schema,
+        data_schema=draft.data_schema,
         examples=draft.examples,
         group=draft.group,
         mode=draft.mode,
         deprecation=deprecation,
         origin=origin,
         version=1,
-        createdAt=stamp,
-        updatedAt=stamp,
-        seedDigest=seed_digest,
+        created_at=stamp,
+        updated_at=stamp,
+        seed_digest=seed_digest,
     )
-    version = SchemaVersion(name=draft.name, version=1, schema=draft.data_schema, createdAt=stamp, change="created")
+    version = SchemaVersion(name=draft.name, version=1, data_schema=draft.data_schema, created_at=stamp, change="created")
     return Change(event_type, version, None, tuple(draft.content()))
 
 
@@ -159,7 +159,7 @@ def create(body: Any, *, existing: Collection[str], now: datetime) -> Change:
 
 def first_sight(name: str, *, now: datetime) -> Change:
     """An unknown type the stack accepts on first sight: `accept` mode, any object, marked as such."""
-    draft = EventTypeDraft(name=name, description=FIRST_SIGHT_DESCRIPTION, schema=FIRST_SIGHT_SCHEMA, mode="accept")
+    draft = EventTypeDraft(name=name, description=FIRST_SIGHT_DESCRIPTION, data_schema=FIRST_SIGHT_SCHEMA, mode="accept")
     return new_event_type(draft, existing=(), now=now, origin="first-sight")
 
 
@@ -220,8 +220,8 @@ def change_content(
         version = SchemaVersion(
             name=current.name,
             version=current.version + 1,
-            schema=new_schema,
-            createdAt=stamp,
+            data_schema=new_schema,
+            created_at=stamp,
             change=describe_schema_change(current.data_schema, new_schema),
             forced=not compatibility.compatible,
             reasons=compatibility.details(),

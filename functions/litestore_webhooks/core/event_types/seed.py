@@ -37,7 +37,7 @@ def seed_drafts(path: Path = SEED_FILE) -> list[tuple[EventTypeDraft, Origin]]:
     return [
         (
             EventTypeDraft(
-                name=name, description=entry["description"], schema=entry["schema"], examples=[entry["example"]]
+                name=name, description=entry["description"], data_schema=entry["schema"], examples=[entry["example"]]
             ),
             "derived" if name in DERIVED else "document",
         )
