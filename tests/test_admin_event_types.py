@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import copy
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openapi_spec_validator import validate
 
 import seed_catalog as catalog
 from admin_api import call
-from test_admin import admin  # noqa: F401 - moto AWS with local event sources
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients
 from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.core.event_types import lifecycle
+from test_admin import admin  # noqa: F401 - moto AWS with local event sources
 from test_ingest import call as ingest_call
 from test_ingest import request
 
-NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SHIPPED = {
     "name": "order.shipped",
     "description": "An order left the warehouse.",

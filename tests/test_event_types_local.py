@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from openapi_spec_validator import validate
-
-from litestore_webhooks import verify as verified
 from tests.local_stack import rt, scratch  # noqa: F401 - module-scoped runtime, per-test endpoints
 from tests.test_e2e_cli import run
 from tests.test_local_runtime import admin, ingest
+
+from litestore_webhooks import verify as verified
 
 SCHEMA = {"type": "object", "required": ["orderId"], "properties": {"orderId": {"type": "string"}}}
 

@@ -72,10 +72,10 @@ def _written(st: CatalogStore, change: Change, expected: EventType | None) -> Ev
 
 
 @router.get("/event-types", summary="List event types (schemas, examples, versions, deprecation)", tags=_TAGS)
-def get_event_types(
+def get_event_types(  # noqa: ANN201 - a Response annotation would be validated as the body
     deprecated: Annotated[bool | None, Query(description="Only deprecated (true) or only current (false) types")] = None,
     group: Annotated[str | None, Query(max_length=64, description="Only this group")] = None,
-):  # noqa: ANN201 - a Response annotation would be validated as the body
+):
     types = common.catalog_store().types().values()
     data = [t.to_dict() for t in types
             if (deprecated is None or t.deprecated == deprecated) and (group is None or t.group == group)]
@@ -168,12 +168,12 @@ def drafts_of(document: Any) -> tuple[list[EventTypeDraft], Any]:
 
 @router.post("/event-types/import", tags=_TAGS,
              summary="Create or change event types from an OpenAPI 3.1 webhooks document (or {eventTypes: [...]})")
-def post_import(
+def post_import(  # noqa: ANN201 - a Response annotation would be validated as the body
     document: Annotated[dict[str, Any], BodyParam(description="An OpenAPI 3.1 document with webhooks, "
                                                               "or {\"eventTypes\": [EventTypeDraft, ...]}")],
     force: Force = False,
     dry_run: Annotated[bool, Query(alias="dryRun", description="Answer the plan, write nothing")] = False,
-):  # noqa: ANN201 - a Response annotation would be validated as the body
+):
     st = common.catalog_store()
     stored = st.types()
     drafts, where = drafts_of(document)
@@ -182,7 +182,7 @@ def post_import(
         st.write_all([(planned.change, stored.get(planned.change.event_type.name)) for planned in plan.writes])
     answer: dict[str, Any] = {"dryRun": dry_run, "created": [], "updated": [], "unchanged": [], "absent": plan.absent}
     for planned in plan.changes:
-        entry = {"name": planned.change.event_type.name, "fields": list(planned.change.fields)}
+        entry: dict[str, Any] = {"name": planned.change.event_type.name, "fields": list(planned.change.fields)}
         if planned.change.version is not None and planned.action == "update":
             entry["version"] = planned.change.version.version
             entry["forced"] = planned.change.version.forced

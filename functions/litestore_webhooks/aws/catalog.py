@@ -224,7 +224,7 @@ class CatalogStore:
             return
         puts = [(change, expected) for change, expected in changes
                 for _ in range(1 + (change.version is not None))]
-        for (change, expected), reason in zip(puts, reasons):
+        for (change, expected), reason in zip(puts, reasons, strict=False):
             if reason == "ConditionalCheckFailed":
                 name = change.event_type.name
                 raise EventTypeExists(name) if expected is None else CatalogConflict(name)
