@@ -21,9 +21,12 @@ def problems(body: dict) -> list[dict]:
 def test_sensitive_values_are_redacted_everywhere_and_sealed(admin, capsys, caplog):
     made = create(headers={"X-Tenant": "acme"}, sensitiveHeaders={"Authorization": TOKEN})
     assert made["sensitiveHeaders"] == {"Authorization": "[redacted]"} and made["headers"] == {"X-Tenant": "acme"}
-    shown = [call("GET", f"/endpoints/{made['id']}")[1], call("GET", "/endpoints")[1],
-             call("PATCH", f"/endpoints/{made['id']}", {"description": "x"})[1],
-             call("POST", f"/endpoints/{made['id']}/secret/rotate", {})[1]]
+    shown = [
+        call("GET", f"/endpoints/{made['id']}")[1],
+        call("GET", "/endpoints")[1],
+        call("PATCH", f"/endpoints/{made['id']}", {"description": "x"})[1],
+        call("POST", f"/endpoints/{made['id']}/secret/rotate", {})[1],
+    ]
     assert shown[0]["sensitiveHeaders"] == {"Authorization": "[redacted]"}
     assert all("8c41f0e2" not in str(answer) for answer in shown)
     assert "8c41f0e2" not in capsys.readouterr().out + caplog.text
@@ -33,21 +36,27 @@ def test_sensitive_values_are_redacted_everywhere_and_sealed(admin, capsys, capl
     assert secrets_of(item, SecretBox(config.settings().secrets_key_arn)).sensitiveHeaders == {"Authorization": TOKEN}
 
 
-@pytest.mark.parametrize(("field", "headers", "path", "says"), [
-    ("headers", {"Host": "evil.example"}, "body.headers", "Host: set by the sender"),
-    ("headers", {"content-length": "1"}, "body.headers", "set by the sender"),
-    ("headers", {"Connection": "close"}, "body.headers", "set by the sender"),
-    ("headers", {"webhook-signature": "v1,x"}, "body.headers", "set by the sender"),
-    ("headers", {"X-Litestore-Signature": "x"}, "body.headers", "set by the sender"),
-    ("headers", {"Bad Name": "x"}, "body.headers", "RFC 7230 token"),
-    ("headers", {"X-A": "line\r\nInjected: 1"}, "body.headers", "no line breaks"),
-    ("sensitiveHeaders", {"Authorization": "[redacted]"}, "body.sensitiveHeaders", "how listings hide"),
-    ("headers", {f"X-H{n}": "v" for n in range(11)}, "body", "at most 10"),
-    ("headers", {"X-Big": "v" * 1025}, "body.headers", "1 to 1024 characters"),
-])
+@pytest.mark.parametrize(
+    ("field", "headers", "path", "says"),
+    [
+        ("headers", {"Host": "evil.example"}, "body.headers", "Host: set by the sender"),
+        ("headers", {"content-length": "1"}, "body.headers", "set by the sender"),
+        ("headers", {"Connection": "close"}, "body.headers", "set by the sender"),
+        ("headers", {"webhook-signature": "v1,x"}, "body.headers", "set by the sender"),
+        ("headers", {"X-Litestore-Signature": "x"}, "body.headers", "set by the sender"),
+        ("headers", {"Bad Name": "x"}, "body.headers", "RFC 7230 token"),
+        ("headers", {"X-A": "line\r\nInjected: 1"}, "body.headers", "no line breaks"),
+        ("sensitiveHeaders", {"Authorization": "[redacted]"}, "body.sensitiveHeaders", "how listings hide"),
+        ("headers", {f"X-H{n}": "v" for n in range(11)}, "body", "at most 10"),
+        ("headers", {"X-Big": "v" * 1025}, "body.headers", "1 to 1024 characters"),
+    ],
+)
 def test_bad_headers_are_400_naming_the_header_never_its_value(admin, field, headers, path, says):
-    status, body, _ = call("POST", "/endpoints", {"url": "https://hooks.example.com/in", "events": ["*"],
-                                                  "name": "bad headers", field: headers})
+    status, body, _ = call(
+        "POST",
+        "/endpoints",
+        {"url": "https://hooks.example.com/in", "events": ["*"], "name": "bad headers", field: headers},
+    )
     assert status == 400, body
     (problem,) = problems(body)
     assert problem["path"] == path and says in problem["message"], problem
@@ -55,16 +64,26 @@ def test_bad_headers_are_400_naming_the_header_never_its_value(admin, field, hea
 
 
 def test_the_same_header_twice_across_the_maps_is_400(admin):
-    status, body, _ = call("POST", "/endpoints", {"url": "https://hooks.example.com/in", "events": ["*"],
-                                                  "headers": {"authorization": "a"},
-                                                  "sensitiveHeaders": {"Authorization": "b"}})
+    status, body, _ = call(
+        "POST",
+        "/endpoints",
+        {
+            "url": "https://hooks.example.com/in",
+            "events": ["*"],
+            "headers": {"authorization": "a"},
+            "sensitiveHeaders": {"Authorization": "b"},
+        },
+    )
     assert status == 400 and "the same header more than once" in body["error"]["message"]
 
 
 def test_patch_headers_and_rate_limit(admin):
     made = create(maxConcurrency=2)
-    status, body, _ = call("PATCH", f"/endpoints/{made['id']}", {"rateLimit": 3, "headers": {"X-Region": "eu"},
-                                                                  "sensitiveHeaders": {"X-Api-Key": "k-991"}})
+    status, body, _ = call(
+        "PATCH",
+        f"/endpoints/{made['id']}",
+        {"rateLimit": 3, "headers": {"X-Region": "eu"}, "sensitiveHeaders": {"X-Api-Key": "k-991"}},
+    )
     assert status == 200, body
     assert body["rateLimit"] == 3 and body["headers"] == {"X-Region": "eu"}
     assert body["sensitiveHeaders"] == {"X-Api-Key": "[redacted]"}
@@ -75,14 +94,18 @@ def test_patch_headers_and_rate_limit(admin):
 
 
 def test_a_rate_limit_too_low_for_the_concurrency_says_what_to_change(admin):
-    status, body, _ = call("POST", "/endpoints", {"url": "https://hooks.example.com/in", "events": ["*"],
-                                                  "rateLimit": 0.2, "maxConcurrency": 10})
+    status, body, _ = call(
+        "POST",
+        "/endpoints",
+        {"url": "https://hooks.example.com/in", "events": ["*"], "rateLimit": 0.2, "maxConcurrency": 10},
+    )
     assert status == 400
     message = body["error"]["message"]
     assert "raise rateLimit to at least 0.5 or lower maxConcurrency to at most 4" in message, message
     made = create(maxConcurrency=10)
     status, body, _ = call("PATCH", f"/endpoints/{made['id']}", {"rateLimit": 0.2})
     assert status == 400 and "lower maxConcurrency to at most 4" in body["error"]["message"]
-    status, body, _ = call("POST", "/endpoints", {"url": "https://hooks.example.com/in", "events": ["*"],
-                                                  "rateLimit": 0})
+    status, body, _ = call(
+        "POST", "/endpoints", {"url": "https://hooks.example.com/in", "events": ["*"], "rateLimit": 0}
+    )
     assert status == 400 and problems(body)[0]["path"] == "body.rateLimit"

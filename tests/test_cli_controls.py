@@ -14,12 +14,27 @@ SHOWN = {"headers": {"X-Tenant": "acme"}, "sensitiveHeaders": {"Authorization": 
 def test_create_with_headers_and_a_rate_limit_and_show_redacts(api, run):
     created = {**endpoint(EP1, "Orders", "https://a.example/h", ["*"], **SHOWN), "secret": SECRET}
     api.on("POST", "/endpoints", created, status=201)
-    code, out, _ = run("endpoints", "create", "https://a.example/h", "--events", "*", "--rate-limit", "2.5",
-                       "--header", "X-Tenant=acme", "--sensitive-header", "Authorization=Bearer cli-tok-55")
+    code, out, _ = run(
+        "endpoints",
+        "create",
+        "https://a.example/h",
+        "--events",
+        "*",
+        "--rate-limit",
+        "2.5",
+        "--header",
+        "X-Tenant=acme",
+        "--sensitive-header",
+        "Authorization=Bearer cli-tok-55",
+    )
     assert code == 0
-    assert api.seen[0].body == {"url": "https://a.example/h", "events": ["*"], "rateLimit": 2.5,
-                                "headers": {"X-Tenant": "acme"},
-                                "sensitiveHeaders": {"Authorization": "Bearer cli-tok-55"}}
+    assert api.seen[0].body == {
+        "url": "https://a.example/h",
+        "events": ["*"],
+        "rateLimit": 2.5,
+        "headers": {"X-Tenant": "acme"},
+        "sensitiveHeaders": {"Authorization": "Bearer cli-tok-55"},
+    }
     assert "2.5/s" in out and "X-Tenant: acme, Authorization: [redacted]" in out and "cli-tok-55" not in out
 
 
@@ -49,8 +64,14 @@ def test_apply_sends_headers_and_rate_limit_and_sensitive_values_only_when_names
     current = endpoint(EP1, "A", "https://a.example/h", ["*"], **SHOWN)
     api.on("GET", "/endpoints", page(current))
     api.on("PATCH", f"/endpoints/{EP1}", current)
-    same = {"name": "A", "url": "https://a.example/h", "events": ["*"], "rateLimit": 2.5,
-            "headers": {"X-Tenant": "acme"}, "sensitiveHeaders": {"Authorization": "Bearer file-tok-1"}}
+    same = {
+        "name": "A",
+        "url": "https://a.example/h",
+        "events": ["*"],
+        "rateLimit": 2.5,
+        "headers": {"X-Tenant": "acme"},
+        "sensitiveHeaders": {"Authorization": "Bearer file-tok-1"},
+    }
     code, out, _ = run("endpoints", "apply", write(tmp_path, json.dumps([same])), "--yes")
     assert code == 0 and out.endswith("nothing to do\n")  # the value cannot be compared: names match
     code, out, err = run("endpoints", "apply", write(tmp_path, json.dumps([same])), "--yes", "--send-sensitive-headers")

@@ -5,11 +5,10 @@ the sensitive value is never on the page again, and an edit that leaves it empty
 from __future__ import annotations
 
 from playwright.sync_api import expect
-
 from tests.browser import browser, open_page  # noqa: F401 - browser: the module-scoped Chromium
 from tests.local_stack import event
 from tests.receivers import Receiver
-from tests.test_console_browser import link, no_errors, ready, rt, screen, shots  # noqa: F401 - fixtures
+from tests.test_console_browser import new_endpoint_form, no_errors, rt, screen, shots  # noqa: F401 - fixtures
 from tests.test_local_runtime import admin, ingest
 
 TOKEN = "Bearer console-tok-3e91d0"
@@ -19,10 +18,7 @@ def test_headers_and_rate_limit_from_the_form_reach_the_receiver_and_the_value_i
     watched = open_page(browser)
     page = watched.page
     with Receiver() as rx:
-        page.goto(link(rt))
-        ready(page)
-        page.get_by_role("link", name="Endpoints").click()
-        page.get_by_role("link", name="New endpoint").click()
+        new_endpoint_form(rt, page)
         page.get_by_label("Name").fill("Console headers")
         page.get_by_label("URL").fill(rx.url("/in"))
         page.get_by_label("All order.*").check()

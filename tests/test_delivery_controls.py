@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from receivers import Receiver
+from tests.test_delivery import attempts, attrs_of, make_endpoint, process, publish, pump, receive, settings  # noqa: F401
 
 from litestore_webhooks.aws import clients
 from litestore_webhooks.core import pacing
 from litestore_webhooks.core.headers import REDACTED
 from litestore_webhooks.provisioning import Provisioner, load_endpoint
-from tests.test_delivery import attempts, attrs_of, make_endpoint, process, publish, pump, receive, settings  # noqa: F401
+from receivers import Receiver
 
 TOKEN = "Bearer tok-7f3c9a1e5d-not-for-logs"
 
@@ -25,8 +25,13 @@ def raw_items(settings) -> str:
 
 def test_custom_headers_reach_the_receiver_and_the_sensitive_value_is_sealed(settings, capsys):
     with Receiver() as rx:
-        endpoint, res = make_endpoint(settings, rx.url(), name="with headers", headers={"X-Tenant": "acme"},
-                                      sensitiveHeaders={"Authorization": TOKEN})
+        endpoint, res = make_endpoint(
+            settings,
+            rx.url(),
+            name="with headers",
+            headers={"X-Tenant": "acme"},
+            sensitiveHeaders={"Authorization": TOKEN},
+        )
         publish(res)
         pump(settings, res)
         (request,) = rx.wait_for(1)
@@ -42,8 +47,9 @@ def test_custom_headers_reach_the_receiver_and_the_sensitive_value_is_sealed(set
 def test_a_patched_sensitive_header_is_sent_by_the_next_delivery_and_the_old_one_is_gone(settings):
     with Receiver() as rx:
         endpoint, res = make_endpoint(settings, rx.url(), name="patched", sensitiveHeaders={"X-Api-Key": "old-key-1"})
-        updated = Provisioner(settings).update(endpoint.id, {"sensitiveHeaders": {"X-Api-Key": "new-key-2"},
-                                                             "headers": {"X-Region": "eu"}})
+        updated = Provisioner(settings).update(
+            endpoint.id, {"sensitiveHeaders": {"X-Api-Key": "new-key-2"}, "headers": {"X-Region": "eu"}}
+        )
         assert updated.sensitiveHeaders == {"X-Api-Key": REDACTED}
         publish(res)
         pump(settings, res)
@@ -78,7 +84,7 @@ def test_a_rate_limited_batch_posts_one_interval_apart(settings):
         result = process(settings, res, receive(res.queue_url))
         got = rx.wait_for(5)
     assert result == {"batchItemFailures": []}
-    gaps = [b.at - a.at for a, b in zip(got, got[1:])]
+    gaps = [b.at - a.at for a, b in zip(got, got[1:], strict=False)]
     assert min(gaps) >= 0.45, gaps  # receive times jitter a little around the 0.5 s starts
     assert max(gaps) < 1.0, gaps
 

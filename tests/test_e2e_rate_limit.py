@@ -24,8 +24,15 @@ def busiest_window(times: list[float], width_s: float) -> int:
 
 def test_rate_limited_endpoint_holds_its_rate_and_another_endpoint_is_not_slowed(rt, scratch):
     limited_rx, free_rx = scratch.receiver(), scratch.receiver()
-    limited = scratch.endpoint("rate limited", limited_rx.url(), ["order.completed"], rateLimit=RATE, maxConcurrency=2,
-                               headers={"X-Tenant": "acme"}, sensitiveHeaders={"Authorization": "Bearer e2e-token"})
+    limited = scratch.endpoint(
+        "rate limited",
+        limited_rx.url(),
+        ["order.completed"],
+        rateLimit=RATE,
+        maxConcurrency=2,
+        headers={"X-Tenant": "acme"},
+        sensitiveHeaders={"Authorization": "Bearer e2e-token"},
+    )
     assert limited["rateLimit"] == RATE
     assert limited["sensitiveHeaders"] == {"Authorization": "[redacted]"}
     scratch.endpoint("not limited", free_rx.url(), ["order.completed"])
@@ -41,17 +48,20 @@ def test_rate_limited_endpoint_holds_its_rate_and_another_endpoint_is_not_slowed
     times = sorted(q.at for q in got)
     span = times[-1] - times[0]
     rate = (len(times) - 1) / span
-    print(f"published {EVENTS} in {published - started:.1f} s; limited endpoint: {rate:.2f}/s over {span:.1f} s, "
-          f"busiest 5 s: {busiest_window(times, 5)}; free endpoint done {max(q.at for q in free) - started:.1f} s "
-          "after the first publish")
+    print(
+        f"published {EVENTS} in {published - started:.1f} s; limited endpoint: {rate:.2f}/s over {span:.1f} s, "
+        f"busiest 5 s: {busiest_window(times, 5)}; free endpoint done {max(q.at for q in free) - started:.1f} s "
+        "after the first publish"
+    )
     assert span >= 20
     assert rate <= RATE * 1.1
     assert busiest_window(times, 5.0) <= RATE * 5 * 1.1
     assert rate >= RATE * 0.7  # paced, not starved
     # The free endpoint had everything while the limited one was still far from done.
     assert max(q.at for q in free) < times[len(times) // 2]
-    assert all(q.headers.get("X-Tenant") == "acme" and q.headers.get("Authorization") == "Bearer e2e-token"
-               for q in got)
+    assert all(
+        q.headers.get("X-Tenant") == "acme" and q.headers.get("Authorization") == "Bearer e2e-token" for q in got
+    )
     status, listed = admin(rt, "GET", f"/endpoints/{limited['id']}")
     assert status == 200 and listed["sensitiveHeaders"] == {"Authorization": "[redacted]"}
     assert "e2e-token" not in str(admin(rt, "GET", "/endpoints")[1])

@@ -274,7 +274,7 @@ class _Batch:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
             outcomes = list(pool.map(lambda ctx, m: ctx.run(self._attempt, m), contexts, due))
         posted = [p for p in outcomes if p is not None]
-        self._put_back([m for m, p in zip(due, outcomes) if p is None])
+        self._put_back([m for m, p in zip(due, outcomes, strict=True) if p is None])
         if not posted:
             return
         follow_ups: list[tuple[_Posted, Decision, str | None]] = []

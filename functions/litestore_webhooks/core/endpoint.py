@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
-from litestore_webhooks.core import catalog, headers as custom_headers
+from litestore_webhooks.core import catalog
+from litestore_webhooks.core import headers as custom_headers
 from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the stored-timestamp format, re-exported
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.pacing import MAX_RATE_LIMIT, PACE_WINDOW_S, max_concurrency_for, min_rate_limit

@@ -23,13 +23,29 @@ REDACTED = "[redacted]"  # what listings show for a sensitive value; refused as 
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 7230 3.2.6 token
 _VALUE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")  # visible ASCII, inner spaces; no CR, LF, NUL
-_SENDER_OWNED = frozenset(name.lower() for name in (
-    "Host", "Content-Length", "Transfer-Encoding", "Content-Type", "Content-Encoding", "Expect", "User-Agent",
-    # hop-by-hop (RFC 7230 6.1, RFC 2616 13.5.1) and their proxy cousins
-    "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
-    "Upgrade",
-    SIGNATURE_HEADER, TEST_HEADER,
-))
+_SENDER_OWNED = frozenset(
+    name.lower()
+    for name in (
+        "Host",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Content-Type",
+        "Content-Encoding",
+        "Expect",
+        "User-Agent",
+        # hop-by-hop (RFC 7230 6.1, RFC 2616 13.5.1) and their proxy cousins
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        SIGNATURE_HEADER,
+        TEST_HEADER,
+    )
+)
 _SENDER_OWNED_PREFIXES = ("webhook-", "x-litestore-")
 
 
@@ -41,8 +57,10 @@ def header_problem(name: str) -> str | None:
         return "not a header name: use letters, digits and !#$%&'*+-.^_`|~ only (RFC 7230 token)"
     lower = name.lower()
     if lower in _SENDER_OWNED or lower.startswith(_SENDER_OWNED_PREFIXES):
-        return ("set by the sender, so it cannot be a custom header (nor can Host, Content-Length, Content-Type, "
-                "User-Agent, hop-by-hop headers, webhook-* and X-Litestore-* headers)")
+        return (
+            "set by the sender, so it cannot be a custom header (nor can Host, Content-Length, Content-Type, "
+            "User-Agent, hop-by-hop headers, webhook-* and X-Litestore-* headers)"
+        )
     return None
 
 
@@ -53,8 +71,10 @@ def value_problem(value: str, *, sensitive: bool) -> str | None:
     if not _VALUE.match(value):
         return "a header value is printable ASCII with no line breaks and no leading or trailing white space"
     if sensitive and value == REDACTED:
-        return (f"{REDACTED!r} is how listings hide a sensitive value, not a value: send the real value, "
-                "or leave sensitiveHeaders out to keep the stored ones")
+        return (
+            f"{REDACTED!r} is how listings hide a sensitive value, not a value: send the real value, "
+            "or leave sensitiveHeaders out to keep the stored ones"
+        )
     return None
 
 
@@ -74,8 +94,10 @@ def check_together(plain: dict[str, str], sensitive: dict[str, str], *, sizes: b
     names = [name for headers in (plain, sensitive) for name in headers]
     twice = sorted({name for name in names if sum(n.lower() == name.lower() for n in names) > 1})
     if twice:
-        problems.append(f"{', '.join(twice)}: the same header more than once (names are case-insensitive, "
-                        "and one name is in headers or in sensitiveHeaders, not both)")
+        problems.append(
+            f"{', '.join(twice)}: the same header more than once (names are case-insensitive, "
+            "and one name is in headers or in sensitiveHeaders, not both)"
+        )
     if len(names) > MAX_HEADERS:
         problems.append(f"{len(names)} custom headers; at most {MAX_HEADERS} (headers and sensitiveHeaders together)")
     size = sum(len(k) + len(v) for h in (plain, sensitive) for k, v in h.items())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 PACE_WINDOW_S = 20.0  # longest an invocation spends starting POSTs; + 30 s endpoint timeout < 60 s function timeout
 MAX_RATE_LIMIT = 1000.0
@@ -45,8 +45,14 @@ class Pacer:
     this concurrency slot cannot start a POST sooner than ``interval`` after it.
     """
 
-    def __init__(self, interval: float, *, window_s: float = PACE_WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        interval: float,
+        *,
+        window_s: float = PACE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval, self.window_s, self._clock, self._sleep = interval, window_s, clock, sleep
         self._next = self._end = 0.0  # set by the first take: the window opens with the first POST
         self._lock = threading.Lock()
