@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.test_delivery import attempts, attrs_of, make_endpoint, process, publish, pump, receive, settings  # noqa: F401
+from tests.test_delivery import attempts, attrs_of, make_endpoint, process, publish, pump, receive, sent, settings  # noqa: F401
 
 from litestore_webhooks.aws import clients
 from litestore_webhooks.core import pacing
 from litestore_webhooks.core.headers import REDACTED
 from litestore_webhooks.provisioning import Provisioner, load_endpoint
-from receivers import Receiver
+from receivers import Receiver, Reply
 
 TOKEN = "Bearer tok-7f3c9a1e5d-not-for-logs"
 
@@ -115,3 +115,13 @@ def test_rate_limit_is_stored_and_read_back_as_a_number(settings):
     assert stored.rateLimit == 2.5
     assert Provisioner(settings).update(endpoint.id, {"rateLimit": None}).rateLimit is None
     assert load_endpoint(Provisioner(settings).store, endpoint.id)[0].rateLimit is None
+
+
+def test_retry_after_still_sets_the_retry_delay_of_a_rate_limited_endpoint(settings, sent):
+    with Receiver(Reply(429, {"Retry-After": "120"})) as rx:
+        _, res = make_endpoint(settings, rx.url(), name="paced 429", maxConcurrency=2, rateLimit=4)
+        publish(res)
+        pump(settings, res)
+        rx.wait_for(1)
+    (retry,) = [s for s in sent if s["attributes"].get("attempt") == 2]
+    assert retry["delay_s"] == 120
