@@ -14,7 +14,7 @@ from litestore_webhooks.admin import common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core.endpoint import PreviousSecret, SigningSecrets, utc_iso
+from litestore_webhooks.core.endpoint import PreviousSecret, utc_iso
 from litestore_webhooks.core.signing import generate_secret, validate_secret
 
 router = Router()
@@ -62,7 +62,7 @@ def rotate(st: Store, box: SecretBox, endpoint_id: str, rotation: Rotation) -> d
         previous.append(PreviousSecret(secret=current.secret, expiresAt=expires))
     previous = sorted(previous, key=lambda p: p.expiresAt)[-MAX_PREVIOUS_SECRETS:]
     secret = rotation.secret or generate_secret()
-    provisioning.save_secrets(st, box, item, SigningSecrets(secret=secret, previousSecrets=previous),
+    provisioning.save_secrets(st, box, item, current.model_copy(update={"secret": secret, "previousSecrets": previous}),
                               updatedAt=utc_iso(moment))
     return {"secret": secret, "previousSecretExpiresAt": expires,
             "previousSecrets": [{"expiresAt": p.expiresAt} for p in previous]}
