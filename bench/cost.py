@@ -1,14 +1,32 @@
 """Part 3: cost per million events, from the measured calls (part 2) and handler durations.
 
-Public us-east-1 list prices as written below: the 2025 list prices. They were NOT re-read
-from the live pricing pages when this file was written; check them before quoting. Lambda bills each invocation's duration rounded UP to 1 ms.
+Public us-east-1 list prices, each with its source in `PRICE_SOURCES` (re-checked 2026-12-02;
+the live AWS pricing pages cannot be fetched from this machine, so the sources are the
+project's reference notes and published copies of the pricing tables, not aws.amazon.com
+itself: re-read those pages before quoting a bill). Lambda bills each invocation's duration
+rounded UP to 1 ms.
 """
 
 from __future__ import annotations
 
 import math
 
-PRICES_AS_OF = "2025 us-east-1 list prices, not re-verified against live pages"
+PRICES_AS_OF = "us-east-1 list prices re-checked 2026-12-02 against the sources in prices_sources (not the live AWS pages)"
+REFERENCE = "shared/reference/webhook-systems.md, 'AWS facts that bound the design' (read Aug 2026)"
+PRICE_SOURCES = {
+    "apigw_rest_per_m_requests": REFERENCE + ": API Gateway REST $3.50 per million (first 333 M/month tier)",
+    "lambda_arm64_per_gb_s": "AWS Lambda pricing table, arm64 first 7.5 G GB-s/month: $0.0000133334 "
+                             "(as published copies of the table show, e.g. cloudchipr.com/blog/aws-lambda-pricing); "
+                             "not in the reference notes",
+    "lambda_per_m_requests": REFERENCE + ": Lambda $0.20 per million requests",
+    "sns_per_m_publishes": REFERENCE + ": SNS publish $0.50 per million 64 KB chunks",
+    "sns_to_sqs_delivery": "Amazon SNS pricing: deliveries to SQS queues are not charged (not in the reference notes)",
+    "sqs_per_m_requests": REFERENCE + ": SQS standard $0.40 per million requests",
+    "ddb_per_m_wru": REFERENCE + ": DynamoDB on-demand $0.625 per million WRU (since the Nov 2024 cut)",
+    "ddb_per_m_rru": REFERENCE + ": DynamoDB on-demand $0.125 per million RRU (since the Nov 2024 cut)",
+    "eventbridge_per_m_custom_events": REFERENCE + ": EventBridge custom events $1.00 per million",
+    "eventbridge_per_m_api_destination_invocations": REFERENCE + ": API Destinations $0.20 per million invocations",
+}
 PRICES = {
     "apigw_rest_per_m_requests": 3.50,        # REST API, first 333 M requests/month
     "lambda_arm64_per_gb_s": 0.0000133334,    # arm64, first 7.5 G GB-s/month
@@ -90,7 +108,7 @@ def model(part2: dict, part1: dict | None) -> dict:
             row["receiver"] = "50 ms"
             rows.append(row)
     return {
-        "prices": PRICES, "prices_as_of": PRICES_AS_OF,
+        "prices": PRICES, "prices_as_of": PRICES_AS_OF, "prices_sources": PRICE_SOURCES,
         "assumptions": {
             "ingest_memory_gb": INGEST_MEMORY_GB, "delivery_memory_gb": DELIVERY_MEMORY_GB,
             "delivery_batch": DELIVERY_BATCH,
