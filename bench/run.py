@@ -170,7 +170,8 @@ def table(res: dict) -> str:
     if "steady" in p5:
         cfg = p5["config"]
         add("")
-        add(f"5. End to end (local runtime: moto server + API emulator + poller, one process), "
+        where = "moto in its own process" if cfg.get("moto") == "process" else "one process"
+        add(f"5. End to end (local runtime: moto server + API emulator + poller, {where}), "
             f"{cfg['rate']:g} events/s for {cfg['duration_s']:g} s to 3 endpoints")
         for name in ("steady", "slow_endpoint"):
             run = p5[name]

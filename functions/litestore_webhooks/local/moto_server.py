@@ -131,7 +131,7 @@ def mode_from_env() -> MotoMode:
     value = os.environ.get("LSW_LOCAL_MOTO", "process").strip().lower() or "process"
     if value not in MODES:
         raise ValueError(f"LSW_LOCAL_MOTO={value!r}: use one of {', '.join(MODES)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _queue_messages(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -300,8 +300,8 @@ class MotoProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        for step in (self._close_stdin, proc.terminate, proc.kill):
-            step(proc) if step is self._close_stdin else step()  # type: ignore[operator]
+        for step in (lambda: self._close_stdin(proc), proc.terminate, proc.kill):
+            step()
             try:
                 proc.wait(timeout)
                 break
@@ -337,7 +337,8 @@ def peek_messages(queue_name: str, *, account: str, region: str, endpoint_url: s
     base = endpoint_url or os.environ["AWS_ENDPOINT_URL"]
     query = urllib.parse.urlencode({"account": account, "region": region, "queue": queue_name})
     with urllib.request.urlopen(f"{base}{QUEUE_MESSAGES_PATH}?{query}", timeout=30) as resp:  # noqa: S310 (moto's http URL)
-        return json.loads(resp.read())  # type: ignore[no-any-return]
+        messages: list[dict[str, Any]] = json.loads(resp.read())
+        return messages
 
 
 def _exit_with_parent() -> None:
