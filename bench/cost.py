@@ -1,9 +1,11 @@
 """Part 3: cost per million events, from the measured calls (part 2) and handler durations.
 
-Public us-east-1 list prices, each with its source in `PRICE_SOURCES` (re-checked 2026-12-02;
-the live AWS pricing pages cannot be fetched from this machine, so the sources are the
-project's reference notes and published copies of the pricing tables, not aws.amazon.com
-itself: re-read those pages before quoting a bill). Lambda bills each invocation's duration
+Public us-east-1 list prices, each with the tier or quota it holds for, where it was re-checked
+and when (PRICE_SOURCES). Re-checked 2026-12-02 against the project's reference
+(../shared/reference/webhook-systems.md, "AWS facts that bound the design", Aug 2026) and the
+dated public pages named below; the live AWS pricing pages were not fetched from this machine,
+so the table says "re-checked against ..." and not "live". Free tiers are left out (a bill at
+a million events a month is past them or close to it). Lambda bills each invocation's duration
 rounded UP to 1 ms.
 """
 
@@ -11,34 +13,42 @@ from __future__ import annotations
 
 import math
 
-PRICES_AS_OF = "us-east-1 list prices re-checked 2026-12-02 against the sources in prices_sources (not the live AWS pages)"
-REFERENCE = "shared/reference/webhook-systems.md, 'AWS facts that bound the design' (read Aug 2026)"
-PRICE_SOURCES = {
-    "apigw_rest_per_m_requests": REFERENCE + ": API Gateway REST $3.50 per million (first 333 M/month tier)",
-    "lambda_arm64_per_gb_s": "AWS Lambda pricing table, arm64 first 7.5 G GB-s/month: $0.0000133334 "
-                             "(as published copies of the table show, e.g. cloudchipr.com/blog/aws-lambda-pricing); "
-                             "not in the reference notes",
-    "lambda_per_m_requests": REFERENCE + ": Lambda $0.20 per million requests",
-    "sns_per_m_publishes": REFERENCE + ": SNS publish $0.50 per million 64 KB chunks",
-    "sns_to_sqs_delivery": "Amazon SNS pricing: deliveries to SQS queues are not charged (not in the reference notes)",
-    "sqs_per_m_requests": REFERENCE + ": SQS standard $0.40 per million requests",
-    "ddb_per_m_wru": REFERENCE + ": DynamoDB on-demand $0.625 per million WRU (since the Nov 2024 cut)",
-    "ddb_per_m_rru": REFERENCE + ": DynamoDB on-demand $0.125 per million RRU (since the Nov 2024 cut)",
-    "eventbridge_per_m_custom_events": REFERENCE + ": EventBridge custom events $1.00 per million",
-    "eventbridge_per_m_api_destination_invocations": REFERENCE + ": API Destinations $0.20 per million invocations",
+CHECKED = "2026-12-02"
+REFERENCE = "../shared/reference/webhook-systems.md (Aug 2026)"
+PRICES_AS_OF = f"us-east-1 list prices re-checked {CHECKED}, sources in bench/cost.py; live AWS pages not fetched"
+# name -> (USD, the tier/quota the price holds for, source(s) it was re-checked against)
+PRICE_SOURCES: dict[str, tuple[float, str, str]] = {
+    "apigw_rest_per_m_requests": (
+        3.50, "REST API, first 333 M requests/month (then $2.80, $2.38, $1.51)",
+        f"{REFERENCE}; AWS whitepaper 'Best Practices for Designing Amazon API Gateway Private APIs', "
+        "Cost optimization, Table 4 (docs.aws.amazon.com)"),
+    "apigw_http_per_m_requests": (
+        1.00, "HTTP API, first 300 M requests/month (then $0.90), metered in 512 KB increments",
+        f"{REFERENCE}; the same whitepaper table"),
+    "lambda_arm64_per_gb_s": (
+        0.0000133334, "arm64 duration, first 7.5 G GB-s/month (then $0.0000120001)",
+        "aws.amazon.com/lambda/pricing as quoted by cloudchipr.com 'AWS Lambda Pricing Breakdown' (2024); "
+        "not in the reference"),
+    "lambda_per_m_requests": (0.20, "requests, any architecture", REFERENCE),
+    "sns_per_m_publishes": (
+        0.50, "standard topic; each 64 KB chunk of a (batch) publish = 1 request", REFERENCE),
+    "sns_to_sqs_delivery": (
+        0.0, "SNS charges nothing for deliveries to SQS (the SQS side: PLATFORM_SQS_PER_EVENT_PER_ENDPOINT)",
+        "aws.amazon.com/sns/pricing (not re-read this time; no stored copy says otherwise)"),
+    "sqs_per_m_requests": (
+        0.40, "standard queue, first 100 G requests/month; each 64 KB chunk = 1 request",
+        f"{REFERENCE}; cloudburn.io 'Amazon SQS Pricing' (Mar 2026)"),
+    "ddb_per_m_wru": (0.625, "on-demand write request units, since the 1 Nov 2024 cut (was $1.25)",
+                      f"{REFERENCE}; airbyte.com 'Amazon DynamoDB Pricing' (Jul 2025)"),
+    "ddb_per_m_rru": (0.125, "on-demand read request units, since the 1 Nov 2024 cut (was $0.25)",
+                      f"{REFERENCE}; airbyte.com (Jul 2025)"),
+    "eventbridge_per_m_custom_events": (
+        1.00, "PutEvents custom events, each 64 KB chunk = 1 event",
+        f"{REFERENCE}; cloudburn.io 'Amazon EventBridge Pricing' (Mar 2026)"),
+    "eventbridge_per_m_api_destination_invocations": (
+        0.20, "API destination invocations", f"{REFERENCE}; cloudburn.io (Mar 2026)"),
 }
-PRICES = {
-    "apigw_rest_per_m_requests": 3.50,        # REST API, first 333 M requests/month
-    "lambda_arm64_per_gb_s": 0.0000133334,    # arm64, first 7.5 G GB-s/month
-    "lambda_per_m_requests": 0.20,
-    "sns_per_m_publishes": 0.50,              # standard topic; each 64 KB chunk of a (batch) publish = 1
-    "sns_to_sqs_delivery": 0.0,               # SNS: no charge for deliveries to SQS
-    "sqs_per_m_requests": 0.40,               # standard queue, each 64 KB chunk = 1 request
-    "ddb_per_m_wru": 0.625,                   # on-demand write request units
-    "ddb_per_m_rru": 0.125,                   # on-demand read request units
-    "eventbridge_per_m_custom_events": 1.00,  # PutEvents, 64 KB chunks
-    "eventbridge_per_m_api_destination_invocations": 0.20,
-}
+PRICES = {name: value for name, (value, _, _) in PRICE_SOURCES.items()}
 INGEST_MEMORY_GB = 0.5    # resources.INGEST_FUNCTION.memory_mb = 512
 DELIVERY_MEMORY_GB = 1.0  # resources.DELIVERY_FUNCTION.memory_mb = 1024
 # SQS requests per event per endpoint that our code does not make but the bill has (assumptions):
@@ -108,7 +118,9 @@ def model(part2: dict, part1: dict | None) -> dict:
             row["receiver"] = "50 ms"
             rows.append(row)
     return {
-        "prices": PRICES, "prices_as_of": PRICES_AS_OF, "prices_sources": PRICE_SOURCES,
+        "prices": PRICES, "prices_as_of": PRICES_AS_OF,
+        "price_sources": {k: {"usd": v, "holds_for": t, "checked": CHECKED, "source": src}
+                          for k, (v, t, src) in PRICE_SOURCES.items()},
         "assumptions": {
             "ingest_memory_gb": INGEST_MEMORY_GB, "delivery_memory_gb": DELIVERY_MEMORY_GB,
             "delivery_batch": DELIVERY_BATCH,

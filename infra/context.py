@@ -45,6 +45,16 @@ def _reserved(key: str, value: object) -> int:
     return int(text)
 
 
+def _zones(value: object) -> int:
+    """How many availability zones (so NAT gateways and Elastic IPs) static egress uses: 1 or 2
+    (the stack is environment-agnostic, and CDK knows two zones of such a stack)."""
+    text = str(value).strip()
+    if isinstance(value, bool) or text not in {"1", "2"}:
+        raise ValueError(f"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP per zone; "
+                         f"2 keeps delivery going when a zone fails (got {value!r})")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class StackSettings:
     prefix: str = r.DEFAULT_PREFIX
@@ -59,6 +69,12 @@ class StackSettings:
     # unreserved executions above its reservations that Lambda requires; docs/deploy.md).
     ingest_reserved_concurrency: int = 0
     delivery_reserved_concurrency: int = 0
+    # Static egress IPs: delivery in a VPC whose NAT gateways (one per zone) have Elastic IPs
+    # (infra/egress.py; costs in docs/deploy.md). Off by default.
+    static_egress_ips: bool = False
+    static_egress_zones: int = 2
+    # Ingest accepts an event type the catalog lacks, creating it in accept mode (docs/catalog.md).
+    accept_unknown_event_types: bool = False
 
     def reserved_concurrency(self, function: r.Function) -> int | None:
         """The reservation for one of the stack's functions; None leaves it in the unreserved pool."""
@@ -95,6 +111,9 @@ class StackSettings:
             ingest_reserved_concurrency=_reserved("ingestReservedConcurrency", get("ingestReservedConcurrency", 0)),
             delivery_reserved_concurrency=_reserved("deliveryReservedConcurrency",
                                                     get("deliveryReservedConcurrency", 0)),
+            static_egress_ips=_bool(get("staticEgressIps", False)),
+            static_egress_zones=_zones(get("staticEgressZones", 2)),
+            accept_unknown_event_types=_bool(get("acceptUnknownEventTypes", False)),
         )
         if settings.log_level not in LOG_LEVELS:
             raise ValueError(f"context logLevel must be one of {sorted(LOG_LEVELS)}")

@@ -22,6 +22,7 @@ from constructs import Construct, IConstruct
 
 from infra import bundling
 from infra.context import StackSettings
+from infra.egress import StaticEgress
 from infra.secrets_key import OPEN_ACTIONS, SEAL_ACTIONS, SecretsKey
 from litestore_webhooks import resources as r
 
@@ -45,7 +46,11 @@ INGEST_TABLES = (
     # claim (conditional put), release after a failed publish, confirm (25 per batch write)
     TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
     TableAccess(r.EVENTS_TABLE, ("dynamodb:BatchWriteItem",)),
+    # the catalog's stamp per request (GetItem), its types after a change (Query)
+    TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:GetItem", "dynamodb:Query")),
 )
+# With acceptUnknownEventTypes, ingest records a type on first sight: type, version, stamp in one transaction.
+INGEST_FIRST_SIGHT = TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 DELIVERY_TABLES = (
     # load the endpoint; failure streak and auto-pause
     TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:UpdateItem")),
@@ -61,7 +66,13 @@ ADMIN_TABLES = (
                                       "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
     TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem",), index_queries=("byDay",)),  # show; replay by day
     TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:Query", "dynamodb:BatchWriteItem"), index_queries=("byEvent",)),
+    # the catalog: read (stamp, types, history); written in transactions (type, version, stamp, tombstone);
+    # a deleted type's history removed in batches
+    TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
 )
+# The deploy-time seed (infra/catalog_seed.py): reads the types and tombstones, writes missing seeded types.
+SEED_TABLES = (TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),)
 
 # Queue actions. The admin function manages endpoint queues, sends to them (redrive, resend,
 # replay) and browses and purges dead-letter queues; delivery re-sends with a delay (retries) and
@@ -147,7 +158,12 @@ class Pipeline(Construct):
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            **({r.ACCEPT_UNKNOWN_ENV: "1"} if settings.accept_unknown_event_types else {}),
         }
+        # --- Static egress IPs (off by default): the delivery function in a VPC of its own ----
+        self.egress = (StaticEgress(self, "Egress", zones=settings.static_egress_zones)
+                       if settings.static_egress_ips else None)
+
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for spec in r.FUNCTIONS:
@@ -225,16 +241,29 @@ class Pipeline(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=self.settings.reserved_concurrency(spec),
+            **self._network(spec, role),
         )
-        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*".
+        # tracing=ACTIVE adds xray:PutTraceSegments/PutTelemetryRecords on "*"; static egress adds
+        # the network-interface actions Lambda calls with the delivery role (infra/egress.py).
+        in_vpc = self.egress is not None and spec is r.DELIVERY_FUNCTION
         acknowledge(
             role, "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'",
+            "X-Ray trace writes and list/describe calls without resource-level permissions need '*'"
+            + ("; so do the VPC network-interface calls Lambda makes with this role (AWSLambdaVPCAccessExecutionRole's"
+               " actions)" if in_vpc else ""),
         )
         self.roles[spec.construct_id] = role
         return fn
 
-    def _grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
+    def _network(self, spec: r.Function, role: iam.Role) -> dict:
+        """VPC settings for the delivery function when static egress IPs are on; none otherwise."""
+        if self.egress is None or spec is not r.DELIVERY_FUNCTION:
+            return {}
+        self.egress.grant_network_interfaces(role)  # before the function: Lambda checks them on create
+        return {"vpc": self.egress.vpc, "vpc_subnets": self.egress.subnets,
+                "security_groups": [self.egress.security_group], "allow_public_subnet": False}
+
+    def grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
         for grant in access:
             table = self.tables[grant.table.construct_id]
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(grant.actions), resources=[table.table_arn]))
@@ -281,11 +310,13 @@ class Pipeline(Construct):
     def _grant_ingest(self) -> None:
         role = self.roles[r.INGEST_FUNCTION.construct_id]
         role.add_to_principal_policy(self._publish_statement())
-        self._grant_tables(role, INGEST_TABLES)
+        self.grant_tables(role, INGEST_TABLES)
+        if self.settings.accept_unknown_event_types:
+            self.grant_tables(role, (INGEST_FIRST_SIGHT,))
 
     def _grant_delivery(self) -> None:
         role = self.roles[r.DELIVERY_FUNCTION.construct_id]
-        self._grant_tables(role, DELIVERY_TABLES)
+        self.grant_tables(role, DELIVERY_TABLES)
         role.add_to_principal_policy(self._queue_statement(DELIVERY_QUEUE_ACTIONS))
         role.add_to_principal_policy(self.mapping_statement(DELIVERY_MAPPING_ACTIONS))
         self.ack_queue_patterns(role)
@@ -293,7 +324,7 @@ class Pipeline(Construct):
 
     def _grant_admin(self) -> None:
         role = self.roles[r.ADMIN_FUNCTION.construct_id]
-        self._grant_tables(role, ADMIN_TABLES)
+        self.grant_tables(role, ADMIN_TABLES)
         role.add_to_principal_policy(self._queue_statement(ADMIN_QUEUE_ACTIONS))
         role.add_to_principal_policy(self._queue_statement(ADMIN_DEAD_LETTER_ACTIONS, dead_letter_queues_only=True))
         # Subscribe: only this topic, only SQS, only endpoint queues under the prefix.

@@ -1,9 +1,10 @@
 """The CDK stack, synthesized once per module (bundling skipped), asserted resource by resource.
 
-Three stacks share one App and one synth: the default stack (cdk.json context), a dev stack
-(prefix "lsw-dev", destroyData=true, alarmEmail set, reserved concurrency for ingest and delivery)
-and one with the longest prefix allowed (50 characters). cdk-nag (AwsSolutions) runs as a
-policy-validation plugin during that synth; cfn-lint runs on all three templates.
+Four stacks share one App and one synth: the default stack (cdk.json context), a dev stack
+(prefix "lsw-dev", destroyData=true, alarmEmail set, reserved concurrency for ingest and delivery),
+one with the longest prefix allowed (50 characters) and one with static egress IPs on (prefix
+"lsw-egress"). cdk-nag (AwsSolutions) runs as a policy-validation plugin during that synth;
+cfn-lint runs on all four templates.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from litestore_webhooks import resources as r  # noqa: E402
 
 DEV_PREFIX = "lsw-dev"
 LONGEST_PREFIX = "lsw-longest-".ljust(50, "x")
-PREFIXES = {"default": r.DEFAULT_PREFIX, "dev": DEV_PREFIX, "longest": LONGEST_PREFIX}
+EGRESS_PREFIX = "lsw-egress"
+PREFIXES = {"default": r.DEFAULT_PREFIX, "dev": DEV_PREFIX, "longest": LONGEST_PREFIX, "egress": EGRESS_PREFIX}
 SERVICE = "litestore-webhooks"
 # cfn-lint checks ignored, with the reason:
 #   W3005: CDK adds an explicit DependsOn on a function's role although the GetAtt already
@@ -60,12 +62,15 @@ def synth(tmp_path_factory):
         settings=StackSettings(prefix=DEV_PREFIX, destroy_data=True, alarm_email="ops@example.com",
                                stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
                                log_retention_days=7, log_level="DEBUG",
-                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100),
+                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100,
+                               accept_unknown_event_types=True),
     )
     # the longest prefix context/resources allow: cfn-lint checks every name made from it
     longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
+    egress = LitestoreWebhooksStack(app, stack_name(EGRESS_PREFIX),
+                                    settings=StackSettings(prefix=EGRESS_PREFIX, static_egress_ips=True))
     assembly = app.synth()  # raises if cdk-nag reports an unacknowledged error
-    stacks = {"default": default, "dev": dev, "longest": longest}
+    stacks = {"default": default, "dev": dev, "longest": longest, "egress": egress}
     templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
     return {
         "outdir": outdir,
@@ -164,10 +169,10 @@ def test_every_resource_is_accounted_for(t):
     n_admin += len(api_mod.PUBLIC_ROUTES) + len(api_mod.CONSOLE_ROUTES)  # also the admin function's
     expected = {
         "AWS::DynamoDB::Table": len(r.TABLES),
-        "AWS::Lambda::Function": len(r.FUNCTIONS) + 1,  # + stack-delete cleanup
-        "AWS::Logs::LogGroup": len(r.FUNCTIONS) + 2,  # + cleanup + API access logs
-        "AWS::IAM::Role": len(r.FUNCTIONS) + 2,  # + cleanup + API Gateway CloudWatch role
-        "AWS::IAM::Policy": len(r.FUNCTIONS) + 1,
+        "AWS::Lambda::Function": len(r.FUNCTIONS) + 2,  # + stack-delete cleanup + catalog seed
+        "AWS::Logs::LogGroup": len(r.FUNCTIONS) + 3,  # + cleanup + catalog seed + API access logs
+        "AWS::IAM::Role": len(r.FUNCTIONS) + 3,  # + cleanup + catalog seed + API Gateway CloudWatch role
+        "AWS::IAM::Policy": len(r.FUNCTIONS) + 2,
         "AWS::SNS::Topic": 2,  # events + alarms
         "AWS::SNS::TopicPolicy": 2,
         "AWS::SNS::Subscription": 0,  # email only when alarmEmail is set
@@ -189,6 +194,7 @@ def test_every_resource_is_accounted_for(t):
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::CloudWatch::Alarm": 4 + 2 * len(r.FUNCTIONS) + 1,
         "Custom::LitestoreRuntimeCleanup": 1,
+        "Custom::LitestoreCatalogSeed": 1,
         "AWS::KMS::Key": 1,  # seals endpoint secrets
         "AWS::KMS::Alias": 1,
     }
@@ -477,6 +483,8 @@ def test_admin_iam(tpl):
         "events/index/byDay": {"dynamodb:Query"},
         "attempts": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
         "attempts/index/byEvent": {"dynamodb:Query"},
+        "event-types": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
     }
 
 
@@ -551,7 +559,31 @@ def test_ingest_iam(tpl):
     assert _tables_granted(tpl, stmts) == {
         "idempotency": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
         "events": {"dynamodb:BatchWriteItem"},
+        "event-types": {"dynamodb:GetItem", "dynamodb:Query"},  # the stamp per request, the types after a change
     }
+
+
+def test_ingest_may_record_first_sight_types_only_when_the_stack_accepts_unknown_types(synth, tpl):
+    dev = synth["json"]["dev"]  # deployed with acceptUnknownEventTypes
+    ingest_fn = function_id(dev, r.INGEST_FUNCTION, DEV_PREFIX)
+    table = f"${{{table_id(dev, r.EVENT_TYPES_TABLE, DEV_PREFIX)}.Arn}}"
+    granted = {a for st in statements_of(dev, role_of(dev, ingest_fn)) if table in res(st) for a in actions(st)}
+    assert granted == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert dev["Resources"][ingest_fn]["Properties"]["Environment"]["Variables"][r.ACCEPT_UNKNOWN_ENV] == "1"
+    default_fn = function_id(tpl, r.INGEST_FUNCTION)
+    assert r.ACCEPT_UNKNOWN_ENV not in tpl["Resources"][default_fn]["Properties"]["Environment"]["Variables"]
+
+
+def test_the_catalog_seed_runs_on_deploy_with_only_what_it_writes(tpl):
+    (seed,) = [v for v in tpl["Resources"].values() if v["Type"] == "Custom::LitestoreCatalogSeed"]
+    assert seed["Properties"]["TableName"] == {"Ref": table_id(tpl, r.EVENT_TYPES_TABLE)}
+    assert len(seed["Properties"]["SeedDigest"]) == 16
+    (fn_id,) = [k for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Lambda::Function"
+                and v["Properties"]["Handler"] == "litestore_webhooks.handlers.catalog_seed.handler"]
+    role = tpl["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    stmts = [s for v in tpl["Resources"].values() if v["Type"] == "AWS::IAM::Policy"
+             and {"Ref": role} in v["Properties"]["Roles"] for s in v["Properties"]["PolicyDocument"]["Statement"]]
+    assert _tables_granted(tpl, stmts) == {"event-types": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}}
 
 
 def test_index_grants_name_each_gsi(tpl):
@@ -605,7 +637,7 @@ def test_api_routes_and_auth(tpl):
         assert m["AuthorizationType"] == "CUSTOM" and m["AuthorizerId"] == {"Ref": authorizer_id}, route
         assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
     paths = {p for p, _ in methods}
-    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types",
+    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types", "/event-types/{proxy+}",
             "/dead-letters", "/dead-letters/{proxy+}", "/stats", "/portal/sessions", "/portal/key/rotate",
             "/openapi.json", "/docs", "/docs/{asset}", "/console", "/console/assets/{proxy+}",
             "/console/session", "/console/api/{proxy+}", "/events", "/events/batch"} == paths
@@ -821,6 +853,120 @@ def test_cleanup_custom_resource(tpl):
 
 
 # ---------------------------------------------------------------------------------------------
+# static egress IPs (context staticEgressIps)
+# ---------------------------------------------------------------------------------------------
+# Every EC2 resource the option may add: a VPC, its subnets and routes, an internet gateway, the
+# NAT gateways, their Elastic IPs and the delivery function's security group. Anything else
+# (VPC endpoints, peering, transit gateway, VPN, another network interface) would give the
+# delivery function something internal to reach by address.
+EGRESS_EC2_TYPES = {
+    "AWS::EC2::VPC": 1, "AWS::EC2::InternetGateway": 1, "AWS::EC2::VPCGatewayAttachment": 1,
+    "AWS::EC2::Subnet": 4, "AWS::EC2::RouteTable": 4, "AWS::EC2::SubnetRouteTableAssociation": 4,
+    "AWS::EC2::Route": 4, "AWS::EC2::NatGateway": 2, "AWS::EC2::EIP": 2, "AWS::EC2::SecurityGroup": 1,
+}
+
+
+def test_static_egress_is_off_by_default(synth):
+    for name in ("default", "dev", "longest"):
+        tpl = synth["json"][name]
+        assert not [k for k, v in tpl["Resources"].items() if v["Type"].startswith("AWS::EC2::")], name
+        assert not [k for k, v in resources(tpl, "AWS::Lambda::Function").items() if "VpcConfig" in v["Properties"]]
+        assert "EgressIps" not in tpl["Outputs"]
+        stmts = _stmts_in(tpl, r.DELIVERY_FUNCTION, PREFIXES[name])
+        assert not [a for s in stmts for a in actions(s) if a.startswith("ec2:")]
+
+
+def _stmts_in(tpl, spec, prefix):
+    return statements_of(tpl, role_of(tpl, function_id(tpl, spec, prefix)))
+
+
+def test_static_egress_adds_only_a_vpc_with_nat_gateways_and_elastic_ips(synth):
+    tpl = synth["json"]["egress"]
+    ec2 = {}
+    for v in tpl["Resources"].values():
+        if v["Type"].startswith("AWS::EC2::"):
+            ec2[v["Type"]] = ec2.get(v["Type"], 0) + 1
+    assert ec2 == EGRESS_EC2_TYPES
+    added = sum(EGRESS_EC2_TYPES.values())
+    assert len(tpl["Resources"]) == len(synth["json"]["default"]["Resources"]) + added
+    assert f"it adds {added} resources" in (ROOT / "README.md").read_text().replace("\n", " ")
+    # each NAT gateway has one of the stack's Elastic IPs, and the output lists exactly those
+    eips = sorted(resources(tpl, "AWS::EC2::EIP"))
+    assert sorted(n["Properties"]["AllocationId"]["Fn::GetAtt"][0]
+                  for n in resources(tpl, "AWS::EC2::NatGateway").values()) == eips
+    assert all(e["Properties"]["Domain"] == "vpc" for e in resources(tpl, "AWS::EC2::EIP").values())
+    assert tpl["Outputs"]["EgressIps"]["Value"] == {"Fn::Join": [",", [{"Ref": e} for e in eips]]}
+    assert "allowlist" in tpl["Outputs"]["EgressIps"]["Description"]
+
+
+def test_static_egress_puts_only_delivery_in_the_vpc_behind_the_nat_gateways(synth):
+    tpl = synth["json"]["egress"]
+    in_vpc = {k: v["Properties"]["VpcConfig"] for k, v in resources(tpl, "AWS::Lambda::Function").items()
+              if "VpcConfig" in v["Properties"]}
+    assert list(in_vpc) == [function_id(tpl, r.DELIVERY_FUNCTION, EGRESS_PREFIX)]
+    (config,) = in_vpc.values()
+    (group,) = resources(tpl, "AWS::EC2::SecurityGroup")
+    assert config["SecurityGroupIds"] == [{"Fn::GetAtt": [group, "GroupId"]}]
+    # the function's subnets route everything through a NAT gateway, and nothing else anywhere
+    routes = resources(tpl, "AWS::EC2::Route").values()
+    assert all(set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "NatGatewayId"}
+               or set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "GatewayId"} for rt in routes)
+    assert {rt["Properties"]["DestinationCidrBlock"] for rt in routes} == {"0.0.0.0/0"}
+    tables_of = {a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+                 for a in resources(tpl, "AWS::EC2::SubnetRouteTableAssociation").values()}
+    nat_routes = {rt["Properties"]["RouteTableId"]["Ref"] for rt in routes if "NatGatewayId" in rt["Properties"]}
+    assert {tables_of[s["Ref"]] for s in config["SubnetIds"]} == nat_routes and len(nat_routes) == 2
+    # nothing may connect in; out: TCP to the internet only
+    props = tpl["Resources"][group]["Properties"]
+    assert "SecurityGroupIngress" not in props
+    assert [(e["CidrIp"], e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] == [
+        ("0.0.0.0/0", "tcp", 1, 65535)]
+    assert not [v for v in resources(tpl, "AWS::EC2::Subnet").values() if v["Properties"].get("MapPublicIpOnLaunch")]
+
+
+def test_static_egress_grants_delivery_the_network_interface_calls_inline(synth):
+    """Lambda makes the function's network interfaces with its role: the actions of the managed
+    AWSLambdaVPCAccessExecutionRole, granted inline (no role carries a managed policy), before
+    the function is created."""
+    from infra.egress import VPC_ACCESS_ACTIONS
+
+    tpl, default = synth["json"]["egress"], synth["json"]["default"]
+    fn = function_id(tpl, r.DELIVERY_FUNCTION, EGRESS_PREFIX)
+    role = role_of(tpl, fn)
+    assert "ManagedPolicyArns" not in tpl["Resources"][role]["Properties"]
+    def grants(statements):  # (action, resource) pairs: CDK merges statements on the same resource
+        return {(a, flat(x)) for s in statements for a in actions(s)
+                for x in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+
+    with_vpc, without = grants(statements_of(tpl, role)), grants(_stmts(default, r.DELIVERY_FUNCTION))
+    assert {(a, x) for a, x in with_vpc if a.startswith("ec2:")} == {(a, "*") for a in VPC_ACCESS_ACTIONS}
+    prefixed = {(a, x.replace(EGRESS_PREFIX, r.DEFAULT_PREFIX)) for a, x in with_vpc if not a.startswith("ec2:")}
+    assert len(prefixed) == len(without)  # nothing else changes
+    (policy,) = [k for k, v in resources(tpl, "AWS::IAM::Policy").items() if {"Ref": role} in v["Properties"]["Roles"]]
+    assert policy in tpl["Resources"][fn]["DependsOn"]
+    for spec in r.FUNCTIONS:
+        if spec is not r.DELIVERY_FUNCTION:
+            assert not [a for s in _stmts_in(tpl, spec, EGRESS_PREFIX) for a in actions(s) if a.startswith("ec2:")]
+
+
+@pytest.mark.parametrize(("context", "expected"), [
+    ({}, (False, 2)),
+    ({"staticEgressIps": "true", "staticEgressZones": "1"}, (True, 1)),
+    ({"staticEgressIps": True, "staticEgressZones": 2}, (True, 2)),
+])
+def test_static_egress_context_values(context, expected):
+    settings = StackSettings.from_context(cdk.App(context=context).node)
+    assert (settings.static_egress_ips, settings.static_egress_zones) == expected
+
+
+@pytest.mark.parametrize("zones", [0, 3, "two", True])
+def test_static_egress_zones_out_of_range_says_what_to_set(zones):
+    with pytest.raises(ValueError, match=r"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP "
+                                         r"per zone; 2 keeps delivery going when a zone fails \(got "):
+        StackSettings.from_context(cdk.App(context={"staticEgressZones": zones}).node)
+
+
+# ---------------------------------------------------------------------------------------------
 # outputs
 # ---------------------------------------------------------------------------------------------
 def test_outputs(tpl):
@@ -870,11 +1016,12 @@ def test_the_pinned_cdk_cli_can_deploy_this_cloud_assembly(synth):
     assert proc.returncode == 0 and proc.stdout.startswith(version), proc.stdout + proc.stderr
 
 
-def test_deploy_md_explains_every_output(tpl):
+def test_deploy_md_explains_every_output(synth):
     first_cells = re.findall(r"^\| ([^|]+) \|", (ROOT / "docs" / "deploy.md").read_text(), re.M)
     documented = {name for cell in first_cells for name in re.findall(r"`(\w+)(?:…)?`", cell)}
-    named = {key for key in tpl["Outputs"] if not key.startswith("ApiRestApiEndpoint")}  # CDK's own, documented as such
-    assert named <= documented and "ApiRestApiEndpoint" in documented
+    for tpl in (synth["json"]["default"], synth["json"]["egress"]):  # EgressIps only with staticEgressIps
+        named = {key for key in tpl["Outputs"] if not key.startswith("ApiRestApiEndpoint")}  # CDK's own, documented
+        assert named <= documented and "ApiRestApiEndpoint" in documented
 
 
 def test_make_bootstrap_deploy_destroy_run_the_pinned_cli_after_a_region_check():
@@ -920,6 +1067,7 @@ def test_cdk_json():
     assert (ctx["stageName"], ctx["throttleRateLimit"], ctx["throttleBurstLimit"]) == ("v1", 100, 200)
     assert (ctx["logLevel"], ctx["destroyData"], ctx["logRetentionDays"]) == ("INFO", False, 30)
     assert (ctx["ingestReservedConcurrency"], ctx["deliveryReservedConcurrency"]) == (0, 0)
+    assert (ctx["staticEgressIps"], ctx["staticEgressZones"]) == (False, 2)
     assert "alarmEmail" in ctx
     flags = [k for k in ctx if k.startswith("@aws-cdk")]
     assert len(flags) > 50  # the recommended feature flags of `cdk init`

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -21,10 +22,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus
+from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.catalog import CATALOG
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
+from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 from litestore_webhooks.core.errors import ApiError, ValidationFailed, shown_key
 from litestore_webhooks.core.schema import MAX_PROBLEMS
 
@@ -51,6 +53,11 @@ class Item:
     def fail(self, error: ApiError) -> None:
         self.status, self.error = error.status, error
 
+    def catalog_says(self) -> dict[str, Any]:
+        """The schema version the event was checked against, and whether its type is deprecated."""
+        envelope = self.envelope
+        return {"version": envelope.version if envelope else None, "deprecated": bool(envelope and envelope.deprecated)}
+
     def result(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -58,6 +65,7 @@ class Item:
             "event": self.event,
             "status": self.status,
             "duplicate": self.duplicate,
+            **self.catalog_says(),
             "error": self.error.body()["error"] if self.error else None,
         }
 
@@ -73,17 +81,17 @@ def _unavailable(code: str, message: str) -> ApiError:
     return ApiError(503, code, message, {"retryable": True})
 
 
-def _validated(index: int, raw: Any) -> Item:
+def _validated(index: int, raw: Any, catalog: CatalogSnapshot) -> Item:
     given = raw if isinstance(raw, dict) else {}
     # Echo an invalid item's id and type only when well-formed: a batch result must stay small.
     given_id, given_event = given.get("id"), given.get("event")
     item = Item(
         index,
         given_id if isinstance(given_id, str) and ID_PATTERN.fullmatch(given_id) else None,
-        given_event if isinstance(given_event, str) and given_event in CATALOG else None,
+        given_event if isinstance(given_event, str) and given_event in catalog else None,
     )
     try:
-        envelope = build_envelope(raw)
+        envelope = build_envelope(raw, catalog)
     except ValidationFailed as exc:
         item.fail(exc)
         return item
@@ -97,8 +105,37 @@ def _validated(index: int, raw: Any) -> Item:
     return item
 
 
-def _accept(settings: Settings, store: Store, items: list[Item]) -> int:
+def catalog_of(settings: Settings, store: Store) -> tuple[CatalogStore, CatalogSnapshot]:
+    """The catalog this request checks its events against: one consistent read of the catalog's stamp
+    (the types themselves only when it moved), so a change the admin API answered applies here."""
+    catalog = CatalogStore(settings.event_types_table, store.ddb)
+    try:
+        return catalog, catalog.snapshot(accept_unknown=settings.accept_unknown_event_types)
+    except _AWS_ERRORS:
+        logger.exception("reading the event-type catalog failed")
+        raise _unavailable("catalog_unavailable", "could not read the event-type catalog; retry") from None
+
+
+def _first_sight(catalog: CatalogStore, items: list[Item]) -> None:
+    """Record the unknown types this request accepted (accept mode), once each; a type someone else
+    recorded meanwhile is theirs. A failed write is logged: the next event of the type tries again."""
+    from litestore_webhooks.core.event_types import lifecycle
+    from litestore_webhooks.core.event_types.errors import EventTypeExists
+
+    for name in dict.fromkeys(i.event for i in items if not i.error and i.envelope and i.envelope.first_sight):
+        try:
+            catalog.write(lifecycle.first_sight(str(name), now=datetime.now(timezone.utc)), None)
+            logger.info("event type accepted on first sight", extra={"event_type": name})
+        except EventTypeExists:
+            pass
+        except _AWS_ERRORS:
+            logger.exception("recording a first-sight event type failed", extra={"event_type": name})
+
+
+def _accept(settings: Settings, store: Store, items: list[Item], catalog: CatalogStore | None = None) -> int:
     """Claim, store and publish every still-valid item in place; returns how many were published."""
+    if catalog is not None:
+        _first_sight(catalog, items)
     token = secrets.token_urlsafe(16)
     first: dict[str, Item] = {}
     repeats: list[tuple[Item, Item]] = []
@@ -168,11 +205,13 @@ def _release(store: Store, items: list[Item], token: str, error: ApiError) -> No
 
 def accept_event(settings: Settings, store: Store, raw: Any) -> Outcome:
     """POST /events: 202 accepted, 200 duplicate, otherwise the item's error."""
-    item = _validated(0, raw)
-    published = _accept(settings, store, [item])
+    catalog, snapshot = catalog_of(settings, store)
+    item = _validated(0, raw, snapshot)
+    published = _accept(settings, store, [item], catalog)
     if item.error:
         raise item.error
-    return Outcome(item.status, {"id": item.id, "event": item.event, "duplicate": item.duplicate}, published)
+    body = {"id": item.id, "event": item.event, "duplicate": item.duplicate, **item.catalog_says()}
+    return Outcome(item.status, body, published)
 
 
 def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
@@ -191,8 +230,9 @@ def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
     if problems:
         raise ValidationFailed(problems)
 
-    items = [_validated(i, event) for i, event in enumerate(events)]
-    published = _accept(settings, store, items)
+    catalog, snapshot = catalog_of(settings, store)
+    items = [_validated(i, event, snapshot) for i, event in enumerate(events)]
+    published = _accept(settings, store, items, catalog)
     results = [item.result() for item in items]
     failures = [item for item in items if item.error]
     if not failures:

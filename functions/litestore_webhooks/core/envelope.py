@@ -10,14 +10,17 @@ import base64
 import heapq
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
-from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time, validate
+from litestore_webhooks.core.event_types.names import name_problem, unknown_type_message
+from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time
+
+if TYPE_CHECKING:
+    from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 
 # Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
 # least one letter or digit so "." / ".." cannot pose as path segments.
@@ -37,6 +40,11 @@ class Envelope:
     id: str
     timestamp: str
     data: dict[str, Any]
+    # What the catalog said (not on the wire): the schema version used, a deprecated type, and an
+    # unknown type accepted on first sight (the caller records it in the catalog).
+    version: int | None = field(default=None, compare=False)
+    deprecated: bool = field(default=False, compare=False)
+    first_sight: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Keys in the product document's order, which subscribers see on the wire."""
@@ -72,13 +80,14 @@ def _problem(path: str, message: str) -> dict[str, str]:
 
 def build_envelope(
     raw: Any,
+    catalog: CatalogSnapshot,
     *,
     now: datetime | None = None,
     max_skew_future: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(days=3650),
 ) -> Envelope:
-    """Validate a store's posted event and complete it; ValidationFailed lists every problem
-    (the first MAX_PROBLEMS of them).
+    """Validate a store's posted event against `catalog` and complete it; ValidationFailed lists
+    every problem (the first MAX_PROBLEMS of them).
 
     max_age (10 years) refuses only nonsense such as 0001 or 1970: the store may send an old event,
     such as the document's own 2024 test event or a backfill, and retention, replay and TTLs all
@@ -95,8 +104,10 @@ def build_envelope(
         problems.append(_problem("event", "is required"))
     elif not isinstance(event, str):
         problems.append(_problem("event", "expected string"))
-    elif event not in catalog.CATALOG:
-        problems.append(_problem("event", catalog.unknown_type_message(event)))
+    elif event not in catalog and not catalog.accept_unknown:
+        problems.append(_problem("event", unknown_type_message(event, catalog.names)))
+    elif event not in catalog and (problem := name_problem(event)) is not None:
+        problems.append(_problem("event", f"unknown event type, and no name for a new one: {problem}"))
 
     event_id = raw.get("id")
     if event_id is None:
@@ -121,12 +132,14 @@ def build_envelope(
         timestamp = timestamp[: -len("+00:00")] + "Z"
 
     data = raw.get("data")
+    verdict = None
     if "data" not in raw:
         problems.append(_problem("data", "is required"))
-    else:
-        known = isinstance(event, str) and event in catalog.CATALOG
-        schema = catalog.CATALOG[event].schema if known else {"type": "object"}
-        problems.extend(validate(data, schema, "data"))
+    elif isinstance(event, str) and not any(p["path"] == "event" for p in problems):
+        verdict = catalog.check(event, data)
+        problems.extend(verdict.problems)
+    elif not isinstance(data, dict):
+        problems.append(_problem("data", "expected object"))
 
     # The first MAX_PROBLEMS unknown keys in sorted order, without sorting them all.
     unknown = heapq.nsmallest(MAX_PROBLEMS, (k for k in raw if k not in _FIELDS))
@@ -134,4 +147,6 @@ def build_envelope(
 
     if problems:
         raise ValidationFailed(problems[:MAX_PROBLEMS])
-    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data)
+    assert verdict is not None
+    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data, version=verdict.version,
+                    deprecated=verdict.deprecated, first_sight=verdict.first_sight)

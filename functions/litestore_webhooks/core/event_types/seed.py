@@ -1,6 +1,6 @@
 """The product document's 11 event types as seed data, and merging a seed into a stored catalog.
 
-The seed is core/event_types.json (the one copy; core/catalog.py reads it too). Every seeded type is
+The seed is core/event_types.json (the one copy). Every seeded type is
 marked `document`, except `order.updated`, which the document names but never shows: `derived`.
 A stored type carries the digest of the seed it was written from; while its content still hashes to
 that digest nobody edited it, so a newer seed may replace it. An operator's edit, or a delete
