@@ -1,7 +1,9 @@
 """The event catalog: which event types exist, what their `data` must look like, and how
 subscription patterns ("*", "order.*", exact names) select them.
 
-The catalog is data (event_types.json) so the API, docs and tests all read one source.
+The catalog is data (event_types.json) so the API, docs and tests all read one source. The
+system's own operational types (`webhooks.*`, core/event_types/system.py) are in `SYSTEM`: endpoints
+subscribe to them, publishers cannot send them, and `*` does not select them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
+from litestore_webhooks.core.event_types.system import SYSTEM_TYPES, is_operational
 from litestore_webhooks.core.schema import validate
 
 WILDCARD = "*"
@@ -36,7 +39,12 @@ def _load() -> dict[str, EventType]:
 
 
 CATALOG: dict[str, EventType] = _load()
+SYSTEM: dict[str, EventType] = {
+    t["name"]: EventType(t["name"], t["description"], t["schema"], t["examples"][0]) for t in SYSTEM_TYPES
+}
 _NAMESPACES = frozenset(name.split(".", 1)[0] for name in CATALOG)
+# Subscribable prefixes of the operational types: webhooks.*, webhooks.endpoint.*, ...
+_SYSTEM_PREFIXES = frozenset(".".join(name.split(".")[:n]) for name in SYSTEM for n in range(1, name.count(".") + 1))
 
 
 def event_names() -> list[str]:
@@ -66,9 +74,10 @@ def validate_data(name: str, data: Any) -> list[dict[str, str]]:
 
 
 def matches(pattern: str, name: str) -> bool:
-    """Whether subscription `pattern` ("*", "namespace.*" or an exact name) selects event `name`."""
+    """Whether subscription `pattern` ("*", "namespace.*" or an exact name) selects event `name`;
+    "*" selects every type but the operational ones."""
     if pattern == WILDCARD:
-        return True
+        return not is_operational(name)  # operational events are subscribed to by name
     if pattern.endswith(".*"):
         return name.startswith(pattern[:-1])
     return pattern == name
@@ -77,10 +86,10 @@ def matches(pattern: str, name: str) -> bool:
 def _pattern_problem(pattern: Any) -> str | None:
     if not isinstance(pattern, str):
         return "expected string"
-    if pattern == WILDCARD or pattern in CATALOG:
+    if pattern == WILDCARD or pattern in CATALOG or pattern in SYSTEM:
         return None
     if pattern.endswith(".*"):
-        if pattern[:-2] in _NAMESPACES:
+        if pattern[:-2] in _NAMESPACES or pattern[:-2] in _SYSTEM_PREFIXES:
             return None
         return f"no event type in namespace {pattern[:-2]!r}; namespaces: {', '.join(sorted(_NAMESPACES))}"
     return unknown_type_message(pattern)

@@ -10,6 +10,7 @@ import base64
 import heapq
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
+from litestore_webhooks.core.event_types.system import is_operational
 from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time, validate
 
 # Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
@@ -76,6 +78,7 @@ def build_envelope(
     now: datetime | None = None,
     max_skew_future: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(days=3650),
+    types: Mapping[str, catalog.EventType] = catalog.CATALOG,
 ) -> Envelope:
     """Validate a store's posted event and complete it; ValidationFailed lists every problem
     (the first MAX_PROBLEMS of them).
@@ -83,7 +86,8 @@ def build_envelope(
     max_age (10 years) refuses only nonsense such as 0001 or 1970: the store may send an old event,
     such as the document's own 2024 test event or a backfill, and retention, replay and TTLs all
     count from when we received it, not from its timestamp.
-    `now` must be timezone-aware.
+    `now` must be timezone-aware. `types`: what may be sent (publishers: the catalog; the
+    system's own operational events: catalog.SYSTEM, operational.py).
     """
     if not isinstance(raw, dict):
         raise ValidationFailed([_problem("", "expected object")])
@@ -95,7 +99,10 @@ def build_envelope(
         problems.append(_problem("event", "is required"))
     elif not isinstance(event, str):
         problems.append(_problem("event", "expected string"))
-    elif event not in catalog.CATALOG:
+    elif event not in types and is_operational(event):
+        problems.append(_problem("event", f"{event!r:.100} is in the webhooks.* namespace, reserved for the "
+                                          "system's own operational events: publish under your own namespace"))
+    elif event not in types:
         problems.append(_problem("event", catalog.unknown_type_message(event)))
 
     event_id = raw.get("id")
@@ -124,8 +131,8 @@ def build_envelope(
     if "data" not in raw:
         problems.append(_problem("data", "is required"))
     else:
-        known = isinstance(event, str) and event in catalog.CATALOG
-        schema = catalog.CATALOG[event].schema if known else {"type": "object"}
+        known = isinstance(event, str) and event in types
+        schema = types[event].schema if known else {"type": "object"}
         problems.extend(validate(data, schema, "data"))
 
     # The first MAX_PROBLEMS unknown keys in sorted order, without sorting them all.
