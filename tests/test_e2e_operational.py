@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 
-from litestore_webhooks import verify
-from litestore_webhooks.core.event_types import system
 from tests.local_stack import FAST_RETRIES, attempts, dead_letters, event, poll, rt, scratch, settle  # noqa: F401
 from tests.receivers import Reply
 from tests.test_local_runtime import admin, ingest
 from tests.test_reliability_faults import Faults
+
+from litestore_webhooks import verify
+from litestore_webhooks.core.event_types import system
 
 OPS_SECRET = "whsec_" + "b3BlcmF0aW9uYWwtZXZlbnRzLXNlY3JldC0xMjM0"
 
@@ -128,3 +129,18 @@ def test_a_failed_operational_event_does_not_fail_the_operators_request(rt, scra
     later = scratch.endpoint("lucky-endpoint", scratch.receiver().url(), ["order.*"])
     poll(lambda: _about(_ops(watcher_rx), system.ENDPOINT_CREATED, later["id"]), timeout=20, what="next created")
     assert not _about(_ops(watcher_rx), system.ENDPOINT_CREATED, made["id"])
+
+
+def test_an_endpoint_that_answers_410_is_reported_paused_as_gone(rt, scratch):  # noqa: F811
+    ops_rx = scratch.receiver()
+    scratch.endpoint("ops-gone-watch", ops_rx.url(), ["webhooks.*"], secret=OPS_SECRET)
+    gone = scratch.endpoint("orders-gone", scratch.receiver(default=Reply(410)).url(), ["order.*"])
+    assert ingest(rt, event("order.completed", "evt_ops_gone_1"))[0] == 202
+    paused = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_PAUSED, gone["id"]), timeout=20,
+                  what="webhooks.endpoint.paused (gone)")
+    assert {k: paused[0]["data"][k] for k in ("reason", "lastStatus")} == {"reason": "gone", "lastStatus": 410}
+    dead = poll(lambda: _about(_ops(ops_rx), system.DELIVERY_DEAD_LETTERED, gone["id"]), timeout=20,
+                what="webhooks.delivery.dead_lettered (gone)")
+    assert dead[0]["data"]["reason"] == "gone"
+    status, shown = admin(rt, "GET", f"/endpoints/{gone['id']}")
+    assert (shown["active"], shown["pausedReason"]) == (False, "gone")

@@ -50,6 +50,7 @@ def reports_on(endpoint: Endpoint, event_type: str | None = None) -> bool:
 
 def publish(settings: Settings, store: Store, event_type: str, data: dict[str, Any]) -> bool:
     """Publish one operational event; False (logged, counted) when it could not be. Never raises."""
+    error: Exception | None
     try:
         item = ingest.publish_operational(settings, store, {"event": event_type, "data": _present(data)})
         error = item.error
