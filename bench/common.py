@@ -73,9 +73,9 @@ def r3(x: float) -> float:
 
 # -- events ------------------------------------------------------------------------------
 def example_data() -> dict[str, Any]:
-    from litestore_webhooks.core import catalog
+    from litestore_webhooks.core.event_types.seed import seed_drafts
 
-    return catalog.get(EVENT_TYPE).example["data"]
+    return next(draft.examples[0]["data"] for draft, _ in seed_drafts() if draft.name == EVENT_TYPE)
 
 
 def new_envelope(data: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,26 +1,54 @@
 """Part 3: cost per million events, from the measured calls (part 2) and handler durations.
 
-Public us-east-1 list prices as written below: the 2025 list prices. They were NOT re-read
-from the live pricing pages when this file was written; check them before quoting. Lambda bills each invocation's duration rounded UP to 1 ms.
+Public us-east-1 list prices, each with the tier or quota it holds for, where it was re-checked
+and when (PRICE_SOURCES). Re-checked 2026-12-02 against the project's reference
+(../shared/reference/webhook-systems.md, "AWS facts that bound the design", Aug 2026) and the
+dated public pages named below; the live AWS pricing pages were not fetched from this machine,
+so the table says "re-checked against ..." and not "live". Free tiers are left out (a bill at
+a million events a month is past them or close to it). Lambda bills each invocation's duration
+rounded UP to 1 ms.
 """
 
 from __future__ import annotations
 
 import math
 
-PRICES_AS_OF = "2025 us-east-1 list prices, not re-verified against live pages"
-PRICES = {
-    "apigw_rest_per_m_requests": 3.50,        # REST API, first 333 M requests/month
-    "lambda_arm64_per_gb_s": 0.0000133334,    # arm64, first 7.5 G GB-s/month
-    "lambda_per_m_requests": 0.20,
-    "sns_per_m_publishes": 0.50,              # standard topic; each 64 KB chunk of a (batch) publish = 1
-    "sns_to_sqs_delivery": 0.0,               # SNS: no charge for deliveries to SQS
-    "sqs_per_m_requests": 0.40,               # standard queue, each 64 KB chunk = 1 request
-    "ddb_per_m_wru": 0.625,                   # on-demand write request units
-    "ddb_per_m_rru": 0.125,                   # on-demand read request units
-    "eventbridge_per_m_custom_events": 1.00,  # PutEvents, 64 KB chunks
-    "eventbridge_per_m_api_destination_invocations": 0.20,
+CHECKED = "2026-12-02"
+REFERENCE = "../shared/reference/webhook-systems.md (Aug 2026)"
+PRICES_AS_OF = f"us-east-1 list prices re-checked {CHECKED}, sources in bench/cost.py; live AWS pages not fetched"
+# name -> (USD, the tier/quota the price holds for, source(s) it was re-checked against)
+PRICE_SOURCES: dict[str, tuple[float, str, str]] = {
+    "apigw_rest_per_m_requests": (
+        3.50, "REST API, first 333 M requests/month (then $2.80, $2.38, $1.51)",
+        f"{REFERENCE}; AWS whitepaper 'Best Practices for Designing Amazon API Gateway Private APIs', "
+        "Cost optimization, Table 4 (docs.aws.amazon.com)"),
+    "apigw_http_per_m_requests": (
+        1.00, "HTTP API, first 300 M requests/month (then $0.90), metered in 512 KB increments",
+        f"{REFERENCE}; the same whitepaper table"),
+    "lambda_arm64_per_gb_s": (
+        0.0000133334, "arm64 duration, first 7.5 G GB-s/month (then $0.0000120001)",
+        "aws.amazon.com/lambda/pricing as quoted by cloudchipr.com 'AWS Lambda Pricing Breakdown' (2024); "
+        "not in the reference"),
+    "lambda_per_m_requests": (0.20, "requests, any architecture", REFERENCE),
+    "sns_per_m_publishes": (
+        0.50, "standard topic; each 64 KB chunk of a (batch) publish = 1 request", REFERENCE),
+    "sns_to_sqs_delivery": (
+        0.0, "SNS charges nothing for deliveries to SQS (the SQS side: PLATFORM_SQS_PER_EVENT_PER_ENDPOINT)",
+        "aws.amazon.com/sns/pricing (not re-read this time; no stored copy says otherwise)"),
+    "sqs_per_m_requests": (
+        0.40, "standard queue, first 100 G requests/month; each 64 KB chunk = 1 request",
+        f"{REFERENCE}; cloudburn.io 'Amazon SQS Pricing' (Mar 2026)"),
+    "ddb_per_m_wru": (0.625, "on-demand write request units, since the 1 Nov 2024 cut (was $1.25)",
+                      f"{REFERENCE}; airbyte.com 'Amazon DynamoDB Pricing' (Jul 2025)"),
+    "ddb_per_m_rru": (0.125, "on-demand read request units, since the 1 Nov 2024 cut (was $0.25)",
+                      f"{REFERENCE}; airbyte.com (Jul 2025)"),
+    "eventbridge_per_m_custom_events": (
+        1.00, "PutEvents custom events, each 64 KB chunk = 1 event",
+        f"{REFERENCE}; cloudburn.io 'Amazon EventBridge Pricing' (Mar 2026)"),
+    "eventbridge_per_m_api_destination_invocations": (
+        0.20, "API destination invocations", f"{REFERENCE}; cloudburn.io (Mar 2026)"),
 }
+PRICES = {name: value for name, (value, _, _) in PRICE_SOURCES.items()}
 INGEST_MEMORY_GB = 0.5    # resources.INGEST_FUNCTION.memory_mb = 512
 DELIVERY_MEMORY_GB = 1.0  # resources.DELIVERY_FUNCTION.memory_mb = 1024
 # SQS requests per event per endpoint that our code does not make but the bill has (assumptions):
@@ -91,6 +119,8 @@ def model(part2: dict, part1: dict | None) -> dict:
             rows.append(row)
     return {
         "prices": PRICES, "prices_as_of": PRICES_AS_OF,
+        "price_sources": {k: {"usd": v, "holds_for": t, "checked": CHECKED, "source": src}
+                          for k, (v, t, src) in PRICE_SOURCES.items()},
         "assumptions": {
             "ingest_memory_gb": INGEST_MEMORY_GB, "delivery_memory_gb": DELIVERY_MEMORY_GB,
             "delivery_batch": DELIVERY_BATCH,

@@ -145,6 +145,14 @@ def table(res: dict) -> str:
             add(f"   {r['endpoints']:>9} {r['ingest']:>12} {r['receiver']:>8} | "
                 + " ".join(f"{r['lines'][k]:6.3f}" for k in keys)
                 + f" | {r['total']:6.3f} {r['total_without_api_gateway']:8.3f} | {r['eventbridge_api_destinations']:11.3f}")
+        pr = p3.get("prices") or {}
+        if "ddb_per_m_wru" in pr:
+            add(f"   prices: API Gateway REST ${pr['apigw_rest_per_m_requests']:.2f}/M (HTTP API "
+                f"${pr.get('apigw_http_per_m_requests', float('nan')):.2f}/M), Lambda ${pr['lambda_per_m_requests']:.2f}/M "
+                f"+ ${pr['lambda_arm64_per_gb_s']:.10f}/GB-s arm64, SNS ${pr['sns_per_m_publishes']:.2f}/M, "
+                f"SQS ${pr['sqs_per_m_requests']:.2f}/M, DynamoDB ${pr['ddb_per_m_wru']:.3f}/M WRU "
+                f"${pr['ddb_per_m_rru']:.3f}/M RRU, EventBridge ${pr['eventbridge_per_m_custom_events']:.2f}/M "
+                f"+ ${pr['eventbridge_per_m_api_destination_invocations']:.2f}/M per API destination")
     p4 = res.get("4_cold_start") or {}
     if "handlers" in p4:
         add("")

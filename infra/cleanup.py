@@ -26,6 +26,27 @@ TIMEOUT = Duration.minutes(10)
 SERVICE_TIMEOUT = Duration.seconds(TIMEOUT.to_seconds() + 60)
 
 
+def custom_resource_function(scope: Construct, pipeline: Pipeline, role: iam.Role, *, handler: str,
+                             description: str, timeout: Duration) -> lambda_.Function:
+    """The function behind one of the stack's custom resources: the shared code asset, its own role
+    and log group (ids "Logs" and "Function" under `scope`)."""
+    log_group = logs.LogGroup(
+        scope, "Logs", retention=pipeline.settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
+    )
+    return lambda_.Function(
+        scope, "Function",
+        description=description,
+        runtime=bundling.RUNTIME,
+        architecture=bundling.ARCHITECTURE,
+        handler=handler,
+        code=pipeline.code,
+        memory_size=256,
+        timeout=timeout,
+        role=role,
+        log_group=log_group,
+    )
+
+
 class RuntimeResourceCleanup(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, pipeline: Pipeline) -> None:
         super().__init__(scope, construct_id)
@@ -54,20 +75,9 @@ class RuntimeResourceCleanup(Construct):
                     "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix")
         pipeline.ack_mapping_pattern(role)
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.function = lambda_.Function(
-            self, "Function",
+        self.function = custom_resource_function(
+            self, pipeline, role, handler=HANDLER, timeout=TIMEOUT,
             description="Stack-delete cleanup of run-time endpoint queues, subscriptions, mappings",
-            runtime=bundling.RUNTIME,
-            architecture=bundling.ARCHITECTURE,
-            handler=HANDLER,
-            code=pipeline.code,
-            memory_size=256,
-            timeout=TIMEOUT,
-            role=role,
-            log_group=log_group,
         )
         self.resource = CustomResource(
             self, "Resource",

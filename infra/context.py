@@ -73,6 +73,8 @@ class StackSettings:
     # (infra/egress.py; costs in docs/deploy.md). Off by default.
     static_egress_ips: bool = False
     static_egress_zones: int = 2
+    # Ingest accepts an event type the catalog lacks, creating it in accept mode (docs/catalog.md).
+    accept_unknown_event_types: bool = False
 
     def reserved_concurrency(self, function: r.Function) -> int | None:
         """The reservation for one of the stack's functions; None leaves it in the unreserved pool."""
@@ -111,6 +113,7 @@ class StackSettings:
                                                     get("deliveryReservedConcurrency", 0)),
             static_egress_ips=_bool(get("staticEgressIps", False)),
             static_egress_zones=_zones(get("staticEgressZones", 2)),
+            accept_unknown_event_types=_bool(get("acceptUnknownEventTypes", False)),
         )
         if settings.log_level not in LOG_LEVELS:
             raise ValueError(f"context logLevel must be one of {sorted(LOG_LEVELS)}")

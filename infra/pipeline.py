@@ -46,7 +46,11 @@ INGEST_TABLES = (
     # claim (conditional put), release after a failed publish, confirm (25 per batch write)
     TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
     TableAccess(r.EVENTS_TABLE, ("dynamodb:BatchWriteItem",)),
+    # the catalog's stamp per request (GetItem), its types after a change (Query)
+    TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:GetItem", "dynamodb:Query")),
 )
+# With acceptUnknownEventTypes, ingest records a type on first sight: type, version, stamp in one transaction.
+INGEST_FIRST_SIGHT = TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 DELIVERY_TABLES = (
     # load the endpoint; failure streak and auto-pause
     TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:UpdateItem")),
@@ -64,7 +68,13 @@ ADMIN_TABLES = (
     # show; replay by day; store operational events
     TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem", "dynamodb:BatchWriteItem"), index_queries=("byDay",)),
     TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:Query", "dynamodb:BatchWriteItem"), index_queries=("byEvent",)),
+    # the catalog: read (stamp, types, history); written in transactions (type, version, stamp, tombstone);
+    # a deleted type's history removed in batches
+    TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
 )
+# The deploy-time seed (infra/catalog_seed.py): reads the types and tombstones, writes missing seeded types.
+SEED_TABLES = (TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),)
 
 # Queue actions. The admin function manages endpoint queues, sends to them (redrive, resend,
 # replay) and browses and purges dead-letter queues; delivery re-sends with a delay (retries) and
@@ -150,6 +160,7 @@ class Pipeline(Construct):
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            **({r.ACCEPT_UNKNOWN_ENV: "1"} if settings.accept_unknown_event_types else {}),
         }
         # --- Static egress IPs (off by default): the delivery function in a VPC of its own ----
         self.egress = (StaticEgress(self, "Egress", zones=settings.static_egress_zones)
@@ -254,7 +265,7 @@ class Pipeline(Construct):
         return {"vpc": self.egress.vpc, "vpc_subnets": self.egress.subnets,
                 "security_groups": [self.egress.security_group], "allow_public_subnet": False}
 
-    def _grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
+    def grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
         for grant in access:
             table = self.tables[grant.table.construct_id]
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(grant.actions), resources=[table.table_arn]))
@@ -301,11 +312,13 @@ class Pipeline(Construct):
     def _grant_ingest(self) -> None:
         role = self.roles[r.INGEST_FUNCTION.construct_id]
         role.add_to_principal_policy(self._publish_statement())
-        self._grant_tables(role, INGEST_TABLES)
+        self.grant_tables(role, INGEST_TABLES)
+        if self.settings.accept_unknown_event_types:
+            self.grant_tables(role, (INGEST_FIRST_SIGHT,))
 
     def _grant_delivery(self) -> None:
         role = self.roles[r.DELIVERY_FUNCTION.construct_id]
-        self._grant_tables(role, DELIVERY_TABLES)
+        self.grant_tables(role, DELIVERY_TABLES)
         role.add_to_principal_policy(self._publish_statement())  # operational events (operational.py)
         role.add_to_principal_policy(self._queue_statement(DELIVERY_QUEUE_ACTIONS))
         role.add_to_principal_policy(self.mapping_statement(DELIVERY_MAPPING_ACTIONS))
@@ -314,7 +327,7 @@ class Pipeline(Construct):
 
     def _grant_admin(self) -> None:
         role = self.roles[r.ADMIN_FUNCTION.construct_id]
-        self._grant_tables(role, ADMIN_TABLES)
+        self.grant_tables(role, ADMIN_TABLES)
         role.add_to_principal_policy(self._publish_statement())  # operational events (operational.py)
         role.add_to_principal_policy(self._queue_statement(ADMIN_QUEUE_ACTIONS))
         role.add_to_principal_policy(self._queue_statement(ADMIN_DEAD_LETTER_ACTIONS, dead_letter_queues_only=True))

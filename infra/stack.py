@@ -1,4 +1,4 @@
-"""LitestoreWebhooksStack: pipeline + API + console key + observability + clean-destroy custom resource."""
+"""LitestoreWebhooksStack: pipeline + API + console key + observability + clean-destroy and catalog-seed custom resources."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import Api
+from infra.catalog_seed import CatalogSeed
 from infra.cleanup import RuntimeResourceCleanup
 from infra.console import ConsoleKey
 from infra.context import StackSettings
@@ -37,6 +38,7 @@ class LitestoreWebhooksStack(Stack):
         self.observability = Observability(self, "Observability", settings=self.settings,
                                            pipeline=self.pipeline, api=self.api)
         self.cleanup = RuntimeResourceCleanup(self, "RuntimeCleanup", pipeline=self.pipeline)
+        self.catalog_seed = CatalogSeed(self, "CatalogSeed", pipeline=self.pipeline)
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the REST API stage")
         rest_api = self.api.rest_api

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 
 # 40 empty arrays: more than 64 brackets (so the depth scan runs) at depth 3 (so it passes).
 _PAD = b"[]," * 40 + b"[]"

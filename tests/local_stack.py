@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.local.runtime import LocalRuntime
 from tests.receivers import Receiver, Reply
 from tests.test_local_runtime import admin

@@ -17,7 +17,7 @@ from litestore_webhooks import config
 from litestore_webhooks.admin import replay as replay_module
 from litestore_webhooks.aws import clients, event_sources, queues
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.core.endpoint import PreviousSecret, SigningSecrets
@@ -89,8 +89,10 @@ def error_code(body: dict) -> str:
 def test_event_types_lists_the_catalog(admin):
     status, body, _ = call("GET", "/event-types")
     assert status == 200
-    assert [t["name"] for t in body["data"]] == catalog.event_names()
-    assert set(body["data"][0]) == {"name", "description", "schema", "example"}
+    assert [t["name"] for t in body["data"]] == catalog.seeded_names()
+    first = body["data"][0]
+    assert {"name", "description", "schema", "examples", "mode", "origin", "version", "deprecated"} <= set(first)
+    assert first["examples"] == [catalog.get(first["name"]).example] and first["origin"] == "document"
 
 
 def test_openapi_document_validates_and_names_the_stage_as_server(admin):

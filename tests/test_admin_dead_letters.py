@@ -8,7 +8,7 @@ import pytest
 
 from admin_api import call
 from litestore_webhooks.aws import queues
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from test_admin import _attempt, admin, create, drain, error_code, resources, store  # noqa: F401 - fixture
 

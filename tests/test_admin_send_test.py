@@ -6,7 +6,7 @@ import json
 import logging
 
 from admin_api import call
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.signing import verify
 from receivers import Receiver, Reply
 from test_admin import admin, create, error_code  # noqa: F401 - fixture

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
 from litestore_webhooks.core.schema import MAX_PROBLEMS, validate
 

@@ -374,8 +374,13 @@ def test_events_show_attempts_and_resend(api, run):
 
 
 def test_event_types(api, run):
-    api.on("GET", "/event-types", {"data": [{"name": "review.created", "description": "A review", "schema": {}, "example": {}}]})
-    assert run("event-types")[1].splitlines()[1].split() == ["review.created", "A", "review"]
+    listed = {"name": "review.created", "description": "A review", "schema": {}, "examples": [], "version": 2,
+              "mode": "enforce", "origin": "document", "deprecated": True, "group": "Reviews"}
+    api.on("GET", "/event-types", {"data": [listed], "nextCursor": None})
+    lines = run("event-types", "list")[1].splitlines()
+    assert lines[0].split() == ["TYPE", "V", "MODE", "STATUS", "ORIGIN", "GROUP", "DESCRIPTION"]
+    assert lines[1].split() == ["review.created", "2", "enforce", "deprecated", "document", "Reviews", "A", "review"]
+    assert json.loads(run("--json", "event-types", "list")[1])["data"] == [listed]
 
 
 # -- dead letters and replay ---------------------------------------------------------------------
@@ -604,9 +609,9 @@ def test_local_uses_the_profile_the_runtime_writes(api, run):
     assert json.loads(path.read_text()) == {"url": api.url, "apiKey": API_KEY, "adminToken": "local-admin",
                                             "port": _port(api.url), "pid": os.getpid()}
     api.on("GET", "/event-types", {"data": []})
-    assert run("--local", "event-types", target=False)[0] == 0
-    assert run("--local", str(_port(api.url)), "event-types", target=False)[0] == 0
-    assert run(f"--local={_port(api.url)}", "event-types", target=False)[0] == 0
+    assert run("--local", "event-types", "list", target=False)[0] == 0
+    assert run("--local", str(_port(api.url)), "event-types", "list", target=False)[0] == 0
+    assert run(f"--local={_port(api.url)}", "event-types", "list", target=False)[0] == 0
     assert all(seen.headers["authorization"] == "Bearer local-admin" for seen in api.seen) and len(api.seen) == 3
     assert profile.remove_local_profile(path) and not path.exists()
 

@@ -92,7 +92,7 @@ def world(rt):
 
 
 def concrete(rule: str, endpoint_id: str, event_id: str) -> str:
-    return rule.replace("<endpoint_id>", endpoint_id).replace("<event_id>", event_id)
+    return rule.replace("<endpoint_id>", endpoint_id).replace("<event_id>", event_id).replace("<name>", "order.completed")
 
 
 def body_for(route: tuple[str, str], endpoint_id: str) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from litestore_webhooks.cli import profile
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.endpoint import subscribes
 from litestore_webhooks.demo import ENDPOINTS_FILE, quick_start
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from litestore_webhooks import verify
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from tests.local_stack import dead_letters, poll, rt, settle  # noqa: F401 - rt: the module-scoped runtime
 from tests.receivers import Receiver, Reply
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from litestore_webhooks import verify
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.endpoint import subscribes
 from tests.local_stack import (
     FAST_RETRIES,
@@ -158,8 +158,8 @@ def test_a_repeated_id_is_a_duplicate_and_delivered_once(rt, scratch):
     rx = scratch.receiver()
     ep = scratch.endpoint("dedup", rx.url(), ["user.registered"], secret=SECRET)
     sent = event("user.registered", "evt_dup_1")
-    assert ingest(rt, sent) == (202, {"id": sent["id"], "event": "user.registered", "duplicate": False})
-    assert ingest(rt, sent) == (200, {"id": sent["id"], "event": "user.registered", "duplicate": True})
+    assert ingest(rt, sent) == (202, {"id": sent["id"], "event": "user.registered", "duplicate": False, "version": 1, "deprecated": False})
+    assert ingest(rt, sent) == (200, {"id": sent["id"], "event": "user.registered", "duplicate": True, "version": 1, "deprecated": False})
     status, body = call(rt, "POST", "/events/batch", {"events": [sent]}, {"x-api-key": rt.api_key})
     assert status == 200, body
     rx.wait_for(1, timeout=15)

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from litestore_webhooks import verify
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.local.runtime import LocalRuntime
 from tests.receivers import Receiver
 from tests.test_local_runtime import admin, ingest

@@ -144,3 +144,23 @@ def test_an_endpoint_that_answers_410_is_reported_paused_as_gone(rt, scratch):  
     assert dead[0]["data"]["reason"] == "gone"
     status, shown = admin(rt, "GET", f"/endpoints/{gone['id']}")
     assert (shown["active"], shown["pausedReason"]) == (False, "gone")
+
+
+def test_the_stored_catalog_holds_the_system_types_and_filters_are_checked_against_it(rt, scratch):  # noqa: F811
+    """Seeded at local start with origin system (as at deploy): listed, subscribable by namespace wildcard at
+    any depth or by name, and neither changed nor deleted through the API."""
+    status, listed = admin(rt, "GET", "/event-types")
+    assert status == 200, listed
+    origins = {t["name"]: t["origin"] for t in listed["data"]}
+    names = [t["name"] for t in system.SYSTEM_TYPES]
+    assert {n: origins.get(n) for n in names} == dict.fromkeys(names, "system")
+    made = scratch.endpoint("ops-endpoint-events", scratch.receiver().url(),
+                            ["webhooks.endpoint.*", system.DELIVERY_DEAD_LETTERED])
+    assert made["events"] == ["webhooks.endpoint.*", system.DELIVERY_DEAD_LETTERED]
+    status, refused = admin(rt, "POST", "/endpoints", {"name": "ops-typo", "url": scratch.receiver().url(),
+                                                       "events": ["webhooks.endpoints.*"]})
+    assert status == 400 and "no event type in namespace 'webhooks.endpoints'" in refused["error"]["message"], refused
+    status, body = admin(rt, "PATCH", f"/event-types/{system.SECRET_ROTATED}", {"description": "Mine."})
+    assert (status, body["error"]["code"]) == (409, "system_event_type"), body
+    status, body = admin(rt, "DELETE", f"/event-types/{system.SECRET_ROTATED}")
+    assert (status, body["error"]["code"]) == (409, "system_event_type"), body

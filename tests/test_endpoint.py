@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.endpoint import (
     Endpoint,
     EndpointSpec,
@@ -61,9 +61,9 @@ def spec(**overrides: Any) -> dict[str, Any]:
     return {**copy.deepcopy(WEBHOOKS[0]), **overrides}
 
 
-def error_text(data: Any, **context: bool) -> str:
+def error_text(data: Any, **context: Any) -> str:
     with pytest.raises(ValidationError) as caught:
-        EndpointSpec.model_validate(data, context=context)
+        EndpointSpec.model_validate(data, context={"catalog": catalog.SNAPSHOT, **context})
     return str(caught.value)
 
 
@@ -164,6 +164,13 @@ def test_unknown_event_rejected_listing_known() -> None:
     assert "order.shipped" in text
     assert all(name in text for name in catalog.event_names())
     assert "namespaces" in error_text(spec(events=["shipping.*"]))
+
+
+def test_filters_are_checked_only_against_a_catalog_given() -> None:
+    """A stored endpoint (or a file the CLI reads before the API checks it) loads without the catalog."""
+    loaded = EndpointSpec.model_validate(spec(events=["order.shipped"]))
+    assert loaded.events == ["order.shipped"]
+    assert "at least one event type" in error_text(spec(events=[]), catalog=None)
 
 
 def test_events_deduplicated_in_order() -> None:

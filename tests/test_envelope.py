@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope, new_event_id
 from litestore_webhooks.core.errors import ValidationFailed
 
@@ -22,22 +22,22 @@ def example(name: str = "content.approved") -> dict:
 
 def problems(raw, **kwargs) -> list[dict]:
     with pytest.raises(ValidationFailed) as caught:
-        build_envelope(raw, now=NOW, **kwargs)
+        build_envelope(raw, catalog.SNAPSHOT, now=NOW, **kwargs)
     return caught.value.details
 
 
 @pytest.mark.parametrize("name", catalog.event_names())
 def test_document_examples_pass_through_unchanged(name):
-    assert build_envelope(example(name), now=NOW).to_dict() == example(name)
+    assert build_envelope(example(name), catalog.SNAPSHOT, now=NOW).to_dict() == example(name)
 
 
 def test_to_dict_key_order_matches_document():
-    envelope = build_envelope(example(), now=NOW)
+    envelope = build_envelope(example(), catalog.SNAPSHOT, now=NOW)
     assert list(envelope.to_dict()) == ["event", "id", "timestamp", "data"]
 
 
 def test_body_is_compact_canonical_json():
-    body = build_envelope(example("content.approved"), now=NOW).body()
+    body = build_envelope(example("content.approved"), catalog.SNAPSHOT, now=NOW).body()
     assert body == (
         b'{"event":"content.approved","id":"evt_content_approved_124","timestamp":"2024-01-15T11:00:00Z",'
         b'"data":{"contentId":"content-456","approvedBy":"admin-999","approvedAt":"2024-01-15T11:00:00Z",'
@@ -55,7 +55,7 @@ def test_id_generated_when_absent_or_null(raw_id):
         del raw["id"]
     else:
         raw["id"] = None
-    event_id = build_envelope(raw, now=NOW).id
+    event_id = build_envelope(raw, catalog.SNAPSHOT, now=NOW).id
     assert re.fullmatch(r"evt_[a-z2-7]{26}", event_id)
 
 
@@ -69,7 +69,7 @@ def test_new_event_ids_are_unique_and_valid():
 def test_valid_id_kept(event_id):
     raw = example()
     raw["id"] = event_id
-    assert build_envelope(raw, now=NOW).id == event_id
+    assert build_envelope(raw, catalog.SNAPSHOT, now=NOW).id == event_id
 
 
 @pytest.mark.parametrize(
@@ -95,20 +95,20 @@ def test_non_string_id_rejected():
 def test_z_timestamp_kept_byte_identical(timestamp):
     raw = example()
     raw["timestamp"] = timestamp
-    assert build_envelope(raw, now=NOW).timestamp == timestamp
+    assert build_envelope(raw, catalog.SNAPSHOT, now=NOW).timestamp == timestamp
 
 
 def test_plus_zero_offset_normalised_to_z():
     raw = example()
     raw["timestamp"] = "2024-01-15T11:00:00.250+00:00"
-    assert build_envelope(raw, now=NOW).timestamp == "2024-01-15T11:00:00.250Z"
+    assert build_envelope(raw, catalog.SNAPSHOT, now=NOW).timestamp == "2024-01-15T11:00:00.250Z"
 
 
 def test_timestamp_generated_when_absent():
     raw = example()
     del raw["timestamp"]
     now = datetime(2024, 1, 16, 9, 0, 1, 234567, tzinfo=timezone.utc)
-    assert build_envelope(raw, now=now).timestamp == "2024-01-16T09:00:01.234Z"
+    assert build_envelope(raw, catalog.SNAPSHOT, now=now).timestamp == "2024-01-16T09:00:01.234Z"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_old_timestamp_rejected():
     raw["timestamp"] = "2014-01-01T00:00:00Z"
     assert problems(raw) == [{"path": "timestamp", "message": "2014-01-01T00:00:00Z is more than 3650 days in the past"}]
     raw["timestamp"] = "2023-12-01T00:00:00Z"  # weeks old: a backfill or the document's test event, accepted
-    assert build_envelope(raw, now=NOW).timestamp == "2023-12-01T00:00:00Z"
+    assert build_envelope(raw, catalog.SNAPSHOT, now=NOW).timestamp == "2023-12-01T00:00:00Z"
 
 
 def test_window_is_configurable():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.event_types.compat import breaking_changes, check_change
 from litestore_webhooks.core.event_types.schemas import DataValidator
 

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.event_types import schemas
 from litestore_webhooks.core.event_types.schemas import (
     MAX_PROBLEMS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.event_types import lifecycle
 from litestore_webhooks.core.event_types.records import EventType, EventTypeDraft
 from litestore_webhooks.core.event_types.seed import content_digest, plan_seed, seed_drafts

@@ -37,16 +37,21 @@ EXAMPLES = 12  # per operation, mode and id source: ~15 s on an idle 2-core mach
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection)
 EVENT_ID = "evt_fuzz_1"
+EVENT_TYPE = "fuzz.target"
 
 
 @pytest.fixture
 def target(rt):
-    """A live endpoint (with a receiver) and a stored event, for the fuzzer's fixed-id runs (which delete it)."""
+    """A live endpoint (with a receiver), a stored event and an event type of the operator's, for the
+    fuzzer's fixed-id runs (which delete them)."""
     with Receiver() as rx:
         endpoint = create_endpoint(rt, "fuzz target", rx.url(), ["*"], retryPolicy={"maxAttempts": 1})
         assert ingest(rt, event("user.registered", EVENT_ID))[0] in (200, 202)
-        yield {"endpoint_id": endpoint["id"], "event_id": EVENT_ID}
+        assert admin(rt, "POST", "/event-types", {"name": EVENT_TYPE, "description": "Fuzzed.",
+                                                  "schema": {"type": "object"}})[0] in (201, 409)
+        yield {"endpoint_id": endpoint["id"], "event_id": EVENT_ID, "name": EVENT_TYPE}
         assert admin(rt, "DELETE", f"/endpoints/{endpoint['id']}")[0] in (204, 404)  # its name is free again
+        assert admin(rt, "DELETE", f"/event-types/{EVENT_TYPE}")[0] in (204, 404)
 
 
 def load_schema(rt) -> Any:
@@ -160,3 +165,10 @@ def test_a_null_body_is_no_object(rt, target, route):
         urllib.request.urlopen(request, timeout=10)
     body = json.loads(refused.value.read())
     assert refused.value.code == 400 and body["error"]["details"][0]["path"] == "body", body
+
+
+def test_a_test_send_of_an_empty_event_type_is_a_400(rt, target):
+    """Was a 500 (schemathesis, with the stored catalog): DynamoDB refuses an empty key value."""
+    status, body = admin(rt, "POST", f"/endpoints/{target['endpoint_id']}/test", {"event": ""})
+    assert status == 400 and body["error"]["details"][0]["path"] == "event", body
+    assert admin(rt, "GET", "/event-types/" + "a." * 600)[0] == 400  # a name too long for a key never reaches it

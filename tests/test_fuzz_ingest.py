@@ -22,7 +22,7 @@ from test_ingest import call, request
 from test_reliability_input import World, stamp, world  # noqa: F401 - `world` is the module fixture
 
 from litestore_webhooks import resources as r
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.canonical import CanonicalJSONError, canonical_bytes, parse_json
 from litestore_webhooks.core.envelope import Envelope, build_envelope
 from litestore_webhooks.core.errors import ValidationFailed
@@ -43,7 +43,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dict
 def oracle(raw: bytes) -> Envelope | None:
     """What the pure core says of a body: the envelope it would accept, or None."""
     try:
-        envelope = build_envelope(parse_json(raw))
+        envelope = build_envelope(parse_json(raw), catalog.SNAPSHOT)
         body = envelope.body()
     except (CanonicalJSONError, ValidationFailed):
         return None

@@ -34,7 +34,7 @@ from litestore_webhooks import resources as r  # noqa: E402
 from litestore_webhooks.aws import clients, console_key, event_sources  # noqa: E402
 from litestore_webhooks.aws.store import Store  # noqa: E402
 from litestore_webhooks.core import portal  # noqa: E402
-from litestore_webhooks.handlers import cleanup  # noqa: E402
+from litestore_webhooks.handlers import catalog_seed, cleanup  # noqa: E402
 from litestore_webhooks.local import invoke  # noqa: E402
 from litestore_webhooks.local.runtime import LocalRuntime  # noqa: E402
 from tests import iam_policy as iam  # noqa: E402
@@ -46,10 +46,12 @@ from tests.test_reliability_faults import Faults  # noqa: E402
 
 SECRET = "iam-conformance-secret-1"
 CLEANUP = "cleanup"  # the cleanup function's key in the policies (its name is generated)
+SEED = "catalog-seed"  # the deploy-time catalog seed's, likewise
 # Calls made as no function, and why: the test's own write (a create that crashed half-way), the
 # registry's queue lookup when a mapping is made, the local poller handing back messages it
-# received for a mapping that was disabled meanwhile (on AWS, Lambda's own business).
-HARNESS_CALLS = {"dynamodb:UpdateItem", "sqs:GetQueueUrl", "sqs:ChangeMessageVisibilityBatch"}
+# received for a mapping that was disabled meanwhile (on AWS, Lambda's own business), and the test
+# taking a seeded type out of the catalog so that the deploy-time seed has one to write.
+HARNESS_CALLS = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "sqs:GetQueueUrl", "sqs:ChangeMessageVisibilityBatch"}
 
 
 def _template() -> dict:
@@ -83,6 +85,18 @@ def _flow(rt: LocalRuntime) -> None:
         assert admin(rt, "GET", "/endpoints")[0] == 200
         assert admin(rt, "GET", f"/endpoints/{a['id']}")[0] == 200
         assert admin(rt, "GET", "/event-types")[0] == 200
+        # the catalog: every route, a type's whole life, and an event of it
+        shipped = {"name": "order.shipped", "description": "Shipped.", "schema": {"type": "object", "required": ["orderId"]}}
+        assert admin(rt, "POST", "/event-types", shipped)[0] == 201
+        assert admin(rt, "PATCH", "/event-types/order.shipped", {"schema": {"type": "object"}})[1]["version"] == 2
+        for path in ("/event-types/order.shipped", "/event-types/order.shipped/versions", "/event-types/openapi.json"):
+            assert admin(rt, "GET", path)[0] == 200, path
+        assert admin(rt, "POST", "/event-types/order.shipped/deprecate", {"message": "Gone soon."})[0] == 200
+        assert admin(rt, "POST", "/event-types/order.shipped/restore")[0] == 200
+        assert admin(rt, "POST", "/event-types/import", {"eventTypes": [{**shipped, "schema": {"type": "object"}}]})[0] == 200
+        assert ingest(rt, {"event": "order.shipped", "id": "evt_iam_shipped", "data": {}})[0] == 202
+        assert admin(rt, "DELETE", "/event-types/order.shipped")[0] == 204
+        assert admin(rt, "DELETE", "/event-types/content.rejected")[0] == 204  # seeded: a tombstone stays
         # the console: mint a portal link, exchange it (console authorizer + admin), use it, rotate the key
         link = admin(rt, "POST", "/portal/sessions", {"ttl": 600})[1]["token"]
         as_console = {portal.CSRF_HEADER: "1"}
@@ -175,6 +189,11 @@ def conformance():
                                            "DeliveryFunctionArn": iam._function_arn(settings.delivery_function, world)},
                                           cleanup_clients)
             assert removed == {"subscriptions": 2, "mappings": 2, "queues": 4}  # the last two endpoints
+            # the deploy-time seed, after a release whose seed brings a type this catalog lacks
+            table = settings.event_types_table
+            clients.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": "types"}, "sk": {"S": "order.updated"}})
+            with invoke.acting_as(SEED):
+                assert catalog_seed.seed_catalog(table)["written"] == {"order.updated": "create"}
         finally:
             remove()
             event_sources.use(rt.registry)
@@ -185,7 +204,10 @@ def conformance():
     (cleanup_fn,) = [k for k, v in template["Resources"].items()
                      if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == cleanup.__name__ + ".handler"]
     policies[CLEANUP] = policies.pop(cleanup_fn)
-    functions = [spec.name(r.DEFAULT_PREFIX) for spec in r.FUNCTIONS] + [CLEANUP]
+    (seed_fn,) = [k for k, v in template["Resources"].items()
+                  if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == catalog_seed.__name__ + ".handler"]
+    policies[SEED] = policies.pop(seed_fn)
+    functions = [spec.name(r.DEFAULT_PREFIX) for spec in r.FUNCTIONS] + [CLEANUP, SEED]
     return {"policies": policies, "recorder": recorder, "functions": functions}
 
 

@@ -285,3 +285,33 @@ def test_handler_reports_failure_instead_of_hanging(monkeypatch):
     body = json.loads(sent[0].data)
     assert body["Status"] == "FAILED" and "denied" in body["Reason"] and body["PhysicalResourceId"] == "p"
     assert Context.log_stream_name in body["Reason"]
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update", "Delete"])
+def test_the_catalog_seed_answers_cloudformation_and_seeds_on_create_and_update(monkeypatch, request_type):
+    from litestore_webhooks.handlers import catalog_seed
+
+    ran: list[str] = []
+    monkeypatch.setattr(catalog_seed, "seed_catalog", lambda table: ran.append(table) or {"written": {"a.b": "create"},
+                                                                                         "kept": {}})
+    sent = _answer(monkeypatch)
+    event = {**_event(request_type), "ResourceProperties": {"Prefix": PREFIX, "TableName": "t", "SeedDigest": "d"}}
+    catalog_seed.handler(event, Context(120_000))
+    body = json.loads(sent[0].data)
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == f"{PREFIX}-catalog-seed"
+    assert ran == ([] if request_type == "Delete" else ["t"])
+    assert body["Data"] == ({} if request_type == "Delete" else {"Written": "1", "Kept": "0"})
+
+
+def test_a_failed_seed_is_reported_to_cloudformation(monkeypatch):
+    from litestore_webhooks.handlers import catalog_seed
+
+    def boom(table):
+        raise RuntimeError("AccessDenied on Query")
+
+    monkeypatch.setattr(catalog_seed, "seed_catalog", boom)
+    sent = _answer(monkeypatch)
+    catalog_seed.handler({**_event("Create"), "ResourceProperties": {"Prefix": PREFIX, "TableName": "t"}},
+                         Context(120_000))
+    body = json.loads(sent[0].data)
+    assert body["Status"] == "FAILED" and "AccessDenied on Query" in body["Reason"]

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, clients, event_sources
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 
 # -- helpers ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def sns_failing(monkeypatch):
 
 def test_event_fans_out_to_subscribed_endpoints_only_and_is_stored(aws, endpoints):
     status, _, body = call(request(body=envelope("order.updated", "evt_up")))
-    assert (status, body) == (202, {"id": "evt_up", "event": "order.updated", "duplicate": False})
+    assert (status, body) == (202, {"id": "evt_up", "event": "order.updated", "duplicate": False, "version": 1, "deprecated": False})
     status, _, _ = call(request(body=envelope("order.completed", "evt_done")))
     assert status == 202
 
@@ -161,7 +161,7 @@ def test_duplicate_id_is_published_once(aws, endpoints):
     first = call(request(body=envelope(event_id="evt_dup")))
     second = call(request(body=envelope(event_id="evt_dup")))
     assert first[0] == 202 and first[2]["duplicate"] is False
-    assert second[0] == 200 and second[2] == {"id": "evt_dup", "event": "order.completed", "duplicate": True}
+    assert second[0] == 200 and second[2] == {"id": "evt_dup", "event": "order.completed", "duplicate": True, "version": 1, "deprecated": False}
     assert len(drain(endpoints["all"])) == 1
 
 

@@ -63,6 +63,25 @@ def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
             assert admin(rt, "GET", f"/endpoints/{ep['id']}/secret")[1]["secret"] == SECRET
 
 
+def test_the_catalog_and_the_endpoints_holding_its_types_survive_a_restart(tmp_path):
+    state = tmp_path / "state.json"
+    shipped = {"name": "order.shipped", "description": "Shipped.", "schema": {"type": "object", "required": ["orderId"]}}
+    with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
+        assert admin(rt, "POST", "/event-types", shipped)[0] == 201
+        assert admin(rt, "PATCH", "/event-types/order.shipped", {"schema": {"type": "object"}})[0] == 200
+        assert admin(rt, "DELETE", "/event-types/content.rejected")[0] == 204  # a seeded one: its tombstone is kept
+        status, ep = admin(rt, "POST", "/endpoints", {"name": "shipping", "url": "http://127.0.0.1:9/",
+                                                      "events": ["order.shipped"]})
+        assert status == 201, ep
+    with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
+        status, restored = admin(rt, "GET", "/event-types/order.shipped")
+        assert status == 200 and restored["version"] == 2 and [s["id"] for s in restored["subscribers"]] == [ep["id"]]
+        assert len(admin(rt, "GET", "/event-types/order.shipped/versions")[1]["data"]) == 2
+        assert admin(rt, "GET", "/event-types/content.rejected")[0] == 404  # the seed did not bring it back
+        status, body = ingest(rt, {"event": "order.shipped", "data": {}})
+        assert status == 202 and body["version"] == 2, body
+
+
 def test_the_state_file_is_written_owner_only_and_atomically(tmp_path):
     """It holds endpoint secrets: 0600 like the CLI profile, whatever the umask, and also when it
     replaces a file an older version wrote 0644."""

@@ -1,6 +1,7 @@
 """The system's operational event types (core/event_types/system.py) as the catalog takes them:
-valid drafts in the reserved namespace, each example accepted by both validators (the static
-catalog's and the stored catalog's jsonschema-rs), and what their schemas refuse."""
+valid drafts in the reserved namespace, seeded with origin `system`, each example accepted by both
+validators (core/schema.py and the stored catalog's jsonschema-rs) and by the system's envelope path
+only, and what their schemas refuse."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
+from litestore_webhooks import ingest
+from litestore_webhooks.aws.catalog import seed_types
 from litestore_webhooks.core.envelope import build_envelope
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.event_types import lifecycle, system
@@ -29,6 +32,24 @@ def test_the_issue_asks_for_these_nine_types():
     assert set(catalog.SYSTEM) == set(NAMES) and not set(catalog.CATALOG) & set(NAMES)
 
 
+def test_the_seed_writes_them_with_origin_system_beside_the_documents_types():
+    seeded = [(draft.name, origin) for draft, origin in seed_types()]
+    assert [n for n, origin in seeded if origin == "system"] == NAMES
+    assert [n for n, origin in seeded if origin != "system"] == list(catalog.CATALOG)
+
+
+def test_seeding_again_leaves_them_quietly():
+    """Every deploy and local start seeds: the stored system types are neither rewritten nor logged as
+    kept (before, all nine were reported "an event type of origin 'system' has this name" each time)."""
+    from litestore_webhooks.core.event_types.seed import plan_seed
+
+    first = plan_seed({}, now=NOW, seed=seed_types())
+    stored = {w.change.event_type.name: w.change.event_type for w in first.writes}
+    assert {n for n, t in stored.items() if t.origin == "system"} == set(NAMES)
+    again = plan_seed(stored, now=NOW, seed=seed_types())
+    assert (again.writes, again.kept) == ([], {})
+
+
 @pytest.mark.parametrize("entry", system.SYSTEM_TYPES, ids=NAMES)
 def test_each_is_a_system_type_the_stored_catalog_accepts(entry):
     draft = EventTypeDraft.model_validate(entry)
@@ -43,9 +64,16 @@ def test_each_example_passes_both_validators_and_the_system_envelope(entry):
     (example,) = entry["examples"]
     assert validate(example["data"], entry["schema"], "data") == []
     assert DataValidator(entry["schema"]).problems(example["data"]) == []
-    assert build_envelope(example, now=NOW, types=catalog.SYSTEM).data == example["data"]
+    assert build_envelope(example, ingest.system_types(), now=NOW, system=True).data == example["data"]
+    # a publisher's path, against a catalog that holds the type (as the seeded one does)
     with pytest.raises(ValidationFailed, match="reserved for the system's own operational events"):
-        build_envelope(example, now=NOW)  # a publisher's path
+        build_envelope(example, catalog.SNAPSHOT, now=NOW)
+
+
+def test_the_system_path_takes_only_operational_types():
+    order = {**catalog.CATALOG["order.completed"].example, "timestamp": "2026-12-02T12:00:00Z"}
+    with pytest.raises(ValidationFailed, match="not an operational event type"):
+        build_envelope(order, catalog.SNAPSHOT, now=NOW, system=True)
 
 
 def test_the_schemas_refuse_what_the_system_never_sends():

@@ -38,7 +38,7 @@ from litestore_webhooks import resources as r
 from litestore_webhooks import verify
 from litestore_webhooks.aws import clients, event_sources
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.local.runtime import LocalRuntime
 from tests.receivers import Receiver, Reply, Request
 from tests.test_ingest import call, drain, envelope, request

@@ -31,7 +31,7 @@ from test_ingest import assert_error, call, request
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients
-from litestore_webhooks.core import catalog
+import seed_catalog as catalog
 from litestore_webhooks.core.envelope import build_envelope, format_timestamp
 from litestore_webhooks.resources import MAX_BATCH_BODY_BYTES
 from litestore_webhooks.local.runtime import LocalRuntime
@@ -298,7 +298,7 @@ def data_mutations(event_type: str) -> Iterator[tuple[str, dict[str, Any], dict[
     schema = catalog.get(event_type).schema
     full = valid(event_type)
     full["data"] = _complete(full["data"], schema)
-    build_envelope(full)  # the starting point is valid
+    build_envelope(full, catalog.SNAPSHOT)  # the starting point is valid
     for path, loc, sub in _locations(full["data"], schema, "data", ("data",)):
         for key in sub.get("required", []) if sub["type"] == "object" else []:
             doc = copy.deepcopy(full)
@@ -336,7 +336,7 @@ def test_deep_nesting_10000_levels_is_400_fast(no_writes):
 def test_nesting_just_over_the_limit_of_64_is_400(no_writes):
     doc = valid("order.updated")
     doc["data"]["extra"] = json.loads("[" * 62 + "]" * 62)  # envelope + data + 62 = 64: allowed ...
-    assert build_envelope(doc)
+    assert build_envelope(doc, catalog.SNAPSHOT)
     doc["data"]["extra"] = json.loads("[" * 63 + "]" * 63)  # ... one more is not
     body = refused(request(body=json.dumps(doc)), 400, "invalid_json")
     assert body["error"]["message"] == "JSON nesting depth 65 exceeds the limit of 64"

@@ -62,7 +62,8 @@ def synth(tmp_path_factory):
         settings=StackSettings(prefix=DEV_PREFIX, destroy_data=True, alarm_email="ops@example.com",
                                stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
                                log_retention_days=7, log_level="DEBUG",
-                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100),
+                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100,
+                               accept_unknown_event_types=True),
     )
     # the longest prefix context/resources allow: cfn-lint checks every name made from it
     longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
@@ -168,10 +169,10 @@ def test_every_resource_is_accounted_for(t):
     n_admin += len(api_mod.PUBLIC_ROUTES) + len(api_mod.CONSOLE_ROUTES)  # also the admin function's
     expected = {
         "AWS::DynamoDB::Table": len(r.TABLES),
-        "AWS::Lambda::Function": len(r.FUNCTIONS) + 1,  # + stack-delete cleanup
-        "AWS::Logs::LogGroup": len(r.FUNCTIONS) + 2,  # + cleanup + API access logs
-        "AWS::IAM::Role": len(r.FUNCTIONS) + 2,  # + cleanup + API Gateway CloudWatch role
-        "AWS::IAM::Policy": len(r.FUNCTIONS) + 1,
+        "AWS::Lambda::Function": len(r.FUNCTIONS) + 2,  # + stack-delete cleanup + catalog seed
+        "AWS::Logs::LogGroup": len(r.FUNCTIONS) + 3,  # + cleanup + catalog seed + API access logs
+        "AWS::IAM::Role": len(r.FUNCTIONS) + 3,  # + cleanup + catalog seed + API Gateway CloudWatch role
+        "AWS::IAM::Policy": len(r.FUNCTIONS) + 2,
         "AWS::SNS::Topic": 2,  # events + alarms
         "AWS::SNS::TopicPolicy": 2,
         "AWS::SNS::Subscription": 0,  # email only when alarmEmail is set
@@ -193,6 +194,7 @@ def test_every_resource_is_accounted_for(t):
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::CloudWatch::Alarm": 4 + 2 * len(r.FUNCTIONS) + 1,
         "Custom::LitestoreRuntimeCleanup": 1,
+        "Custom::LitestoreCatalogSeed": 1,
         "AWS::KMS::Key": 1,  # seals endpoint secrets
         "AWS::KMS::Alias": 1,
     }
@@ -483,6 +485,8 @@ def test_admin_iam(tpl):
         "events/index/byDay": {"dynamodb:Query"},
         "attempts": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
         "attempts/index/byEvent": {"dynamodb:Query"},
+        "event-types": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
     }
 
 
@@ -561,7 +565,31 @@ def test_ingest_iam(tpl):
     assert _tables_granted(tpl, stmts) == {
         "idempotency": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
         "events": {"dynamodb:BatchWriteItem"},
+        "event-types": {"dynamodb:GetItem", "dynamodb:Query"},  # the stamp per request, the types after a change
     }
+
+
+def test_ingest_may_record_first_sight_types_only_when_the_stack_accepts_unknown_types(synth, tpl):
+    dev = synth["json"]["dev"]  # deployed with acceptUnknownEventTypes
+    ingest_fn = function_id(dev, r.INGEST_FUNCTION, DEV_PREFIX)
+    table = f"${{{table_id(dev, r.EVENT_TYPES_TABLE, DEV_PREFIX)}.Arn}}"
+    granted = {a for st in statements_of(dev, role_of(dev, ingest_fn)) if table in res(st) for a in actions(st)}
+    assert granted == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert dev["Resources"][ingest_fn]["Properties"]["Environment"]["Variables"][r.ACCEPT_UNKNOWN_ENV] == "1"
+    default_fn = function_id(tpl, r.INGEST_FUNCTION)
+    assert r.ACCEPT_UNKNOWN_ENV not in tpl["Resources"][default_fn]["Properties"]["Environment"]["Variables"]
+
+
+def test_the_catalog_seed_runs_on_deploy_with_only_what_it_writes(tpl):
+    (seed,) = [v for v in tpl["Resources"].values() if v["Type"] == "Custom::LitestoreCatalogSeed"]
+    assert seed["Properties"]["TableName"] == {"Ref": table_id(tpl, r.EVENT_TYPES_TABLE)}
+    assert len(seed["Properties"]["SeedDigest"]) == 16
+    (fn_id,) = [k for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Lambda::Function"
+                and v["Properties"]["Handler"] == "litestore_webhooks.handlers.catalog_seed.handler"]
+    role = tpl["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    stmts = [s for v in tpl["Resources"].values() if v["Type"] == "AWS::IAM::Policy"
+             and {"Ref": role} in v["Properties"]["Roles"] for s in v["Properties"]["PolicyDocument"]["Statement"]]
+    assert _tables_granted(tpl, stmts) == {"event-types": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}}
 
 
 def test_index_grants_name_each_gsi(tpl):
@@ -615,7 +643,7 @@ def test_api_routes_and_auth(tpl):
         assert m["AuthorizationType"] == "CUSTOM" and m["AuthorizerId"] == {"Ref": authorizer_id}, route
         assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
     paths = {p for p, _ in methods}
-    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types",
+    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types", "/event-types/{proxy+}",
             "/dead-letters", "/dead-letters/{proxy+}", "/stats", "/portal/sessions", "/portal/key/rotate",
             "/openapi.json", "/docs", "/docs/{asset}", "/console", "/console/assets/{proxy+}",
             "/console/session", "/console/api/{proxy+}", "/events", "/events/batch"} == paths

@@ -26,6 +26,8 @@ class Settings:
     events_table: str
     attempts_table: str
     delivery_function: str  # name or ARN the event source mappings point at
+    event_types_table: str = ""  # the catalog (aws/catalog.py)
+    accept_unknown_event_types: bool = False  # ingest creates unknown types in accept mode (resources.py)
     secrets_key_arn: str = ""  # the KMS key that seals endpoint secrets (aws/kms.py)
     idempotency_window_s: int = 24 * 3600
     event_retention_days: int = 30
@@ -54,6 +56,8 @@ class Settings:
             events_table=env.get(r.EVENTS_TABLE.env_var, r.EVENTS_TABLE.name(prefix)),
             attempts_table=env.get(r.ATTEMPTS_TABLE.env_var, r.ATTEMPTS_TABLE.name(prefix)),
             delivery_function=env.get("LSW_DELIVERY_FUNCTION", r.DELIVERY_FUNCTION.name(prefix)),
+            event_types_table=env.get(r.EVENT_TYPES_TABLE.env_var, r.EVENT_TYPES_TABLE.name(prefix)),
+            accept_unknown_event_types=_flag(r.ACCEPT_UNKNOWN_ENV),
             secrets_key_arn=env.get(r.SECRETS_KEY_ENV, ""),
             idempotency_window_s=int(env.get("LSW_IDEMPOTENCY_WINDOW_S", 24 * 3600)),
             event_retention_days=int(env.get("LSW_EVENT_RETENTION_DAYS", 30)),

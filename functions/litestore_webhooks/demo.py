@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 
 from litestore_webhooks.cli.client import Client, Target
 from litestore_webhooks.cli.output import CliError, Output
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.endpoint import RetryPolicy, subscribes
 from litestore_webhooks.local.receiver import Receiver, Reply, ca_bundle
 
@@ -187,14 +186,21 @@ class Tour:
             self.say(f"   {hook.name.ljust(width)}  {', '.join(hook.spec['events']):<35} "
                      f"{hook.spec['url']} -> {url}  {hook.id}")
 
+    def example(self, name: str) -> dict[str, Any]:
+        """The stored catalog's example of `name` (GET /event-types/{name}: the seeded document types)."""
+        assert self.api
+        return self.api.get(f"/event-types/{name}")["examples"][0]
+
     def publish_examples(self) -> None:
-        self.step(f"3. Publishing the document's {len(catalog.CATALOG)} example events with POST /events "
+        assert self.api
+        types = [t for t in self.api.get("/event-types")["data"] if t["origin"] in ("document", "derived") and t["examples"]]
+        self.step(f"3. Publishing the document's {len(types)} example events with POST /events "
                   "(x-api-key), stamped now")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for event_type in catalog.CATALOG.values():
-            event_id = self.publish({**event_type.example, "timestamp": now})
-            subscribers = [h.name for h in self.hooks if subscribes(h.spec["events"], event_type.name)]
-            self.say(f"   {event_type.name:<20} {event_id:<28} accepted -> {', '.join(subscribers)}")
+        for event_type in types:
+            event_id = self.publish({**event_type["examples"][0], "timestamp": now})
+            subscribers = [h.name for h in self.hooks if subscribes(h.spec["events"], event_type["name"])]
+            self.say(f"   {event_type['name']:<20} {event_id:<28} accepted -> {', '.join(subscribers)}")
 
     def live_table(self) -> None:
         self.step("4. Deliveries as they happen (received/verified: the receivers; attempts: GET /endpoints/{id}/attempts)")
@@ -288,7 +294,7 @@ class Tour:
                  f"backoffMultiplier {policy.backoffMultiplier:g} (+-20% jitter; the document's defaults)")
         hook.receiver.script(Reply(503, body=b"busy"), Reply(503, body=b"busy"))
         hook.refused += 2
-        example = catalog.CATALOG["product.purchased"].example
+        example = self.example("product.purchased")
         event_id = self.publish({"event": example["event"], "data": example["data"]})
         self.say(f"   published product.purchased {event_id}")
         attempts = self.follow(hook, event_id, "delivered", 3)
@@ -304,7 +310,7 @@ class Tour:
         self.step(f"6. {hook.name} answers 400: a rejection is not retried, the event goes to its dead-letter queue")
         hook.receiver.default = Reply(400, {"Content-Type": "application/json"}, b'{"error":"unknown template"}')
         hook.refused += 1
-        example = catalog.CATALOG["user.registered"].example
+        example = self.example("user.registered")
         event_id = self.publish({"event": example["event"], "data": example["data"]})
         self.say(f"   published user.registered {event_id}")
         self.follow(hook, event_id, "dead_lettered", 1)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import heapq
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -22,12 +23,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus
+from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core import catalog
-from litestore_webhooks.core.catalog import CATALOG, EventType
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
 from litestore_webhooks.core.errors import ApiError, ValidationFailed, shown_key
+from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
+from litestore_webhooks.core.event_types.system import SYSTEM_TYPES
 from litestore_webhooks.core.schema import MAX_PROBLEMS
 
 logger = Logger(child=True)
@@ -53,6 +55,11 @@ class Item:
     def fail(self, error: ApiError) -> None:
         self.status, self.error = error.status, error
 
+    def catalog_says(self) -> dict[str, Any]:
+        """The schema version the event was checked against, and whether its type is deprecated."""
+        envelope = self.envelope
+        return {"version": envelope.version if envelope else None, "deprecated": bool(envelope and envelope.deprecated)}
+
     def result(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -60,6 +67,7 @@ class Item:
             "event": self.event,
             "status": self.status,
             "duplicate": self.duplicate,
+            **self.catalog_says(),
             "error": self.error.body()["error"] if self.error else None,
         }
 
@@ -75,17 +83,17 @@ def _unavailable(code: str, message: str) -> ApiError:
     return ApiError(503, code, message, {"retryable": True})
 
 
-def _validated(index: int, raw: Any, types: Mapping[str, EventType] = CATALOG) -> Item:
+def _validated(index: int, raw: Any, catalog: CatalogSnapshot, *, system: bool = False) -> Item:
     given = raw if isinstance(raw, dict) else {}
     # Echo an invalid item's id and type only when well-formed: a batch result must stay small.
     given_id, given_event = given.get("id"), given.get("event")
     item = Item(
         index,
         given_id if isinstance(given_id, str) and ID_PATTERN.fullmatch(given_id) else None,
-        given_event if isinstance(given_event, str) and given_event in types else None,
+        given_event if isinstance(given_event, str) and given_event in catalog else None,
     )
     try:
-        envelope = build_envelope(raw, types=types)
+        envelope = build_envelope(raw, catalog, system=system)
     except ValidationFailed as exc:
         item.fail(exc)
         return item
@@ -99,8 +107,37 @@ def _validated(index: int, raw: Any, types: Mapping[str, EventType] = CATALOG) -
     return item
 
 
-def _accept(settings: Settings, store: Store, items: list[Item]) -> int:
+def catalog_of(settings: Settings, store: Store) -> tuple[CatalogStore, CatalogSnapshot]:
+    """The catalog this request checks its events against: one consistent read of the catalog's stamp
+    (the types themselves only when it moved), so a change the admin API answered applies here."""
+    catalog = CatalogStore(settings.event_types_table, store.ddb)
+    try:
+        return catalog, catalog.snapshot(accept_unknown=settings.accept_unknown_event_types)
+    except _AWS_ERRORS:
+        logger.exception("reading the event-type catalog failed")
+        raise _unavailable("catalog_unavailable", "could not read the event-type catalog; retry") from None
+
+
+def _first_sight(catalog: CatalogStore, items: list[Item]) -> None:
+    """Record the unknown types this request accepted (accept mode), once each; a type someone else
+    recorded meanwhile is theirs. A failed write is logged: the next event of the type tries again."""
+    from litestore_webhooks.core.event_types import lifecycle
+    from litestore_webhooks.core.event_types.errors import EventTypeExists
+
+    for name in dict.fromkeys(i.event for i in items if not i.error and i.envelope and i.envelope.first_sight):
+        try:
+            catalog.write(lifecycle.first_sight(str(name), now=datetime.now(timezone.utc)), None)
+            logger.info("event type accepted on first sight", extra={"event_type": name})
+        except EventTypeExists:
+            pass
+        except _AWS_ERRORS:
+            logger.exception("recording a first-sight event type failed", extra={"event_type": name})
+
+
+def _accept(settings: Settings, store: Store, items: list[Item], catalog: CatalogStore | None = None) -> int:
     """Claim, store and publish every still-valid item in place; returns how many were published."""
+    if catalog is not None:
+        _first_sight(catalog, items)
     token = secrets.token_urlsafe(16)
     first: dict[str, Item] = {}
     repeats: list[tuple[Item, Item]] = []
@@ -165,10 +202,18 @@ def _store_and_publish(settings: Settings, store: Store, items: list[Item], toke
     return [i for i in items if not i.error]
 
 
+@cache
+def system_types() -> CatalogSnapshot:
+    """The system's own types as the seed writes them (core/event_types/system.py, origin `system`, version 1).
+    The API can neither change nor delete them, so this is what the stored catalog holds, and the admin
+    and delivery functions check their operational events without reading it (delivery never does)."""
+    return CatalogSnapshot([{**t, "version": 1} for t in SYSTEM_TYPES])
+
+
 def publish_operational(settings: Settings, store: Store, raw: dict[str, Any]) -> Item:
     """The system's own event (operational.py): validated against its system type, then stored and
     published as a store's event is, with no claim (its id is new, so it has no duplicate to detect)."""
-    item = _validated(0, raw, catalog.SYSTEM)
+    item = _validated(0, raw, system_types(), system=True)
     if not item.error:
         _store_and_publish(settings, store, [item], None)
     return item
@@ -188,11 +233,13 @@ def _release(store: Store, items: list[Item], token: str | None, error: ApiError
 
 def accept_event(settings: Settings, store: Store, raw: Any) -> Outcome:
     """POST /events: 202 accepted, 200 duplicate, otherwise the item's error."""
-    item = _validated(0, raw)
-    published = _accept(settings, store, [item])
+    catalog, snapshot = catalog_of(settings, store)
+    item = _validated(0, raw, snapshot)
+    published = _accept(settings, store, [item], catalog)
     if item.error:
         raise item.error
-    return Outcome(item.status, {"id": item.id, "event": item.event, "duplicate": item.duplicate}, published)
+    body = {"id": item.id, "event": item.event, "duplicate": item.duplicate, **item.catalog_says()}
+    return Outcome(item.status, body, published)
 
 
 def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
@@ -211,8 +258,9 @@ def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
     if problems:
         raise ValidationFailed(problems)
 
-    items = [_validated(i, event) for i, event in enumerate(events)]
-    published = _accept(settings, store, items)
+    catalog, snapshot = catalog_of(settings, store)
+    items = [_validated(i, event, snapshot) for i, event in enumerate(events)]
+    published = _accept(settings, store, items, catalog)
     results = [item.result() for item in items]
     failures = [item for item in items if item.error]
     if not failures:

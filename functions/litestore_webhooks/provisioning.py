@@ -147,7 +147,16 @@ def validate_spec(doc: Any, settings: Settings) -> EndpointSpec:
     delegates here so Powertools reports it in its own request-validation shape;
     `Provisioner.parse_spec` converts it to ValidationFailed.
     """
-    return EndpointSpec.model_validate(doc, context=url_rules(settings, settings.allow_insecure))
+    context = {**url_rules(settings, settings.allow_insecure), "catalog": catalog_for(settings)}
+    return EndpointSpec.model_validate(doc, context=context)
+
+
+def catalog_for(settings: Settings, store: Store | None = None) -> Any:
+    """The stored catalog endpoint filters are checked against (namespace wildcards included)."""
+    from litestore_webhooks.aws.catalog import CatalogStore
+
+    catalog = CatalogStore(settings.event_types_table, store.ddb if store else None)
+    return catalog.snapshot(accept_unknown=settings.accept_unknown_event_types)
 
 
 def url_rules(settings: Settings, allow_insecure: bool) -> dict[str, Any]:
@@ -325,8 +334,11 @@ class Provisioner:
         merged = {**endpoint.model_dump(), **changes, "updatedAt": utc_iso(datetime.now(timezone.utc))}
         # A stored URL was accepted under the rules of its day; only a new one meets today's.
         allow_insecure = self.settings.allow_insecure or "url" not in changes
+        context = url_rules(self.settings, allow_insecure)
+        if "events" in changes:  # a new filter meets today's catalog; a kept one is not read again
+            context["catalog"] = catalog_for(self.settings, self.store)
         try:
-            return Endpoint.model_validate(merged, context=url_rules(self.settings, allow_insecure))
+            return Endpoint.model_validate(merged, context=context)
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 

@@ -37,7 +37,8 @@ ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
     ("/endpoints/{proxy+}", "ANY"),
     ("/events/{id}", "GET"),
     ("/events/{id}/{proxy+}", "ANY"),
-    ("/event-types", "GET"),
+    ("/event-types", "ANY"),
+    ("/event-types/{proxy+}", "ANY"),
     ("/dead-letters", "ANY"),
     ("/dead-letters/{proxy+}", "ANY"),
     ("/stats", "GET"),
@@ -130,7 +131,25 @@ ATTEMPTS_TABLE = Table(
     ttl_attribute="expiresAt",
     indexes=(Index("byEvent", "eventId", "attemptKey"),),
 )
-TABLES: tuple[Table, ...] = (ENDPOINTS_TABLE, IDEMPOTENCY_TABLE, EVENTS_TABLE, ATTEMPTS_TABLE)
+# The event-type catalog (aws/catalog.py): the operator's own data, kept like endpoints. One
+# partition holds the current types ("types", <name>), so ingest reads the whole catalog with one
+# Query; each type's schema history lives in its own ("versions#<name>", "v#<n>"); deleted seeded
+# names keep a tombstone ("tombstones", <name>); and one small stamp item ("stamp", "stamp"),
+# rewritten by every catalog write, is what ingest reads per request to see a change.
+EVENT_TYPES_TABLE = Table(
+    construct_id="EventTypesTable",
+    suffix="event-types",
+    env_var="LSW_EVENT_TYPES_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    point_in_time_recovery=True,
+    retain_by_default=True,
+)
+TABLES: tuple[Table, ...] = (ENDPOINTS_TABLE, IDEMPOTENCY_TABLE, EVENTS_TABLE, ATTEMPTS_TABLE, EVENT_TYPES_TABLE)
+# Ingest's answer to an event type the catalog lacks: refuse (the default), or accept it as an
+# `accept`-mode type created on first sight (stack context acceptUnknownEventTypes; local runtime
+# --accept-unknown-event-types).
+ACCEPT_UNKNOWN_ENV = "LSW_ACCEPT_UNKNOWN_EVENT_TYPES"
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Access(enum.Enum):
 
 
 E = "/endpoints/<endpoint_id>"
+T = "/event-types/<name>"
 ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/openapi.json"): Access.PUBLIC,
     ("GET", "/docs"): Access.PUBLIC,
@@ -59,6 +60,16 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/portal/sessions"): Access.ADMIN,
     ("POST", "/portal/key/rotate"): Access.ADMIN,
     ("GET", "/event-types"): Access.CATALOG,
+    ("GET", "/event-types/openapi.json"): Access.CATALOG,
+    ("GET", T): Access.CATALOG,
+    ("GET", f"{T}/versions"): Access.CATALOG,
+    # The catalog is the deployment's, not an endpoint's: only the admin changes it.
+    ("POST", "/event-types"): Access.ADMIN,
+    ("PATCH", T): Access.ADMIN,
+    ("DELETE", T): Access.ADMIN,
+    ("POST", f"{T}/deprecate"): Access.ADMIN,
+    ("POST", f"{T}/restore"): Access.ADMIN,
+    ("POST", "/event-types/import"): Access.ADMIN,
     ("GET", "/stats"): Access.LIST,
     ("GET", "/endpoints"): Access.LIST,
     ("POST", "/endpoints"): Access.CREATE,

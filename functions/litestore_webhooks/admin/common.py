@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Page, Store
 from litestore_webhooks.config import settings
@@ -37,6 +38,16 @@ class Body(BaseModel):
 def store() -> Store:
     """Per request: cheap (the boto3 client is shared) and always bound to the current Settings."""
     return Store(settings())
+
+
+def catalog_store() -> CatalogStore:
+    """The event-type catalog (aws/catalog.py), per request like the store."""
+    return CatalogStore(settings().event_types_table)
+
+
+def catalog():  # noqa: ANN201 - CatalogSnapshot, imported by the store module
+    """The catalog as endpoint filters and replays check patterns against it (names, deprecated)."""
+    return catalog_store().snapshot(accept_unknown=settings().accept_unknown_event_types)
 
 
 def secret_box() -> SecretBox:

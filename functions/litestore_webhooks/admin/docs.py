@@ -25,7 +25,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.config import settings
-from litestore_webhooks.core import catalog, portal
+from litestore_webhooks.core import portal
+from litestore_webhooks.core.event_types.names import NAME_PATTERN
 
 TITLE = "Litestore webhooks admin API"
 _DOCS_DIR = Path(__file__).with_name("docs_static")
@@ -96,8 +97,12 @@ def _with_ingest(doc: dict[str, Any], servers: list[Any]) -> dict[str, Any]:
         "/events/batch": {"type": "object", "required": ["events"], "additionalProperties": False, "properties": {
             "events": {"type": "array", "minItems": 1, "maxItems": r.MAX_BATCH_EVENTS, "items": envelope}}},
     }
-    types = list(catalog.CATALOG.values())
-    examples = {"/events": types[0].example, "/events/batch": {"events": [t.example for t in types[:2]]}}
+    # The examples are the seed's (the product document's): the stored catalog is the deployment's own
+    # and is served, with every schema, at GET /event-types/openapi.json.
+    from litestore_webhooks.core.event_types.seed import seed_drafts
+
+    seeded = [draft.examples[0] for draft, _ in seed_drafts()]
+    examples = {"/events": seeded[0], "/events/batch": {"events": seeded[:2]}}
     for path, operations in ingest_doc.get("paths", {}).items():
         for operation in operations.values():
             operation["tags"] = ["ingest"]
@@ -115,7 +120,8 @@ def _envelope_schema() -> dict[str, Any]:
         "type": "object", "required": ["event", "data"],
         "description": "An event as the store sends it; `data` must match the event type's schema (GET /event-types).",
         "properties": {
-            "event": {"type": "string", "enum": catalog.event_names()},
+            "event": {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": 100,
+                      "description": "An event type of the catalog (GET /event-types)"},
             "id": {"type": "string", "description": "Your id (kept for deduplication); generated when omitted"},
             "timestamp": {"type": "string", "format": "date-time"},
             "data": {"type": "object"},

@@ -24,9 +24,9 @@ from litestore_webhooks.admin import common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws import queues
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.endpoint import Endpoint, subscribes
 from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.event_types.names import validate_patterns
 from litestore_webhooks.provisioning import EndpointResources
 
 router = Router()
@@ -58,7 +58,8 @@ def replay(st: Store, endpoint_id: str, request: Replay) -> dict[str, Any]:
     if since >= until:
         raise ValidationFailed([{"path": "until", "message": "must be after since"}])
     if request.events is not None:
-        catalog.validate_patterns(request.events)
+        catalog = common.catalog()
+        validate_patterns(request.events, catalog.names, catalog.deprecated)
     # Only the retention window can hold events: scanning the byDay index from year 1 (or up to
     # year 9999) would take one query per day and outlive the API's 29 s.
     now = common.now()

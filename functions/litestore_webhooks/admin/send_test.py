@@ -1,4 +1,4 @@
-"""POST /endpoints/{id}/test: the catalog example for a type, sent once through the real delivery path."""
+"""POST /endpoints/{id}/test: the stored catalog's example for a type, sent once through the real delivery path."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pydantic import Field
 from litestore_webhooks.admin import common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.envelope import format_timestamp, new_event_id
+from litestore_webhooks.core.errors import ApiError, ValidationFailed
+from litestore_webhooks.core.event_types.names import unknown_type_message
 
 router = Router()
 
@@ -32,7 +33,15 @@ def send_test(st: Store, endpoint_id: str, event_type: str) -> dict[str, Any]:
     from litestore_webhooks import delivery
 
     endpoint, secrets = common.endpoint_and_secrets_or_404(st, common.secret_box(), endpoint_id)
-    example = catalog.get(event_type).example
+    catalog = common.catalog_store()
+    stored = catalog.get(event_type)
+    if stored is None:
+        names = {doc["name"] for doc in catalog.type_docs()}
+        raise ValidationFailed([{"path": "event", "message": unknown_type_message(event_type, names)}])
+    if not stored.examples:
+        raise ApiError(409, "no_example", f"event type {event_type!r} has no example to send; add one with "
+                                          f"PATCH /event-types/{event_type} (examples)")
+    example = stored.examples[0]
     event_id = "evt_test_" + new_event_id().removeprefix("evt_")
     envelope = {**example, "id": event_id, "timestamp": format_timestamp(common.now())}
     return delivery.deliver_now(endpoint, secrets, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True)

@@ -1,4 +1,5 @@
-"""Create the stack-level resources (tables, TTL, topic, secrets key, console key) outside CloudFormation.
+"""Create the stack-level resources (tables, TTL, topic, secrets key, console key) outside CloudFormation,
+and seed the event-type catalog as a deploy does (handlers/catalog_seed.py).
 
 Used by the local runtime and the tests, from the same `resources` definitions the CDK
 stack uses, so both see identical names, keys, indexes and TTL settings.
@@ -6,10 +7,14 @@ stack uses, so both see identical names, keys, indexes and TTL settings.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
+
+log = logging.getLogger(__name__)
 
 
 def table_request(table: r.Table, prefix: str) -> dict[str, Any]:
@@ -70,11 +75,24 @@ def create_stack_resources(prefix: str = r.DEFAULT_PREFIX) -> dict[str, str]:
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
         env[table.env_var] = name
+    seed_catalog(env[r.EVENT_TYPES_TABLE.env_var], ddb)
     topic = clients.client("sns").create_topic(Name=r.topic_name(prefix))
     env["LSW_TOPIC_ARN"] = topic["TopicArn"]
     env[r.SECRETS_KEY_ENV] = secrets_key(prefix)
     env[r.CONSOLE_KEY_ENV] = _console_key(prefix)
     return env
+
+
+def seed_catalog(table: str, ddb: Any = None) -> dict[str, Any]:
+    """The document's event types (and the system's own) into the catalog, never over an operator's
+    edit or delete (core/event_types/seed.py); what was written and what was kept, and why."""
+    from litestore_webhooks.aws.catalog import CatalogStore
+
+    plan = CatalogStore(table, ddb).seed(now=datetime.now(timezone.utc))
+    written = {w.change.event_type.name: w.action for w in plan.writes if w.change.event_type.name not in plan.kept}
+    for name, why in sorted(plan.kept.items()):
+        log.info("catalog seed kept %s: %s", name, why)
+    return {"written": written, "kept": dict(plan.kept)}
 
 
 def _console_key(prefix: str) -> str:

@@ -759,12 +759,17 @@ class Store:
             self._write_until_done(request)
 
     def _write_until_done(self, request: dict[str, Any]) -> None:
-        for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
-            resp = self.ddb.batch_write_item(RequestItems=request)
-            request = resp.get("UnprocessedItems") or {}
-            if not request:
-                return
-            if backoff is None:
-                left = ", ".join(f"{len(reqs)} in {table}" for table, reqs in request.items())
-                raise RuntimeError(f"DynamoDB left items unprocessed: {left}")
-            time.sleep(backoff)
+        write_until_done(self.ddb, request)
+
+
+def write_until_done(ddb: Any, request: dict[str, Any]) -> None:
+    """One BatchWriteItem request, its unprocessed items retried with backoff (RuntimeError if some stay)."""
+    for backoff in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+        resp = ddb.batch_write_item(RequestItems=request)
+        request = resp.get("UnprocessedItems") or {}
+        if not request:
+            return
+        if backoff is None:
+            left = ", ".join(f"{len(reqs)} in {table}" for table, reqs in request.items())
+            raise RuntimeError(f"DynamoDB left items unprocessed: {left}")
+        time.sleep(backoff)

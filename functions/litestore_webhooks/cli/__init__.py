@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from litestore_webhooks.cli import console, dlq, doctor, endpoints, events
+from litestore_webhooks.cli import console, dlq, doctor, endpoints, event_types, events
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
@@ -110,6 +110,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     endpoints.register(sub, add)
     events.register(sub, add)
+    event_types.register(sub, add)
     dlq.register(sub, add)
     doctor.register(sub, add)
     console.register(sub, add)

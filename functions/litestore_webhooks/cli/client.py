@@ -176,8 +176,8 @@ class Client:
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.request("POST", path, params=params, body={} if body is None else body)
 
-    def patch(self, path: str, body: Any) -> Any:
-        return self.request("PATCH", path, body=body)
+    def patch(self, path: str, body: Any, **params: Any) -> Any:
+        return self.request("PATCH", path, params=params, body=body)
 
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)

@@ -152,7 +152,7 @@ def _api_key(client: Client, a: argparse.Namespace) -> Check:
 
 
 def _test_send(ctx: Context, catalog: dict[str, Any]) -> Check:
-    from litestore_webhooks.core.catalog import matches  # light: no pydantic
+    from litestore_webhooks.core.event_types.names import matches  # light: no pydantic
 
     try:
         endpoint = ctx.client.get(ctx.endpoint_path(ctx.args.endpoint))

@@ -1,4 +1,4 @@
-"""`events ...` and `event-types`: publishing events (API key) and tracing one event's deliveries."""
+"""`events ...`: publishing events (API key) and tracing one event's deliveries (the catalog: cli/event_types.py)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,6 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
                    help="endpoint id or name; repeat for several")
     p.set_defaults(func=resend)
 
-    p = add(sub, "event-types", "the event catalog")
-    p.set_defaults(func=event_types)
 
 
 def _read_json(source: str, label: str, *, is_path: bool) -> Any:
@@ -197,13 +195,4 @@ def resend(ctx: Context) -> int:
     result = ctx.client.post(f"/events/{seg(ctx.args.event_id)}/resend", {"endpointIds": ids})
     if not ctx.emit(result):
         ctx.out.line(f"queued {result.get('queued')} delivery(ies) of {ctx.args.event_id}")
-    return 0
-
-
-def event_types(ctx: Context) -> int:
-    result = ctx.client.get("/event-types")
-    if ctx.emit(result):
-        return 0
-    items = result.get("data", []) if isinstance(result, dict) else result
-    ctx.out.table(items, [("name", "TYPE"), ("description", "DESCRIPTION")])
     return 0

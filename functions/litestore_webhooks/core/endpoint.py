@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the stored-timestamp format, re-exported
 from litestore_webhooks.core.errors import ValidationFailed
+from litestore_webhooks.core.event_types.names import WILDCARD, matches, validate_patterns
 from litestore_webhooks.core.event_types.system import PREFIX as SYSTEM_PREFIX
 from litestore_webhooks.core.event_types.system import is_operational
 from litestore_webhooks.core.retry import MAX_DELAY_MS
@@ -102,9 +102,15 @@ class _Configured(_Model):
 
     @field_validator("events")
     @classmethod
-    def _events(cls, value: list[str]) -> list[str]:
+    def _events(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Checked against the stored catalog the context carries ("catalog": a CatalogSnapshot); a
+        stored endpoint, or a file read by the CLI before the API checks it, is only held non-empty."""
+        catalog = (info.context or {}).get("catalog")
         try:
-            catalog.validate_patterns(value)
+            if catalog is not None:
+                validate_patterns(value, catalog.names, catalog.deprecated)
+            elif not value:
+                raise ValidationFailed([{"path": "events", "message": 'must list at least one event type or "*"'}])
         except ValidationFailed as exc:
             raise ValueError(exc.message) from None
         return list(dict.fromkeys(value))
@@ -227,15 +233,15 @@ def parse_endpoint_configs(doc: Any, *, allow_insecure: bool = False) -> list[En
 def filter_policy(events: list[str]) -> dict[str, Any]:
     """SNS subscription filter policy on the ``event`` message attribute. "*" is every type but the
     operational ones (``webhooks.*``), which are subscribed to by name."""
-    patterns = [p for p in dict.fromkeys(events) if p != catalog.WILDCARD]
-    if catalog.WILDCARD in events:  # the others but the operational ones add nothing to "*"
+    patterns = [p for p in dict.fromkeys(events) if p != WILDCARD]
+    if WILDCARD in events:  # the others but the operational ones add nothing to "*"
         patterns = [p for p in patterns if is_operational(p)]
     rules: list[Any] = [{"prefix": p[:-1]} if p.endswith(".*") else p for p in patterns]
-    if catalog.WILDCARD in events:
+    if WILDCARD in events:
         rules.insert(0, {"anything-but": {"prefix": SYSTEM_PREFIX}})
     return {"event": rules}
 
 
 def subscribes(endpoint_events: list[str], event_type: str) -> bool:
     """Whether an endpoint subscribed to ``endpoint_events`` receives ``event_type`` (same rule as the filter)."""
-    return any(catalog.matches(pattern, event_type) for pattern in endpoint_events)
+    return any(matches(pattern, event_type) for pattern in endpoint_events)

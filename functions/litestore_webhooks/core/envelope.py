@@ -10,16 +10,18 @@ import base64
 import heapq
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from litestore_webhooks.core import catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
+from litestore_webhooks.core.event_types.names import name_problem, unknown_type_message
 from litestore_webhooks.core.event_types.system import is_operational
-from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time, validate
+from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time
+
+if TYPE_CHECKING:
+    from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 
 # Ids end up in storage keys, URLs and logs: no slashes, spaces or control characters, and at
 # least one letter or digit so "." / ".." cannot pose as path segments.
@@ -39,6 +41,11 @@ class Envelope:
     id: str
     timestamp: str
     data: dict[str, Any]
+    # What the catalog said (not on the wire): the schema version used, a deprecated type, and an
+    # unknown type accepted on first sight (the caller records it in the catalog).
+    version: int | None = field(default=None, compare=False)
+    deprecated: bool = field(default=False, compare=False)
+    first_sight: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Keys in the product document's order, which subscribers see on the wire."""
@@ -74,20 +81,21 @@ def _problem(path: str, message: str) -> dict[str, str]:
 
 def build_envelope(
     raw: Any,
+    catalog: CatalogSnapshot,
     *,
     now: datetime | None = None,
     max_skew_future: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(days=3650),
-    types: Mapping[str, catalog.EventType] = catalog.CATALOG,
+    system: bool = False,
 ) -> Envelope:
-    """Validate a store's posted event and complete it; ValidationFailed lists every problem
-    (the first MAX_PROBLEMS of them).
+    """Validate a store's posted event against `catalog` and complete it; ValidationFailed lists
+    every problem (the first MAX_PROBLEMS of them).
 
     max_age (10 years) refuses only nonsense such as 0001 or 1970: the store may send an old event,
     such as the document's own 2024 test event or a backfill, and retention, replay and TTLs all
     count from when we received it, not from its timestamp.
-    `now` must be timezone-aware. `types`: what may be sent (publishers: the catalog; the
-    system's own operational events: catalog.SYSTEM, operational.py).
+    `now` must be timezone-aware. The `webhooks.` namespace is the system's own (operational.py,
+    `system=True`): a publisher's event in it is refused as reserved, and the system path takes nothing else.
     """
     if not isinstance(raw, dict):
         raise ValidationFailed([_problem("", "expected object")])
@@ -99,11 +107,16 @@ def build_envelope(
         problems.append(_problem("event", "is required"))
     elif not isinstance(event, str):
         problems.append(_problem("event", "expected string"))
-    elif event not in types and is_operational(event):
+    elif is_operational(event) and not system:
         problems.append(_problem("event", f"{event!r:.100} is in the webhooks.* namespace, reserved for the "
                                           "system's own operational events: publish under your own namespace"))
-    elif event not in types:
-        problems.append(_problem("event", catalog.unknown_type_message(event)))
+    elif system and not is_operational(event):
+        problems.append(_problem("event", f"{event!r:.100} is not an operational event type (webhooks.*)"))
+    elif event not in catalog and (system or not catalog.accept_unknown):
+        publishable = catalog.names if system else [n for n in catalog.names if not is_operational(n)]
+        problems.append(_problem("event", unknown_type_message(event, publishable)))
+    elif event not in catalog and (problem := name_problem(event)) is not None:
+        problems.append(_problem("event", f"unknown event type, and no name for a new one: {problem}"))
 
     event_id = raw.get("id")
     if event_id is None:
@@ -128,12 +141,14 @@ def build_envelope(
         timestamp = timestamp[: -len("+00:00")] + "Z"
 
     data = raw.get("data")
+    verdict = None
     if "data" not in raw:
         problems.append(_problem("data", "is required"))
-    else:
-        known = isinstance(event, str) and event in types
-        schema = types[event].schema if known else {"type": "object"}
-        problems.extend(validate(data, schema, "data"))
+    elif isinstance(event, str) and not any(p["path"] == "event" for p in problems):
+        verdict = catalog.check(event, data)
+        problems.extend(verdict.problems)
+    elif not isinstance(data, dict):
+        problems.append(_problem("data", "expected object"))
 
     # The first MAX_PROBLEMS unknown keys in sorted order, without sorting them all.
     unknown = heapq.nsmallest(MAX_PROBLEMS, (k for k in raw if k not in _FIELDS))
@@ -141,4 +156,6 @@ def build_envelope(
 
     if problems:
         raise ValidationFailed(problems[:MAX_PROBLEMS])
-    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data)
+    assert verdict is not None
+    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data, version=verdict.version,
+                    deprecated=verdict.deprecated, first_sight=verdict.first_sight)

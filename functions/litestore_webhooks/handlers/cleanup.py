@@ -174,11 +174,13 @@ def cleanup(props: dict[str, Any], clients: dict[str, Any] | None = None, *, dea
     }
 
 
-def _respond(event: dict[str, Any], context: Any, status: str, reason: str, data: dict | None = None) -> None:
+def respond(event: dict[str, Any], context: Any, status: str, reason: str, data: dict | None = None,
+            physical_id: str = "runtime-resources") -> None:
+    """Answer CloudFormation through the request's pre-signed ResponseURL (also the catalog seed's answer)."""
     body = json.dumps({
         "Status": status,
         "Reason": reason[:3000],
-        "PhysicalResourceId": event.get("PhysicalResourceId") or f"{event['ResourceProperties'].get('Prefix')}-runtime-resources",
+        "PhysicalResourceId": event.get("PhysicalResourceId") or f"{event['ResourceProperties'].get('Prefix')}-{physical_id}",
         "StackId": event["StackId"],
         "RequestId": event["RequestId"],
         "LogicalResourceId": event["LogicalResourceId"],
@@ -206,4 +208,4 @@ def handler(event: dict[str, Any], context: Any) -> None:
         log.exception("cleanup failed")
         status, reason, data = "FAILED", f"{type(exc).__name__}: {exc}", {}
     log_stream = getattr(context, "log_stream_name", "")
-    _respond(event, context, status, f"{reason} (log stream {log_stream})", data)
+    respond(event, context, status, f"{reason} (log stream {log_stream})", data)

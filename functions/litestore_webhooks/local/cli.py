@@ -26,8 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-token", help="Bearer token for admin routes (default: generated, printed)")
     parser.add_argument("--allow-insecure-endpoints", action="store_true",
                         help="let endpoints use http:// and loopback addresses (local only)")
+    parser.add_argument("--accept-unknown-event-types", action="store_true",
+                        help="accept event types the catalog lacks, recorded as accept-mode types on first sight "
+                             "(the stack's acceptUnknownEventTypes)")
     parser.add_argument("--ca-bundle", help="extra CA file the delivery client trusts (e.g. a test CA)")
-    parser.add_argument("--state", metavar="FILE", help="save endpoints and undelivered messages here on exit; "
+    parser.add_argument("--state", metavar="FILE", help="save endpoints, the event-type catalog and undelivered messages here on exit; "
                         "restore them on start (default: in memory only)")
     parser.add_argument("--pretty", action="store_true", help="readable logs instead of Lambda's JSON lines")
     parser.add_argument("--log-level", type=str.lower, choices=("debug", "info", "warning", "error"), default=None,
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port, api_key=args.api_key, admin_token=args.admin_token,
         allow_insecure=args.allow_insecure_endpoints, ca_bundle=args.ca_bundle,
         state_file=args.state, pretty=args.pretty, log_level=level,
+        accept_unknown_event_types=args.accept_unknown_event_types,
     )
     try:
         runtime.start()

@@ -55,11 +55,13 @@ class LocalRuntime:
         prefix: str = r.DEFAULT_PREFIX,
         write_profile: bool = True,
         log_level: str | None = None,
+        accept_unknown_event_types: bool = False,
     ) -> None:
         self.port = port
         self.api_key = api_key or "lsw_" + secrets.token_urlsafe(24)
         self.admin_token = admin_token or "lsw_admin_" + secrets.token_urlsafe(24)
         self.allow_insecure = allow_insecure
+        self.accept_unknown_event_types = accept_unknown_event_types  # the stack's acceptUnknownEventTypes
         self.ca_bundle = ca_bundle
         self.state_file = Path(state_file) if state_file else None
         self.pretty = pretty
@@ -168,6 +170,7 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             "LSW_LOCAL_RUNTIME": "1",
             "LSW_ALLOW_INSECURE": "1" if self.allow_insecure else None,
+            r.ACCEPT_UNKNOWN_ENV: "1" if self.accept_unknown_event_types else None,
             "LSW_CA_BUNDLE": str(self.ca_bundle) if self.ca_bundle else None,
             "POWERTOOLS_SERVICE_NAME": "litestore-webhooks",
             "POWERTOOLS_METRICS_NAMESPACE": r.METRICS_NAMESPACE,
@@ -209,6 +212,8 @@ class LocalRuntime:
             f"  API key      {self.api_key}",
             f"  Admin token  {self.admin_token}",
             f"  State        {'saved to ' + str(self.state_file) + ' on exit' if self.state_file else 'in memory'}",
+            f"  Event types  the catalog starts with the document's types (event-types list); unknown ones are "
+            f"{'accepted and recorded on first sight' if self.accept_unknown_event_types else 'refused (add --accept-unknown-event-types to accept them)'}",
             f"  Endpoint URLs {'may use http:// and loopback (--allow-insecure-endpoints)' if self.allow_insecure else 'must be public https:// (add --allow-insecure-endpoints for local receivers)'}",
             "",
             "Register an endpoint:",

@@ -1,4 +1,7 @@
-"""`--state FILE`: keep endpoints and undelivered messages across local runs.
+"""`--state FILE`: keep endpoints, the event-type catalog and undelivered messages across local runs.
+
+The catalog is saved item by item as stored (types, their versions, tombstones) and written back
+over the seed on restore, before the endpoints whose filters name its types.
 
 Saved: each endpoint item as stored (id and health included, AWS ids dropped) and the
 messages left in its queue and DLQ. The secrets are saved opened, in the item's plaintext
@@ -20,6 +23,7 @@ from typing import Any
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
+from litestore_webhooks.aws.catalog import STAMP, CatalogStore
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.cli.profile import write_private
@@ -53,14 +57,16 @@ def save(path: Path) -> dict[str, int]:
         messages += len(queued) + len(dead)
         endpoints.append({"item": item, "queue": queued, "deadLetters": dead})
     # Endpoint secrets: owner-only, as the CLI profile.
-    write_private(path, json.dumps({"version": VERSION, "endpoints": endpoints}, indent=1, default=_number))
-    return {"endpoints": len(endpoints), "messages": messages}
+    catalog = [item for item in CatalogStore(cfg.event_types_table).dump() if item["pk"]["S"] != STAMP]
+    write_private(path, json.dumps({"version": VERSION, "endpoints": endpoints, "catalog": catalog}, indent=1,
+                                   default=_number))
+    return {"endpoints": len(endpoints), "messages": messages, "catalogItems": len(catalog)}
 
 
 def restore(path: Path) -> dict[str, int]:
     """Re-provision saved endpoints and re-send their messages; no-op if the file is absent."""
     if not path.exists():
-        return {"endpoints": 0, "messages": 0}
+        return {"endpoints": 0, "messages": 0, "catalogItems": 0}
     doc = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("version") != VERSION:
         raise ValueError(f"{path}: unsupported state file version {doc.get('version')!r}")
@@ -68,6 +74,8 @@ def restore(path: Path) -> dict[str, int]:
     store, sqs = Store(cfg), clients.client("sqs")
     provisioner = Provisioner(cfg, store, secrets=SecretBox(cfg.secrets_key_arn))
     messages = 0
+    if "catalog" in doc:  # files from before the catalog have none: the seed stands
+        CatalogStore(cfg.event_types_table).load(doc["catalog"])
     for saved in doc["endpoints"]:
         store.put_endpoint_item({**saved["item"], RESOURCES: {}}, must_exist=False)
         provisioner.reconcile(saved["item"]["id"])
@@ -76,4 +84,4 @@ def restore(path: Path) -> dict[str, int]:
             for msg in batch:
                 sqs.send_message(QueueUrl=url, MessageBody=msg["Body"], MessageAttributes=msg["MessageAttributes"])
             messages += len(batch)
-    return {"endpoints": len(doc["endpoints"]), "messages": messages}
+    return {"endpoints": len(doc["endpoints"]), "messages": messages, "catalogItems": len(doc.get("catalog", []))}

@@ -22,6 +22,8 @@ NAME_RULE = (
     "must be 2-4 dot-separated segments of lowercase letters, digits and _ (each starting with a letter),"
     f" at most {MAX_NAME_LENGTH} characters, like order.completed"
 )
+# Names the admin API's own routes take (GET /event-types/openapi.json is the export).
+RESERVED_NAMES = frozenset({"openapi.json"})
 _SHOWN_NAMES = 20  # an error lists this many known names, then says how many more
 
 
@@ -31,6 +33,8 @@ def name_problem(name: object, *, system: bool = False) -> str | None:
         return "expected string"
     if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.fullmatch(name):
         return NAME_RULE
+    if name in RESERVED_NAMES:
+        return f"{name!r} is taken by the admin API's own route GET /event-types/{name}"
     reserved = name.split(".", 1)[0] == SYSTEM_NAMESPACE
     if reserved and not system:
         return f"the {SYSTEM_NAMESPACE}.* namespace is reserved for the system's own operational events"

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-NAMESPACE = "webhooks"
+from litestore_webhooks.core.event_types.names import SYSTEM_NAMESPACE as NAMESPACE
+
 GROUP = "Operational events"
 ENDPOINT_CREATED = "webhooks.endpoint.created"
 ENDPOINT_UPDATED = "webhooks.endpoint.updated"
