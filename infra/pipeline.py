@@ -57,6 +57,7 @@ DELIVERY_TABLES = (
     # delivered markers: read per batch, written per 2xx (a failed write rides in the attempt-log batch)
     TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem")),
     TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:BatchWriteItem",)),
+    TableAccess(r.EVENTS_TABLE, ("dynamodb:BatchWriteItem",)),  # operational events are stored like any other
 )
 ADMIN_TABLES = (
     TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
@@ -64,7 +65,8 @@ ADMIN_TABLES = (
     # Idempotency-Key claims; delivered markers cleared for resend and replay
     TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                       "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
-    TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem",), index_queries=("byDay",)),  # show; replay by day
+    # show; replay by day; store operational events
+    TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem", "dynamodb:BatchWriteItem"), index_queries=("byDay",)),
     TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:Query", "dynamodb:BatchWriteItem"), index_queries=("byEvent",)),
     # the catalog: read (stamp, types, history); written in transactions (type, version, stamp, tombstone);
     # a deleted type's history removed in batches
@@ -317,6 +319,7 @@ class Pipeline(Construct):
     def _grant_delivery(self) -> None:
         role = self.roles[r.DELIVERY_FUNCTION.construct_id]
         self.grant_tables(role, DELIVERY_TABLES)
+        role.add_to_principal_policy(self._publish_statement())  # operational events (operational.py)
         role.add_to_principal_policy(self._queue_statement(DELIVERY_QUEUE_ACTIONS))
         role.add_to_principal_policy(self.mapping_statement(DELIVERY_MAPPING_ACTIONS))
         self.ack_queue_patterns(role)
@@ -325,6 +328,7 @@ class Pipeline(Construct):
     def _grant_admin(self) -> None:
         role = self.roles[r.ADMIN_FUNCTION.construct_id]
         self.grant_tables(role, ADMIN_TABLES)
+        role.add_to_principal_policy(self._publish_statement())  # operational events (operational.py)
         role.add_to_principal_policy(self._queue_statement(ADMIN_QUEUE_ACTIONS))
         role.add_to_principal_policy(self._queue_statement(ADMIN_DEAD_LETTER_ACTIONS, dead_letter_queues_only=True))
         # Subscribe: only this topic, only SQS, only endpoint queues under the prefix.

@@ -1,4 +1,5 @@
-"""The product document's event types as tests use them: the seed the catalog starts from.
+"""The seed the catalog starts from, as tests use it: the product document's event types (`CATALOG`,
+what publishers send) and the system's own (`SYSTEM`, core/event_types/system.py, origin `system`).
 
 What `core/catalog.py` offered before the catalog moved into DynamoDB (names, examples, data checks,
 subscription patterns), now answered by the core's own seed and snapshot, so tests check against
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestore_webhooks.core.errors import ValidationFailed
-from litestore_webhooks.core.event_types import names
+from litestore_webhooks.core.event_types import names, system
 from litestore_webhooks.core.event_types.seed import seed_drafts
 from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 
@@ -31,13 +32,22 @@ CATALOG: dict[str, SeedType] = {
     draft.name: SeedType(draft.name, draft.description, draft.data_schema, draft.examples[0])
     for draft, _ in seed_drafts()
 }
+SYSTEM: dict[str, SeedType] = {
+    t["name"]: SeedType(t["name"], t["description"], t["schema"], t["examples"][0]) for t in system.SYSTEM_TYPES
+}
 SNAPSHOT = CatalogSnapshot(
-    [{"name": t.name, "version": 1, "mode": "enforce", "schema": t.schema} for t in CATALOG.values()]
+    [{"name": t.name, "version": 1, "mode": "enforce", "schema": t.schema} for t in [*CATALOG.values(), *SYSTEM.values()]]
 )
 
 
 def event_names() -> list[str]:
+    """The types publishers send (the document's)."""
     return list(CATALOG)
+
+
+def seeded_names() -> list[str]:
+    """Every type a fresh catalog holds: the document's and the system's, sorted as the API lists them."""
+    return sorted([*CATALOG, *SYSTEM])
 
 
 def get(name: str) -> SeedType:
@@ -53,8 +63,8 @@ def validate_data(name: str, data: Any) -> list[dict[str, str]]:
 
 
 def validate_patterns(patterns: Any, path: str = "events") -> None:
-    names.validate_patterns(patterns, CATALOG.keys(), path=path)
+    names.validate_patterns(patterns, SNAPSHOT.names, path=path)
 
 
 def expand(patterns: list[str]) -> list[str]:
-    return names.expand(patterns, CATALOG)
+    return names.expand(patterns, SNAPSHOT.names)

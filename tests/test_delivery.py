@@ -23,7 +23,7 @@ from receivers import Receiver, Reply, ca_bundle
 
 from litestore_webhooks import delivery, verify
 from litestore_webhooks.aws import clients, event_sources, queues
-from litestore_webhooks.aws.store import Store
+from litestore_webhooks.aws.store import Store, from_ddb
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core import retry
 from litestore_webhooks.core.canonical import canonical_bytes
@@ -554,6 +554,24 @@ def test_failure_streak_auto_pauses_and_a_success_resets_it(settings, capsys):
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     auto = [doc for doc in emf if "AutoPaused" in doc]
     assert auto and auto[0]["endpoint"] == endpoint.id and auto[0]["service"] == "litestore-webhooks"
+    # the operational events it published (stored like any event): a streak starts, ends, starts, pauses;
+    # each 400 was also dead-lettered (rejected)
+    published = sorted(operational_events(eager), key=lambda e: e["timestamp"])
+    assert sorted(e["data"]["eventId"] for e in published if e["event"] == "webhooks.delivery.dead_lettered") == [
+        "evt_1", "evt_2", "evt_4", "evt_5", "evt_6"]
+    reported = [e for e in published if e["event"].startswith("webhooks.endpoint.")]
+    assert [e["event"] for e in reported] == ["webhooks.endpoint.failing", "webhooks.endpoint.recovered",
+                                              "webhooks.endpoint.failing", "webhooks.endpoint.paused"]
+    assert reported[1]["data"]["failures"] == 2 and reported[0]["data"]["lastStatus"] == 400
+    assert {k: reported[3]["data"][k] for k in ("endpointId", "reason", "consecutiveFailures", "lastStatus")} == {
+        "endpointId": endpoint.id, "reason": "auto_disabled", "consecutiveFailures": 3, "lastStatus": 400}
+
+
+def operational_events(settings: Settings) -> list[dict[str, Any]]:
+    """The webhooks.* events in the events table (what operational.publish stored)."""
+    items = [from_ddb(i) for i in Store(settings).ddb.scan(TableName=settings.events_table)["Items"]]
+    envelopes = [json.loads(i["body"]) if "body" in i else i for i in items]
+    return [e for e in envelopes if str(e.get("event", "")).startswith("webhooks.")]
 
 
 def test_handler_returns_partial_batch_response_and_emits_both_metric_sets(settings, monkeypatch, capsys):

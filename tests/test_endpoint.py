@@ -284,28 +284,30 @@ def test_from_item_survives_insecure_flag_turned_off() -> None:
     [
         (["product.purchased", "order.updated"], {"event": ["product.purchased", "order.updated"]}),
         (["order.*"], {"event": [{"prefix": "order."}]}),
-        (["*"], None),
-        (["order.*", "*"], None),
+        (["*"], {"event": [{"anything-but": {"prefix": "webhooks."}}]}),  # "*": all but the operational types
+        (["order.*", "*"], {"event": [{"anything-but": {"prefix": "webhooks."}}]}),
+        (["*", "webhooks.endpoint.*"], {"event": [{"anything-but": {"prefix": "webhooks."}}, {"prefix": "webhooks.endpoint."}]}),
+        (["webhooks.*"], {"event": [{"prefix": "webhooks."}]}),
         (["product.purchased", "order.*"], {"event": ["product.purchased", {"prefix": "order."}]}),
         (["product.purchased", "product.purchased"], {"event": ["product.purchased"]}),
     ],
 )
-def test_filter_policy(events: list[str], policy: dict[str, Any] | None) -> None:
+def test_filter_policy(events: list[str], policy: dict[str, Any]) -> None:
     assert filter_policy(events) == policy
 
 
-def _sns_accepts(policy: dict[str, Any] | None, event: str) -> bool:
-    """Minimal SNS attribute matching for exact strings and prefix rules."""
-    if policy is None:
-        return True
-    rules = policy["event"]
-    return any(rule == event if isinstance(rule, str) else event.startswith(rule["prefix"]) for rule in rules)
+def _sns_accepts(policy: dict[str, Any], event: str) -> bool:
+    """What SNS does with the policy on the ``event`` message attribute (moto's implementation)."""
+    from moto.sns.utils import FilterPolicyMatcher
+
+    return FilterPolicyMatcher(policy, "MessageAttributes").matches({"event": {"Type": "String", "Value": event}}, "{}")
 
 
 @pytest.mark.parametrize(
-    "events", [["*"], ["order.*"], ["product.purchased", "order.*"], ["user.registered", "review.created"]]
+    "events", [["*"], ["order.*"], ["product.purchased", "order.*"], ["user.registered", "review.created"],
+               ["webhooks.*"], ["*", "webhooks.delivery.dead_lettered"], ["webhooks.endpoint.*", "order.*"]]
 )
 def test_subscribes_agrees_with_filter_policy(events: list[str]) -> None:
-    for name in catalog.event_names():
+    for name in [*catalog.event_names(), *catalog.SYSTEM]:
         assert subscribes(events, name) == _sns_accepts(filter_policy(events), name)
     assert subscribes(["order.*"], "order.completed") and not subscribes(["order.*"], "product.purchased")

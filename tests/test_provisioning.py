@@ -96,9 +96,9 @@ def test_create_provisions_queue_dlq_subscription_and_mapping(aws, prov, local):
     assert item[RESOURCES] == res.to_item() and load_endpoint(prov.store, ep.id)[0] == ep
 
 
-def test_wildcard_subscription_has_no_filter_policy(prov):
+def test_wildcard_subscription_filters_out_only_the_operational_events(prov):
     res = resources_of(prov, create(prov, ["*"]).id)
-    assert bus.filter_policy_of(subscription(res.subscription_arn)) is None
+    assert bus.filter_policy_of(subscription(res.subscription_arn)) == {"event": [{"anything-but": {"prefix": "webhooks."}}]}
 
 
 def test_inactive_endpoint_gets_a_disabled_mapping(prov, local):
@@ -131,7 +131,7 @@ def test_update_changes_filter_concurrency_and_state_in_place(prov, local):
     updated = prov.update(ep.id, {"events": ["*"], "maxConcurrency": 3, "description": "all", "timeout": 5000})
     assert (updated.events, updated.maxConcurrency, updated.description, updated.timeout) == (["*"], 3, "all", 5000)
     assert resources_of(prov, ep.id) == before
-    assert bus.filter_policy_of(subscription(before.subscription_arn)) is None
+    assert bus.filter_policy_of(subscription(before.subscription_arn)) == {"event": [{"anything-but": {"prefix": "webhooks."}}]}
     assert local.get(before.mapping_id)["max_concurrency"] == 3
 
     prov.update(ep.id, {"events": ["user.registered"], "active": False})

@@ -477,13 +477,15 @@ def test_admin_iam(tpl):
     assert res(get) == [MAPPING_ARN] and "Condition" not in get
     assert not any(a.startswith("iam:") for a in by_action)
     assert kms_grants(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {"kms:GenerateDataKey", "kms:Decrypt"}
-    assert "sns:Publish" not in by_action  # replay and redrive write the endpoint's own queue
+    # replay and redrive write the endpoint's own queue; the topic gets only operational events
+    (publish,) = by_action["sns:Publish"]
+    assert res(publish) == ["${" + logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX)) + "}"]
     assert _tables_granted(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {
         "endpoints": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                       "dynamodb:Scan"},
         "idempotency": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:BatchWriteItem"},
-        "events": {"dynamodb:GetItem"},
+        "events": {"dynamodb:GetItem", "dynamodb:BatchWriteItem"},  # BatchWriteItem: operational events
         "events/index/byDay": {"dynamodb:Query"},
         "attempts": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
         "attempts/index/byEvent": {"dynamodb:Query"},
@@ -499,7 +501,10 @@ def test_delivery_iam(tpl):
     assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= acts
     assert not acts & {"sqs:CreateQueue", "sqs:DeleteQueue", "sns:Subscribe", "lambda:CreateEventSourceMapping",
                        "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
-                       "lambda:ListEventSourceMappings", "sns:Publish", "dynamodb:Scan", "dynamodb:DeleteItem"}
+                       "lambda:ListEventSourceMappings", "dynamodb:Scan", "dynamodb:DeleteItem"}
+    (publish,) = [s for s in stmts if "sns:Publish" in actions(s)]  # operational events only
+    assert actions(publish) == ["sns:Publish"]
+    assert res(publish) == ["${" + logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX)) + "}"]
     (update,) = [s for s in stmts if "lambda:UpdateEventSourceMapping" in actions(s)]
     assert res(update) == [MAPPING_ARN]
     assert flat(update["Condition"]["StringEquals"]["lambda:FunctionArn"]) == DELIVERY_ARN
@@ -507,6 +512,7 @@ def test_delivery_iam(tpl):
         "endpoints": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "idempotency": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
         "attempts": {"dynamodb:BatchWriteItem"},
+        "events": {"dynamodb:BatchWriteItem"},  # operational events, stored like any other
     }
 
 

@@ -27,15 +27,16 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from litestore_webhooks import config
+from litestore_webhooks import config, operational
 from litestore_webhooks.aws import queues
 from litestore_webhooks.aws.kms import DataKeyCache, SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
-from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, SigningSecrets, subscribes, utc_iso
 from litestore_webhooks.core import pacing
+from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, SigningSecrets, subscribes, utc_iso
+from litestore_webhooks.core.event_types import system
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
-from litestore_webhooks.core.sender import SendResult, Sender
+from litestore_webhooks.core.sender import Sender, SendResult
 from litestore_webhooks.core.signing import TEST_HEADER, signature_headers
 from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint_and_secrets
 from litestore_webhooks.tracing import Tracer
@@ -213,6 +214,18 @@ class _Batch:
         self.pacer = None if rate is None else pacing.Pacer(
             pacing.interval_s(rate, endpoint.maxConcurrency), window_s=pacing.PACE_WINDOW_S,
         )
+        self.reports: list[tuple[str, dict[str, Any]]] = []  # operational events, published after the batch
+
+    def report(self, event_type: str, data: dict[str, Any], about_event: str | None = None) -> None:
+        """Queue an operational event about this endpoint, unless it could feed a loop (operational.py)."""
+        if operational.reports_on(self.endpoint, about_event):
+            self.reports.append((event_type, {**operational.about(self.endpoint), **data}))
+
+    def publish_reports(self) -> None:
+        """After the batch's own work: a failure here is logged and counted, never a record's."""
+        for event_type, data in self.reports:
+            operational.publish(self.settings, self.store, event_type, data)
+        self.reports = []
 
     def run(self, records: list[dict[str, Any]]) -> None:
         messages: list[Message] = []
@@ -405,6 +418,10 @@ class _Batch:
 
         def sent() -> None:
             self.counts["DeadLettered"] += 1
+            self.report(system.DELIVERY_DEAD_LETTERED, {
+                "eventId": m.event_id, "eventType": m.event_type, "reason": decision.reason, "attempts": m.attempt,
+                "lastStatus": p.result.status, "lastError": p.result.error,
+            }, about_event=m.event_type)
             logger.warning("dead-lettered", extra={
                 "endpointId": self.endpoint.id, "eventId": m.event_id, "reason": decision.reason,
                 "attempts": m.attempt, "lastStatus": p.result.status, "lastError": p.result.error,
@@ -446,15 +463,24 @@ class _Batch:
         fails records: redelivering them would POST again for nothing.
         """
         endpoint_id = self.endpoint.id
+        last = max(posted, key=lambda p: p.at).result
         try:
             if gone:
                 self._pause("gone")
+                self.report(system.ENDPOINT_PAUSED, {"reason": "gone", "lastStatus": last.status,
+                                                     "lastError": last.error})
             if any(p.result.ok for p in posted):
-                self.store.clear_endpoint_failures(endpoint_id)
+                ended = self.store.clear_endpoint_failures(endpoint_id)
+                if ended and ended.get("consecutiveFailures"):
+                    self.report(system.ENDPOINT_RECOVERED, {"failingSince": ended.get("failingSince"),
+                                                            "failures": ended["consecutiveFailures"]})
                 return
             streak, since = self.store.count_endpoint_failures(
                 endpoint_id, len(posted), at=utc_iso(min(p.at for p in posted))
             )
+            if streak == len(posted):  # ADD is atomic: one invocation sees its streak start
+                self.report(system.ENDPOINT_FAILING, {"failingSince": since, "lastStatus": last.status,
+                                                      "lastError": last.error})
             failing_for_s = time.time() - datetime.fromisoformat(since).timestamp()
             if (
                 not gone
@@ -463,6 +489,10 @@ class _Batch:
             ):
                 self._pause("auto_disabled")
                 self.counts["AutoPaused"] += 1
+                self.report(system.ENDPOINT_PAUSED, {
+                    "reason": "auto_disabled", "consecutiveFailures": streak, "failingSince": since,
+                    "lastStatus": last.status, "lastError": last.error,
+                })
                 logger.warning("endpoint auto-paused", extra={
                     "endpointId": endpoint_id, "consecutiveFailures": streak, "failingSince": since,
                 })
@@ -517,5 +547,6 @@ def process_batch(
         return everything
     batch = _Batch(settings, store, endpoint, resources, secrets)
     batch.run(records)
+    batch.publish_reports()
     batch.emit_metrics()
     return {"batchItemFailures": [{"itemIdentifier": i} for i in dict.fromkeys(batch.failures)]}

@@ -15,6 +15,7 @@ import heapq
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,8 +27,9 @@ from litestore_webhooks.aws.catalog import CatalogStore
 from litestore_webhooks.aws.store import CLAIMED, IN_PROGRESS, Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelope
-from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 from litestore_webhooks.core.errors import ApiError, ValidationFailed, shown_key
+from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
+from litestore_webhooks.core.event_types.system import SYSTEM_TYPES
 from litestore_webhooks.core.schema import MAX_PROBLEMS
 
 logger = Logger(child=True)
@@ -81,7 +83,7 @@ def _unavailable(code: str, message: str) -> ApiError:
     return ApiError(503, code, message, {"retryable": True})
 
 
-def _validated(index: int, raw: Any, catalog: CatalogSnapshot) -> Item:
+def _validated(index: int, raw: Any, catalog: CatalogSnapshot, *, system: bool = False) -> Item:
     given = raw if isinstance(raw, dict) else {}
     # Echo an invalid item's id and type only when well-formed: a batch result must stay small.
     given_id, given_event = given.get("id"), given.get("event")
@@ -91,7 +93,7 @@ def _validated(index: int, raw: Any, catalog: CatalogSnapshot) -> Item:
         given_event if isinstance(given_event, str) and given_event in catalog else None,
     )
     try:
-        envelope = build_envelope(raw, catalog)
+        envelope = build_envelope(raw, catalog, system=system)
     except ValidationFailed as exc:
         item.fail(exc)
         return item
@@ -161,20 +163,8 @@ def _accept(settings: Settings, store: Store, items: list[Item], catalog: Catalo
         else:
             item.status, item.duplicate = 200, True
 
-    if claimed:
-        try:
-            store.put_event_items([store.event_item(i.envelope.to_dict(), i.body) for i in claimed])  # type: ignore[union-attr]
-        except (*_AWS_ERRORS, RuntimeError):
-            logger.exception("storing events failed", extra={"event_ids": [i.id for i in claimed]})
-            _release(store, claimed, token, _unavailable("store_failed", "could not store the event; retry"))
-            claimed = []
-
-    errors = bus.publish_batch(settings.topic_arn, [(i.id, i.body.decode("utf-8"), i.event) for i in claimed]) if claimed else {}
-    failed = [i for i in claimed if errors.get(i.id)]
-    for item in failed:
-        logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.id]})
-    _release(store, failed, token, _unavailable("publish_failed", "could not publish the event; retry"))
-    published = [i for i in claimed if not i.error]
+    claimed = _store_and_publish(settings, store, claimed, token)
+    published = claimed
     if published:
         try:
             store.confirm_event_ids(i.id for i in published)  # type: ignore[misc]
@@ -193,10 +183,48 @@ def _accept(settings: Settings, store: Store, items: list[Item], catalog: Catalo
     return len(published)
 
 
-def _release(store: Store, items: list[Item], token: str, error: ApiError) -> None:
+def _store_and_publish(settings: Settings, store: Store, items: list[Item], token: str | None) -> list[Item]:
+    """Store the events, then publish them; returns those published. A failed step fails its items
+    and, with a claim `token`, releases their claims so the store's retry is accepted."""
+    if not items:
+        return []
+    try:
+        store.put_event_items([store.event_item(i.envelope.to_dict(), i.body) for i in items])  # type: ignore[union-attr]
+    except (*_AWS_ERRORS, RuntimeError):
+        logger.exception("storing events failed", extra={"event_ids": [i.id for i in items]})
+        _release(store, items, token, _unavailable("store_failed", "could not store the event; retry"))
+        return []
+    errors = bus.publish_batch(settings.topic_arn, [(i.id, i.body.decode("utf-8"), i.event) for i in items])
+    failed = [i for i in items if errors.get(i.id)]
+    for item in failed:
+        logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.id]})
+    _release(store, failed, token, _unavailable("publish_failed", "could not publish the event; retry"))
+    return [i for i in items if not i.error]
+
+
+@cache
+def system_types() -> CatalogSnapshot:
+    """The system's own types as the seed writes them (core/event_types/system.py, origin `system`, version 1).
+    The API can neither change nor delete them, so this is what the stored catalog holds, and the admin
+    and delivery functions check their operational events without reading it (delivery never does)."""
+    return CatalogSnapshot([{**t, "version": 1} for t in SYSTEM_TYPES])
+
+
+def publish_operational(settings: Settings, store: Store, raw: dict[str, Any]) -> Item:
+    """The system's own event (operational.py): validated against its system type, then stored and
+    published as a store's event is, with no claim (its id is new, so it has no duplicate to detect)."""
+    item = _validated(0, raw, system_types(), system=True)
+    if not item.error:
+        _store_and_publish(settings, store, [item], None)
+    return item
+
+
+def _release(store: Store, items: list[Item], token: str | None, error: ApiError) -> None:
     """Free our claims on events that were not published, so the store's retry is accepted."""
     for item in items:
         item.fail(error)
+        if token is None:  # nothing claimed
+            continue
         try:
             store.release_event_id(item.id or "", token=token)
         except _AWS_ERRORS:  # the pending claim's lease runs out; retries until then are told to retry

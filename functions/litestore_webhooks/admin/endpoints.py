@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
-from litestore_webhooks import provisioning
+from litestore_webhooks import operational, provisioning
 from litestore_webhooks.admin import access, common
 from litestore_webhooks.admin.common import Cursor, Limit
 from litestore_webhooks.api import json_response
@@ -21,6 +21,7 @@ from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
 from litestore_webhooks.core.endpoint import Endpoint, EndpointSpec, RetryPolicy
 from litestore_webhooks.core.errors import ApiError
+from litestore_webhooks.core.event_types import system
 from litestore_webhooks.provisioning import Provisioner
 
 router = Router()
@@ -80,7 +81,7 @@ def create(prov: Provisioner, spec: EndpointSpec, idempotency_key: str | None = 
 
     Returns the endpoint and its current secret."""
     if idempotency_key is None:
-        return prov.create(spec), spec.secret
+        return _created(prov, prov.create(spec)), spec.secret
     st, fingerprint = prov.store, _fingerprint(spec)
     holder = st.claim_admin_key(idempotency_key, fingerprint, window_s=IDEMPOTENCY_WINDOW_S)
     if holder is not None:
@@ -91,7 +92,13 @@ def create(prov: Provisioner, spec: EndpointSpec, idempotency_key: str | None = 
         st.release_admin_key(idempotency_key)  # the request failed: let a retry run it again
         raise
     st.complete_admin_key(idempotency_key, {"endpointId": endpoint.id})
-    return endpoint, spec.secret
+    return _created(prov, endpoint), spec.secret
+
+
+def _created(prov: Provisioner, endpoint: Endpoint) -> Endpoint:
+    """webhooks.endpoint.created, once per endpoint (an idempotent replay made none)."""
+    operational.publish(prov.settings, prov.store, system.ENDPOINT_CREATED, operational.subscription(endpoint))
+    return endpoint
 
 
 def _replay(st: Store, box: SecretBox, holder: dict[str, Any], fingerprint: str) -> tuple[Endpoint, str]:
@@ -142,14 +149,21 @@ def get_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation woul
 
 @router.patch("/endpoints/<endpoint_id>", summary="Update an endpoint and re-provision it in place", tags=_TAGS)
 def patch_endpoint(endpoint_id: str, changes: Annotated[EndpointChanges, BodyParam()]):  # noqa: ANN201 - a Response annotation would be validated as the body
-    updated = common.provisioner().update(endpoint_id, changes.model_dump(mode="json", exclude_unset=True))
+    prov = common.provisioner()
+    submitted = changes.model_dump(mode="json", exclude_unset=True)
+    updated = prov.update(endpoint_id, submitted)
+    operational.publish(prov.settings, prov.store, system.ENDPOINT_UPDATED,
+                        {**operational.subscription(updated), "changed": sorted(submitted)})
     return json_response(200, updated.public_dict())
 
 
 @router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS,
                status_code=204)
 def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
-    common.provisioner().delete(endpoint_id)
+    prov = common.provisioner()
+    endpoint, _ = common.endpoint_or_404(prov.store, endpoint_id)
+    prov.delete(endpoint_id)
+    operational.publish(prov.settings, prov.store, system.ENDPOINT_DELETED, operational.about(endpoint))
     return Response(status_code=204)
 
 
@@ -162,9 +176,16 @@ def reconcile_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotatio
 
 @router.post("/endpoints/<endpoint_id>/pause", summary="Pause deliveries (events keep buffering)", tags=_TAGS)
 def pause_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
-    return json_response(200, common.provisioner().pause(endpoint_id).public_dict())
+    prov = common.provisioner()
+    endpoint = prov.pause(endpoint_id)
+    operational.publish(prov.settings, prov.store, system.ENDPOINT_PAUSED,
+                        {**operational.about(endpoint), "reason": "manual"})
+    return json_response(200, endpoint.public_dict())
 
 
 @router.post("/endpoints/<endpoint_id>/resume", summary="Resume deliveries", tags=_TAGS)
 def resume_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
-    return json_response(200, common.provisioner().resume(endpoint_id).public_dict())
+    prov = common.provisioner()
+    endpoint = prov.resume(endpoint_id)
+    operational.publish(prov.settings, prov.store, system.ENDPOINT_RESUMED, operational.about(endpoint))
+    return json_response(200, endpoint.public_dict())

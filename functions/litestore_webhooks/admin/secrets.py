@@ -9,12 +9,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body as BodyParam
 from pydantic import Field, field_validator
 
-from litestore_webhooks import provisioning
+from litestore_webhooks import operational, provisioning
 from litestore_webhooks.admin import common
 from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
-from litestore_webhooks.core.endpoint import PreviousSecret, utc_iso
+from litestore_webhooks.config import settings
+from litestore_webhooks.core.endpoint import Endpoint, PreviousSecret, utc_iso
+from litestore_webhooks.core.event_types import system
 from litestore_webhooks.core.signing import generate_secret, validate_secret
 
 router = Router()
@@ -64,6 +66,8 @@ def rotate(st: Store, box: SecretBox, endpoint_id: str, rotation: Rotation) -> d
     secret = rotation.secret or generate_secret()
     provisioning.save_secrets(st, box, item, current.model_copy(update={"secret": secret, "previousSecrets": previous}),
                               updatedAt=utc_iso(moment))
+    operational.publish(settings(), st, system.SECRET_ROTATED,
+                        {**operational.about(Endpoint.from_item(item)), "previousSecretExpiresAt": expires})
     return {"secret": secret, "previousSecretExpiresAt": expires,
             "previousSecrets": [{"expiresAt": p.expiresAt} for p in previous]}
 

@@ -287,17 +287,10 @@ class CatalogStore:
 
 
 def seed_types() -> list[tuple[Any, Any]]:
-    """The product document's types, plus the system's own (`core/event_types/system.SYSTEM_TYPES`) when
-    that module exists."""
+    """The product document's types, plus the system's own (`core/event_types/system.SYSTEM_TYPES`, origin
+    `system`): one seed, written at deploy and at local start alike."""
+    from litestore_webhooks.core.event_types import system
     from litestore_webhooks.core.event_types.records import EventTypeDraft
     from litestore_webhooks.core.event_types.seed import seed_drafts
 
-    drafts: list[tuple[Any, Any]] = list(seed_drafts())
-    try:
-        from litestore_webhooks.core.event_types import system  # type: ignore[attr-defined]
-    except ImportError:
-        return drafts
-    for entry in getattr(system, "SYSTEM_TYPES", ()):
-        draft = entry if isinstance(entry, EventTypeDraft) else EventTypeDraft.model_validate(entry)
-        drafts.append((draft, "system"))
-    return drafts
+    return [*seed_drafts(), *((EventTypeDraft.model_validate(entry), "system") for entry in system.SYSTEM_TYPES)]

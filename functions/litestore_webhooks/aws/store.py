@@ -249,19 +249,23 @@ class Store:
         streak = from_ddb(resp["Attributes"])
         return streak["consecutiveFailures"], streak["failingSince"]
 
-    def clear_endpoint_failures(self, endpoint_id: str) -> None:
-        """End a failure streak after a success; writes nothing when there is none."""
+    def clear_endpoint_failures(self, endpoint_id: str) -> dict[str, Any] | None:
+        """End a failure streak after a success; writes nothing when there is none. Returns the
+        streak it ended ({consecutiveFailures, failingSince}), None when there was none."""
         try:
-            self.ddb.update_item(
+            resp = self.ddb.update_item(
                 TableName=self.settings.endpoints_table,
                 Key=to_ddb({"id": endpoint_id}),
                 UpdateExpression="SET consecutiveFailures = :zero REMOVE failingSince",
                 ConditionExpression="attribute_exists(failingSince) OR consecutiveFailures > :zero",
                 ExpressionAttributeValues=to_ddb({":zero": 0}),
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
+            return None
+        return from_ddb(resp.get("Attributes") or {})
 
     def delete_endpoint_item(self, endpoint_id: str, *, name_key: str | None = None) -> None:
         """Delete the endpoint and, with `name_key`, release its name claim in the same transaction."""

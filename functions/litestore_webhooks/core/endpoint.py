@@ -20,6 +20,8 @@ from litestore_webhooks.core import headers as custom_headers
 from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the stored-timestamp format, re-exported
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.event_types.names import WILDCARD, matches, validate_patterns
+from litestore_webhooks.core.event_types.system import PREFIX as SYSTEM_PREFIX
+from litestore_webhooks.core.event_types.system import is_operational
 from litestore_webhooks.core.pacing import MAX_RATE_LIMIT, PACE_WINDOW_S, max_concurrency_for, min_rate_limit
 from litestore_webhooks.core.retry import MAX_DELAY_MS
 from litestore_webhooks.core.signing import generate_secret, validate_secret
@@ -309,11 +311,15 @@ def parse_endpoint_configs(doc: Any, *, allow_insecure: bool = False) -> list[En
     return _SPECS.validate_python(doc, context=context)
 
 
-def filter_policy(events: list[str]) -> dict[str, Any] | None:
-    """SNS subscription filter policy on the ``event`` message attribute; None (everything) for "*"."""
+def filter_policy(events: list[str]) -> dict[str, Any]:
+    """SNS subscription filter policy on the ``event`` message attribute. "*" is every type but the
+    operational ones (``webhooks.*``), which are subscribed to by name."""
+    patterns = [p for p in dict.fromkeys(events) if p != WILDCARD]
+    if WILDCARD in events:  # the others but the operational ones add nothing to "*"
+        patterns = [p for p in patterns if is_operational(p)]
+    rules: list[Any] = [{"prefix": p[:-1]} if p.endswith(".*") else p for p in patterns]
     if WILDCARD in events:
-        return None
-    rules: list[Any] = [{"prefix": p[:-1]} if p.endswith(".*") else p for p in dict.fromkeys(events)]
+        rules.insert(0, {"anything-but": {"prefix": SYSTEM_PREFIX}})
     return {"event": rules}
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
 from litestore_webhooks.core.event_types.names import name_problem, unknown_type_message
+from litestore_webhooks.core.event_types.system import is_operational
 from litestore_webhooks.core.schema import MAX_PROBLEMS, parse_date_time
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def build_envelope(
     now: datetime | None = None,
     max_skew_future: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(days=3650),
+    system: bool = False,
 ) -> Envelope:
     """Validate a store's posted event against `catalog` and complete it; ValidationFailed lists
     every problem (the first MAX_PROBLEMS of them).
@@ -92,7 +94,8 @@ def build_envelope(
     max_age (10 years) refuses only nonsense such as 0001 or 1970: the store may send an old event,
     such as the document's own 2024 test event or a backfill, and retention, replay and TTLs all
     count from when we received it, not from its timestamp.
-    `now` must be timezone-aware.
+    `now` must be timezone-aware. The `webhooks.` namespace is the system's own (operational.py,
+    `system=True`): a publisher's event in it is refused as reserved, and the system path takes nothing else.
     """
     if not isinstance(raw, dict):
         raise ValidationFailed([_problem("", "expected object")])
@@ -104,8 +107,14 @@ def build_envelope(
         problems.append(_problem("event", "is required"))
     elif not isinstance(event, str):
         problems.append(_problem("event", "expected string"))
-    elif event not in catalog and not catalog.accept_unknown:
-        problems.append(_problem("event", unknown_type_message(event, catalog.names)))
+    elif is_operational(event) and not system:
+        problems.append(_problem("event", f"{event!r:.100} is in the webhooks.* namespace, reserved for the "
+                                          "system's own operational events: publish under your own namespace"))
+    elif system and not is_operational(event):
+        problems.append(_problem("event", f"{event!r:.100} is not an operational event type (webhooks.*)"))
+    elif event not in catalog and (system or not catalog.accept_unknown):
+        publishable = catalog.names if system else [n for n in catalog.names if not is_operational(n)]
+        problems.append(_problem("event", unknown_type_message(event, publishable)))
     elif event not in catalog and (problem := name_problem(event)) is not None:
         problems.append(_problem("event", f"unknown event type, and no name for a new one: {problem}"))
 

@@ -360,6 +360,12 @@ def _plan_one(
 ) -> PlannedChange:
     if current is None:
         return PlannedChange("create", new_event_type(draft, existing=set(names) - {draft.name}, now=now))
+    if current.origin == "system":  # an export lists them: taking it back in changes nothing, or is refused
+        stored = current.content()
+        if any(value != stored[key] for key, value in draft.content().items()) or \
+                draft.deprecation != current.draft().deprecation:
+            raise SystemEventType(current.name, "changed through the API")
+        return PlannedChange("unchanged", Change(current))
     problems = _replacement_problems(draft.deprecation, draft.name, names)
     if problems:
         raise ValidationFailed(problems)

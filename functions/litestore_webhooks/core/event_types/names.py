@@ -53,9 +53,12 @@ def check_name(name: object, *, system: bool = False, path: str = "name") -> str
 
 
 def matches(pattern: str, name: str) -> bool:
-    """Whether subscription `pattern` ("*", "prefix.*" at any depth, or an exact name) selects `name`."""
+    """Whether subscription `pattern` ("*", "prefix.*" at any depth, or an exact name) selects `name`.
+
+    `*` is every type outside the system's `webhooks.` namespace: operational events go only to
+    endpoints that name them (`webhooks.*` or exact names), never to a store's receivers unasked."""
     if pattern == WILDCARD:
-        return True
+        return not name.startswith(SYSTEM_NAMESPACE + ".")
     if pattern.endswith(".*"):
         return name.startswith(pattern[:-1])
     return pattern == name

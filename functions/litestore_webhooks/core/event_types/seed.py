@@ -69,7 +69,8 @@ def plan_seed(
     """The writes that bring the stored catalog up to the seed without touching an operator's work.
 
     A seeded type is created when absent (unless an operator deleted it: `tombstones`), replaced when it
-    still equals the seed it was written from and the seed changed compatibly, and otherwise kept.
+    still equals the seed it was written from and the seed changed compatibly, and otherwise kept. A
+    system type is written once; a later seed leaves it (and says so only when the seed differs).
     """
     plan = SeedPlan()
     for draft, origin in seed if seed is not None else seed_drafts():
@@ -81,6 +82,9 @@ def plan_seed(
                 continue
             change = new_event_type(draft, existing=stored.keys(), now=now, origin=origin, seed_digest=digest)
             plan.writes.append(SeedWrite("create", change))
+        elif current.origin == origin == "system":  # the API cannot edit them; seeding never rewrites them
+            if current.seed_digest != digest:
+                plan.kept[draft.name] = "a system type is stored from an earlier seed; this seed does not rewrite it"
         elif current.origin not in ("document", "derived"):
             plan.kept[draft.name] = f"an event type of origin {current.origin!r} has this name"
         elif current.seed_digest != content_digest(current.content()):
