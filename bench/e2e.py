@@ -2,8 +2,10 @@
 
 The local runtime's pieces, as committed in litestore_webhooks.local: moto's server (with
 the SQS clock fix) as AWS, the API Gateway emulator in front of the real ingest handler,
-and the event-source poller invoking the real delivery handler per endpoint mapping. All in
-this one Python process, receivers too (tests/receivers.py), on 127.0.0.1.
+and the event-source poller invoking the real delivery handler per endpoint mapping. moto
+in its own process (`--moto process`, the runtime's default) or in this one (`--moto
+thread`, the runtime before issue 18); everything else in this process, receivers and
+publisher too (tests/receivers.py), on 127.0.0.1.
 
 Latency = receiver's arrival time - the event's SCHEDULED publish time (open loop: a
 publisher that falls behind shows up as latency, not as a lower rate).
@@ -15,7 +17,13 @@ The ramp step that fails is sampled (per-thread CPU from /proc + each thread's P
 to say which component used the CPU: moto, the API/ingest handler, the poller + delivery
 handler, the receivers, the publisher.
 
-    python bench/e2e.py --out part5.json [--rate 20] [--duration 60] [--step-s 8]
+  compare  `--compare N`: N ramp-only runs of each mode, interleaved (thread, process, thread,
+           ...), each in a fresh interpreter; per run the highest rate sustained with p50 under
+           `--p50-limit-ms` (250), RSS of all the runtime's processes and the runtime's startup
+           time; reported as medians and the median of the per-pair ratios (same run, same load).
+
+    python bench/e2e.py --out part5.json [--rate 20] [--duration 60] [--step-s 8] [--moto process]
+    python bench/e2e.py --out compare.json --compare 3 [--step-s 6]
 """
 
 from __future__ import annotations
@@ -42,16 +50,16 @@ API_KEY = "bench-api-key"
 class Runtime:
     """moto server + API emulator + poller, wired as the local runtime wires them."""
 
-    def __init__(self) -> None:
+    def __init__(self, moto_mode: str = "process") -> None:
         from litestore_webhooks import config
         from litestore_webhooks import resources as r
         from litestore_webhooks.aws import bootstrap, clients, event_sources
         from litestore_webhooks.local.apigw import ApiServer
         from litestore_webhooks.local.invoke import load_handler
-        from litestore_webhooks.local.moto_server import MotoServer
+        from litestore_webhooks.local.moto_server import moto_server
         from litestore_webhooks.local.poller import Poller
 
-        self.moto = MotoServer()
+        self.moto = moto_server(moto_mode)  # type: ignore[arg-type]
         os.environ["AWS_ENDPOINT_URL"] = self.moto.start()
         os.environ["LSW_LOCAL_RUNTIME"] = "1"
         clients.reset()
@@ -83,6 +91,33 @@ class Runtime:
         self.poller.stop()
         self.api.stop()
         self.moto.stop()
+
+    def rss_mib(self) -> dict[str, float]:
+        """Resident memory of this process (runtime + bench's receivers/publisher) and of moto's process."""
+        out = {"runtime_process_mib": _rss_mib(os.getpid())}
+        pid = getattr(self.moto, "pid", None)
+        if pid:
+            out["moto_process_mib"] = _rss_mib(pid)
+        out["total_mib"] = r3(sum(out.values()))
+        return out
+
+
+def _cpu_s(pid: int | None) -> float:
+    """utime + stime of a whole process, in seconds (0 when there is none)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return r3(int(line.split()[1]) / 1024)
+    return 0.0
 
 
 class Receivers:
@@ -291,14 +326,30 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of the steady and slow runs")
     ap.add_argument("--step-s", type=float, default=8.0, help="seconds per ramp step")
     ap.add_argument("--ramp", default="10,20,30,40,60,80,120", help="ramp rates, events/s")
+    ap.add_argument("--moto", choices=("process", "thread"), default="process",
+                    help="moto in its own process (the runtime's default) or in this one (before issue 18)")
+    ap.add_argument("--ramp-only", action="store_true", help="skip the steady and slow runs")
+    ap.add_argument("--p50-limit-ms", type=float, default=None,
+                    help="also end the ramp at the first step whose p50 reaches this (the compare runs use 250)")
+    ap.add_argument("--compare", type=int, default=0, metavar="N",
+                    help="N interleaved ramp-only runs of each moto mode, in fresh interpreters; writes their medians")
     args = ap.parse_args()
+    if args.compare:
+        write_json(args.out, compare(args))
+        return
 
-    rt = Runtime()
+    started = time.perf_counter()
+    rt = Runtime(args.moto)
+    startup_s = time.perf_counter() - started
     counter = common.CallCounter()
     counter.attach()
     pub = Publisher(rt.api.url)
-    result: dict = {"config": {"rate": args.rate, "duration_s": args.duration, "endpoints": 3,
-                               "step_s": args.step_s, "process": "one Python process (GIL): moto, API, poller, handlers, receivers, publisher"}}
+    where = ("moto in its own process; API, poller, handlers, receivers, publisher in this one" if args.moto == "process"
+             else "one Python process (GIL): moto, API, poller, handlers, receivers, publisher")
+    result: dict = {"config": {"rate": args.rate, "duration_s": args.duration, "endpoints": 3, "moto": args.moto,
+                               "step_s": args.step_s, "process": where, "p50_limit_ms": args.p50_limit_ms},
+                    "startup_s": r3(startup_s)}
+    peak_rss: dict[str, float] = {}
     try:
         # Warm-up: imports, connections, mappings started.
         rcv = Receivers([0.0, 0.0, 0.0])
@@ -306,7 +357,7 @@ def main() -> None:
         ids, _ = pub.run(10, 1.0)
         wait_drained(rcv, ids, 20)
 
-        for name, delays in (("steady", [0.0, 0.0, 0.0]), ("slow_endpoint", [0.0, 0.0, 2.0])):
+        for name, delays in () if args.ramp_only else (("steady", [0.0, 0.0, 0.0]), ("slow_endpoint", [0.0, 0.0, 2.0])):
             if name != "steady":
                 rcv.close()
                 rcv = Receivers(delays)
@@ -333,12 +384,14 @@ def main() -> None:
         # the drain allowance, and latency did not grow from the step's first to its second half.
         rcv = Receivers([0.0, 0.0, 0.0])
         time.sleep(1.5)
-        steps, best = [], None
+        steps, best, best_under_limit = [], None, None
         for rate in [float(x) for x in args.ramp.split(",")]:
             rt.handler_seconds, rt.handler_calls = 0.0, 0
             counter.reset(f"ramp{rate:g}")
+            moto_cpu0 = _cpu_s(getattr(rt.moto, "pid", None))
             with CpuSampler() as sampler:
                 ids, achieved = pub.run(rate, args.step_s)
+            moto_cores = (_cpu_s(getattr(rt.moto, "pid", None)) - moto_cpu0) / sampler.wall_s
             wait_drained(rcv, ids, 15)
             arr = rcv.arrivals()
             ordered = sorted(ids.items(), key=lambda kv: kv[1])
@@ -355,7 +408,8 @@ def main() -> None:
                 "p50_first_half_ms": r3(median(lat_first)), "p50_second_half_ms": r3(median(lat_second)),
                 "delivery_invocations": rt.handler_calls,
                 "events_per_delivery_invocation": r3(received / max(1, rt.handler_calls)),
-                "delivery_handler_s": r3(rt.handler_seconds), "cpu": sampler.report(),
+                "delivery_handler_s": r3(rt.handler_seconds),
+                "cpu": sampler.report() | {"moto_process_cores_used": r3(moto_cores)},
                 "aws_calls_per_s": r3(sum(counter.calls[k] for k in counter.calls if k[0] == f"ramp{rate:g}")
                                       / sampler.wall_s),
                 "aws_calls_by_operation": {op: row["calls"] for op, row in counter.table(f"ramp{rate:g}").items()},
@@ -367,19 +421,100 @@ def main() -> None:
                 and received >= step["expected"] and not step["publish_errors"]
                 and step["p50_second_half_ms"] <= max(2 * step["p50_first_half_ms"], step["p50_first_half_ms"] + 250)
             )
+            rss = rt.rss_mib()
+            step["rss_mib"] = rss
+            if rss["total_mib"] > peak_rss.get("total_mib", 0.0):
+                peak_rss = rss
             steps.append(step)
             say(f"  ramp {rate:>5g}/s: published {achieved:6.1f}/s delivered {received}/{step['expected']} "
                 f"p50 {step['p50_first_half_ms']:.0f}->{step['p50_second_half_ms']:.0f} ms "
-                f"cpu {step['cpu']['cpu_cores_used']} cores  {'ok' if step['sustained'] else 'NOT sustained'}")
+                f"cpu {step['cpu']['cpu_cores_used']}+{step['cpu']['moto_process_cores_used']} cores  {'ok' if step['sustained'] else 'NOT sustained'}")
             if not step["sustained"]:
                 break
             best = rate
+            if args.p50_limit_ms is not None:
+                if step["p50_ms"] >= args.p50_limit_ms:
+                    break
+                best_under_limit = rate
         rcv.close()
         result["ramp"] = {"steps": steps, "highest_sustained_rate": best,
+                          "highest_sustained_rate_under_p50_limit": best_under_limit,
                           "limit_profile": steps[-1]["cpu"] if steps else None}
+        result["peak_rss_mib"] = peak_rss
     finally:
         rt.stop()
     write_json(args.out, result)
+
+
+# -- compare: moto in process (before issue 18) vs in its own process, same run --------------------
+def _one_run(args: argparse.Namespace, mode: str, out: str) -> dict:
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--out", out, "--moto", mode, "--ramp-only", "--ramp", args.ramp,
+           "--step-s", str(args.step_s), "--p50-limit-ms", str(args.p50_limit_ms or 250.0)]
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, timeout=1200)
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}"}
+    with open(out) as f:
+        return json.load(f)
+
+
+def _startup_s(mode: str) -> float:
+    """Seconds for LocalRuntime(...).start() in a fresh interpreter (imports included), as `litestore-webhooks local` pays."""
+    import subprocess
+
+    code = ("import time; t = time.perf_counter()\n"
+            "from litestore_webhooks.local.runtime import LocalRuntime\n"
+            f"rt = LocalRuntime(port=0, write_profile=False, moto={mode!r}).start()\n"
+            "print(time.perf_counter() - t); rt.stop()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return r3(float(out.stdout.strip().splitlines()[-1]))
+
+
+def compare(args: argparse.Namespace) -> dict:
+    """Interleaved runs (thread, process, thread, process, ...): the machine is shared and noisy,
+    so each pair is compared within itself and the median of the pair ratios is the result."""
+    import tempfile
+
+    limit = args.p50_limit_ms or 250.0
+    runs: dict[str, list[dict]] = {"thread": [], "process": []}
+    startups: dict[str, list[float]] = {"thread": [], "process": []}
+    loads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.compare):
+            for mode in ("thread", "process"):
+                loads.append(os.getloadavg()[0])
+                res = _one_run(args, mode, os.path.join(tmp, f"{mode}{i}.json"))
+                ramp = res.get("ramp") or {}
+                row = {"highest_rate_p50_under_limit": ramp.get("highest_sustained_rate_under_p50_limit"),
+                       "highest_sustained_rate": ramp.get("highest_sustained_rate"),
+                       "steps": [{k: st[k] for k in ("rate", "p50_ms", "sustained")} | {"cpu_cores_used": st["cpu"]["cpu_cores_used"]}
+                                 for st in ramp.get("steps", [])],
+                       "peak_rss_mib": res.get("peak_rss_mib"), "error": res.get("error")}
+                runs[mode].append(row)
+                startups[mode].append(_startup_s(mode))
+                say(f"  compare run {i + 1}/{args.compare} moto={mode}: highest rate with p50 < {limit:g} ms: "
+                    f"{row['highest_rate_p50_under_limit']}/s  peak RSS {(row['peak_rss_mib'] or {}).get('total_mib')} MiB  "
+                    f"startup {startups[mode][-1]} s  (load {loads[-1]:.2f})")
+    ratios = [p["highest_rate_p50_under_limit"] / t["highest_rate_p50_under_limit"]
+              for t, p in zip(runs["thread"], runs["process"], strict=True)
+              if p["highest_rate_p50_under_limit"] and t["highest_rate_p50_under_limit"]]
+
+    def med(mode: str, key: str) -> float:
+        return r3(median([float(x[key] or 0) for x in runs[mode]]))
+
+    return {
+        "config": {"runs_per_mode": args.compare, "ramp": args.ramp, "step_s": args.step_s, "p50_limit_ms": limit,
+                   "endpoints": 3, "order": "interleaved thread, process, thread, process, ..."},
+        "load_average_1m_seen": [r3(x) for x in loads],
+        "runs": runs,
+        "median": {mode: {"highest_rate_p50_under_limit": med(mode, "highest_rate_p50_under_limit"),
+                          "peak_rss_total_mib": r3(median([float((x["peak_rss_mib"] or {}).get("total_mib", 0)) for x in runs[mode]])),
+                          "startup_s": r3(median(startups[mode]))} for mode in runs},
+        "pair_ratios_process_over_thread": [r3(x) for x in ratios],
+        "median_ratio_process_over_thread": r3(median(ratios)) if ratios else None,
+        "startup_s": startups,
+    }
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ and EMF metrics -- is discarded; progress goes to stderr):
   5 e2e.py              publish -> received through the local runtime's pieces
   6 docs/scaling.md     (on paper)
   7 hostile_input.py    hostile bodies at ingest: s/MB next to a benign body of the same size
+  8 e2e.py --compare    the local runtime on both cores: moto in its own process vs in the
+                        runtime's (the runtime before issue 18), interleaved runs, same-run
+                        ratio (not in the default set: ~10 min; `--only 8`)
 
-    python bench/run.py [--runs 5] [--e2e-duration 60] [--step-s 8] [--only 1,2,4,5,7]
+    python bench/run.py [--runs 5] [--e2e-duration 60] [--step-s 8] [--only 1,2,4,5,7] [--cores-runs 3]
 
 `--only` takes part numbers or names (`--only cold_start` = `--only 4`). The parts it leaves
 out are carried over from the existing results file, so one part can be re-measured without
@@ -50,11 +53,11 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def run_part(script: str, out: Path, *extra: str) -> dict | None:
+def run_part(script: str, out: Path, *extra: str, timeout: float = 900) -> dict | None:
     t0 = time.monotonic()
     print(f"[{script}] ...", file=sys.stderr, flush=True)
     proc = subprocess.run([sys.executable, str(HERE / script), "--out", str(out), *extra],
-                          stdout=subprocess.DEVNULL, cwd=HERE, timeout=900)
+                          stdout=subprocess.DEVNULL, cwd=HERE, timeout=timeout)
     print(f"[{script}] done in {time.monotonic() - t0:.0f} s (exit {proc.returncode})", file=sys.stderr, flush=True)
     if proc.returncode != 0 or not out.exists():
         return {"error": f"{script} exited {proc.returncode}"}
@@ -63,7 +66,9 @@ def run_part(script: str, out: Path, *extra: str) -> dict | None:
     return data
 
 
-PARTS = {"1": "1_delivery_batch", "2": "2_aws_calls", "4": "4_cold_start", "5": "5_e2e", "7": "7_hostile_input"}
+PARTS = {"1": "1_delivery_batch", "2": "2_aws_calls", "4": "4_cold_start", "5": "5_e2e", "7": "7_hostile_input",
+         "8": "8_two_cores"}
+CORES_RAMP = "1,2,3,4,5,6,7,8,10,12,15,20,25,30,40"  # fine steps: the ratio is read between two of them
 PART_NAMES = {key.split("_", 1)[1]: number for number, key in PARTS.items()}  # "cold_start" -> "4"
 
 
@@ -173,7 +178,8 @@ def table(res: dict) -> str:
     if "steady" in p5:
         cfg = p5["config"]
         add("")
-        add(f"5. End to end (local runtime: moto server + API emulator + poller, one process), "
+        where = "moto in its own process" if cfg.get("moto") == "process" else "one process"
+        add(f"5. End to end (local runtime: moto server + API emulator + poller, {where}), "
             f"{cfg['rate']:g} events/s for {cfg['duration_s']:g} s to 3 endpoints")
         for name in ("steady", "slow_endpoint"):
             run = p5[name]
@@ -198,6 +204,20 @@ def table(res: dict) -> str:
             if prof:
                 share = ", ".join(f"{k} {v:.0%}" for k, v in prof["share_by_component"].items())
                 add(f"   CPU at the last step: {prof['cpu_cores_used']:.2f} cores of {m['nproc']}; by component: {share}")
+    p8 = res.get("8_two_cores") or {}
+    if "median" in p8:
+        cfg, med = p8["config"], p8["median"]
+        add("")
+        add(f"8. Local runtime on both cores: highest rate to 3 endpoints with p50 < {cfg['p50_limit_ms']:g} ms, "
+            f"{cfg['runs_per_mode']} interleaved runs per mode ({cfg['step_s']:g} s ramp steps; "
+            f"1-min load seen {min(p8['load_average_1m_seen']):.1f}-{max(p8['load_average_1m_seen']):.1f})")
+        for mode, label in (("thread", "moto in the runtime's process (before)"), ("process", "moto in its own process")):
+            rates = ", ".join(fmt(r["highest_rate_p50_under_limit"], "g") for r in p8["runs"][mode])
+            add(f"   {label:<40} median {med[mode]['highest_rate_p50_under_limit']:g}/s (runs {rates}); "
+                f"peak RSS {med[mode]['peak_rss_total_mib']:.0f} MiB all processes; startup {med[mode]['startup_s']:.2f} s")
+        ratios = ", ".join(f"{x:.2f}" for x in p8["pair_ratios_process_over_thread"])
+        add(f"   same-run ratio (median of pairs): {fmt(p8['median_ratio_process_over_thread'], '.2f')}x "
+            f"(pairs {ratios}); target >= 2.5x")
     add("")
     add("6. Scale on paper: docs/scaling.md")
     p7 = res.get("7_hostile_input") or {}
@@ -225,6 +245,7 @@ def main() -> None:
     ap.add_argument("--e2e-rate", type=float, default=20.0)
     ap.add_argument("--step-s", type=float, default=8.0)
     ap.add_argument("--only", default="1,2,4,5,7")
+    ap.add_argument("--cores-runs", type=int, default=3, help="part 8: interleaved runs per moto mode")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     args = ap.parse_args()
     only = parse_only(args.only)
@@ -243,6 +264,9 @@ def main() -> None:
                                     "--rate", str(args.e2e_rate), "--step-s", str(args.step_s))
         if "7" in only:
             res["7_hostile_input"] = run_part("hostile_input.py", tmp / "p7.json", "--runs", str(args.runs))
+        if "8" in only:
+            res["8_two_cores"] = run_part("e2e.py", tmp / "p8.json", "--compare", str(args.cores_runs),
+                                          "--step-s", "6", "--ramp", CORES_RAMP, timeout=3600)
     carry_over(res, only, Path(args.out))
     p2 = res.get("2_aws_calls") or {}
     if "scenarios" in p2:

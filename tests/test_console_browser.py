@@ -82,6 +82,14 @@ def ready(page) -> float:
     return page.evaluate("performance.getEntriesByName('lsw:first-render')[0].startTime")
 
 
+def new_endpoint_form(rt, page) -> None:
+    """Sign in with a fresh link and open the New endpoint form."""
+    page.goto(link(rt))
+    ready(page)
+    page.get_by_role("link", name="Endpoints").click()
+    page.get_by_role("link", name="New endpoint").click()
+
+
 def no_errors(watched, *, expected_http: tuple[int, ...] = ()) -> None:
     """No console error and no CSP violation, except the browser's note on HTTP answers the test caused."""
     expected = tuple(f"the server responded with a status of {status} " for status in expected_http)
@@ -128,10 +136,7 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
     watched = open_page(browser)
     page = watched.page
     with Receiver() as rx:
-        page.goto(link(rt))
-        ready(page)
-        page.get_by_role("link", name="Endpoints").click()
-        page.get_by_role("link", name="New endpoint").click()
+        new_endpoint_form(rt, page)
         page.get_by_label("Name").fill("Order Processing")
         page.get_by_label("URL").fill("ftp://orders.example/hooks")
         page.get_by_label("All order.*").check()

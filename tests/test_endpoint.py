@@ -149,7 +149,8 @@ def test_field_bounds_inclusive(field: str, value: int) -> None:
 def test_unknown_key_rejected_listing_allowed_keys() -> None:
     text = error_text(spec(webhookUrl="https://x.example/"))
     assert "'webhookUrl'" in text
-    assert "allowed: name, url, events, active, retryPolicy, description, timeout, maxConcurrency, secret" in text
+    assert ("allowed: name, url, events, active, retryPolicy, description, timeout, maxConcurrency, rateLimit, headers, "
+            "secret, sensitiveHeaders") in text
 
 
 def test_events_required_and_non_empty() -> None:
@@ -191,7 +192,8 @@ def test_camel_case_json_round_trip() -> None:
     loaded = EndpointSpec.model_validate(copy.deepcopy(WEBHOOK_CONFIG))
     dumped = json.loads(loaded.model_dump_json())
     assert set(dumped) == {
-        "name", "url", "secret", "events", "active", "retryPolicy", "description", "timeout", "maxConcurrency"
+        "name", "url", "secret", "events", "active", "retryPolicy", "description", "timeout", "maxConcurrency",
+        "rateLimit", "headers", "sensitiveHeaders",
     }
     assert set(dumped["retryPolicy"]) == {"maxAttempts", "backoffMultiplier", "initialDelay", "maxDelay"}
     assert EndpointSpec.model_validate(dumped) == loaded

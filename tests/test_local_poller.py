@@ -189,6 +189,24 @@ def test_maximum_concurrency_is_honoured(registry):
         p.stop()
 
 
+def test_the_cap_holds_across_a_mapping_change(registry):
+    """A changed mapping restarts its worker; the invocations the old one still runs count against
+    the new cap, so raising it from 2 to 3 mid-run never lets 5 run at once (a rate limit relies on it)."""
+    url, arn = make_queue(visibility_s=30)
+    for i in range(12):
+        queues.send(url, str(i), {})
+    handler = FakeDelivery(hold_s=0.6)
+    p = run(registry, handler)
+    try:
+        mid = add(registry, arn, batch_size=1, max_concurrency=2)
+        wait_until(lambda: handler.running == 2)
+        registry.update(mid, max_concurrency=3)
+        handler.wait_for(12)
+        assert handler.peak == 3
+    finally:
+        p.stop()
+
+
 def test_batching_window_gathers_beyond_ten(registry):
     url, arn = make_queue(visibility_s=30)
     for i in range(0, 25, 5):

@@ -32,8 +32,8 @@ def test_route_resolution_prefers_literals_then_greedy_paths():
     assert (route.resource, params) == ("/events/{id}", {"id": "evt_1"})
     route, params = apigw.resolve("/endpoints/ep_1/secret/rotate", "POST")
     assert (route.resource, params) == ("/endpoints/{proxy+}", {"proxy": "ep_1/secret/rotate"})
-    assert apigw.resolve("/events", "GET") == (None, 405)
-    assert apigw.resolve("/nope", "GET") == (None, 404)
+    assert apigw.resolve("/events", "GET") == 405
+    assert apigw.resolve("/nope", "GET") == 404
 
 
 def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):

@@ -504,6 +504,20 @@ def lambda_stub():
         stub.assert_no_pending_responses()
 
 
+def test_a_rate_limited_endpoints_mapping_is_capped_at_its_max_concurrency(prov, local):
+    """The rate limit's pacing (core/pacing.py) counts on the mapping running at most maxConcurrency
+    deliveries: the cap is set on create and follows a change; a change of rateLimit alone leaves the
+    mapping as it is (deliveries read the rate from the endpoint, per batch)."""
+    ep = prov.create(prov.parse_spec({"url": "https://hooks.example.com/in", "events": ["*"], "name": "paced",
+                                      "rateLimit": 3, "maxConcurrency": 3}))
+    mapping_id = resources_of(prov, ep.id).mapping_id
+    assert local.get(mapping_id)["max_concurrency"] == 3
+    assert prov.update(ep.id, {"rateLimit": 10}).rateLimit == 10
+    assert local.get(mapping_id)["max_concurrency"] == 3
+    prov.update(ep.id, {"maxConcurrency": 2})
+    assert local.get(mapping_id)["max_concurrency"] == 2
+
+
 def test_lambda_adapter_create_sends_the_exact_mapping(lambda_stub):
     adapter, stub = lambda_stub
     stub.add_response("create_event_source_mapping", {"UUID": M1}, {

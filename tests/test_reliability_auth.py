@@ -237,6 +237,7 @@ class Scenario:
     answers: list[tuple[str, str]] = field(default_factory=list)  # (what, raw text): must not show a secret
     showing: list[str] = field(default_factory=list)  # the answers whose job is to show a secret
     received: list[str] = field(default_factory=list)  # every request a receiver got
+    sensitive: list[str] = field(default_factory=list)  # sensitive header values: for receivers only
     event_ids: list[str] = field(default_factory=list)
     failed_attempts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -284,8 +285,10 @@ def exercise(rt: Any) -> Scenario:
 
     with Receiver() as good, Receiver(default=Reply(500, body=b"nope")) as failing, \
             Receiver(default=Reply(400)) as rejecting:
-        ok = admin_call("POST", "/endpoints", {"name": "good", "url": good.url(), "events": ["order.*"], "secret": own},
-                        shows_secret=True)
+        header_value = "Bearer hdr-" + secrets.token_hex(12)
+        s.sensitive.append(header_value)
+        ok = admin_call("POST", "/endpoints", {"name": "good", "url": good.url(), "events": ["order.*"], "secret": own,
+                                               "sensitiveHeaders": {"Authorization": header_value}}, shows_secret=True)
         bad = admin_call("POST", "/endpoints", {"name": "failing", "url": failing.url(), "events": ["order.*"],
                                                 "secret": own_whsec, "retryPolicy": FAST_RETRIES}, shows_secret=True)
         rej = admin_call("POST", "/endpoints", {"name": "rejecting", "url": rejecting.url(), "events": ["*"]},
@@ -307,6 +310,16 @@ def exercise(rt: Any) -> Scenario:
             admin_call("POST", "/endpoints", {"name": f"x{i}", "url": good.url(), "events": ["*"], **body})
             admin_call("POST", f"/endpoints/{ok['id']}/secret/rotate", body)
             admin_call("PATCH", f"/endpoints/{ok['id']}", body)
+        # ... and inputs that carry a would-be sensitive header value.
+        for i, headers in enumerate([{"Host": "hdr-host-" + secrets.token_hex(8)},
+                                     {"X-Key": "line\nbreak-" + secrets.token_hex(8)},
+                                     {"X-Key": "[redacted]", "X-Other": "hdr-next-" + secrets.token_hex(8)}]):
+            s.sensitive += list(headers.values())[-1:]
+            for method, path in (("POST", "/endpoints"), ("PATCH", f"/endpoints/{ok['id']}")):
+                body = {"name": f"h{i}", "url": good.url(), "events": ["*"]} if method == "POST" else {}
+                status, headers_seen, text = http(rt, method, path, {**body, "sensitiveHeaders": headers}, as_admin(rt))
+                assert status == 400, text
+                s.answers.append((f"{method} {path} -> {status}", text + json.dumps(headers_seen)))
         status, _, text = http(rt, "GET", "/endpoints", headers={"Authorization": f"Bearer {own}"})  # as a token
         s.answers.append(("GET /endpoints with a secret as the token", text))
 
@@ -348,8 +361,10 @@ def exercise(rt: Any) -> Scenario:
         s.received = [json.dumps({"headers": r.headers, "body": r.body.decode()}) for rx in (good, failing, rejecting)
                       for r in rx.requests]
 
-    # The deliveries were signed with the current secret and, during the overlap, the rotated-out one too.
+    # The deliveries were signed with the current secret and, during the overlap, the rotated-out one too,
+    # and carried the endpoint's sensitive header.
     for request in delivered:
+        assert request.headers["Authorization"] == header_value
         verify(request.body, request.headers, rotated["secret"])
         verify(request.body, request.headers, own)
     s.valid = [own, own_whsec, rotated_own, rej["secret"], rotated["secret"]]
@@ -360,8 +375,13 @@ def leaks(s: Scenario, places: dict[str, str]) -> list[tuple[str, str]]:
     """(secret's first characters, where) for every secret found where it must not be."""
     places = {**places, **{f"answer {what}": text for what, text in s.answers},
               **{f"request to a receiver #{i}": text for i, text in enumerate(s.received)}}
-    return [(form[:12] + "...", where) for secret in s.made for form in forms(secret)
-            for where, text in places.items() if form in text]
+    found = [(form[:12] + "...", where) for secret in s.made for form in forms(secret)
+             for where, text in places.items() if form in text]
+    # A sensitive header value goes to its receiver, nowhere else: not even where a secret is shown.
+    places = {**{k: v for k, v in places.items() if not k.startswith("request to a receiver")},
+              **{f"answer showing a secret #{i}": text for i, text in enumerate(s.showing)}}
+    return found + [(form[:12] + "...", where) for value in s.sensitive for form in forms(value)
+                    for where, text in places.items() if form in text]
 
 
 def check_the_scan_saw_it_all(s: Scenario, logs: str) -> None:

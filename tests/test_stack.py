@@ -36,6 +36,7 @@ from infra import api as api_mod  # noqa: E402
 from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
 from infra.stack import LitestoreWebhooksStack  # noqa: E402
 from litestore_webhooks import resources as r  # noqa: E402
+from litestore_webhooks.core import pacing  # noqa: E402
 
 DEV_PREFIX = "lsw-dev"
 LONGEST_PREFIX = "lsw-longest-".ljust(50, "x")
@@ -245,6 +246,9 @@ def test_functions_match_resources_py(tpl):
     # delivery: the longest endpoint timeout fits in one invocation, with margin
     assert r.DELIVERY_FUNCTION.timeout_s * 1000 > r.MAX_ENDPOINT_TIMEOUT_MS
     assert r.ENDPOINT_QUEUE.visibility_timeout_s >= 6 * r.DELIVERY_FUNCTION.timeout_s
+    # a rate-limited invocation starts its POSTs within the pacing window, and its last one may take
+    # the longest endpoint timeout: both fit, with 10 s for the bookkeeping (core/pacing.py)
+    assert pacing.PACE_WINDOW_S + r.MAX_ENDPOINT_TIMEOUT_MS / 1000 + 10 <= r.DELIVERY_FUNCTION.timeout_s
 
 
 def test_newest_python_runtime_is_used():

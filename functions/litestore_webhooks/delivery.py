@@ -33,6 +33,7 @@ from litestore_webhooks.aws.kms import DataKeyCache, SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import Endpoint, RetryPolicy, SigningSecrets, subscribes, utc_iso
+from litestore_webhooks.core import pacing
 from litestore_webhooks.core.event_types import system
 from litestore_webhooks.core.retry import is_gone, is_retryable_status, next_delay_ms, parse_retry_after, split_delay
 from litestore_webhooks.core.sender import SendResult, Sender
@@ -132,10 +133,12 @@ def _post(
 ) -> tuple[SendResult, datetime]:
     """Sign and POST once (test events marked with TEST_HEADER); returns the result and when the attempt started."""
     now = datetime.now(timezone.utc)
-    headers = signature_headers(
+    # The endpoint's custom headers first: names the sender owns are refused when they are set
+    # (core/headers.py), and the signature headers are written over them regardless.
+    headers = {**endpoint.headers, **secrets.sensitiveHeaders, **signature_headers(
         body=body, event_id=event_id, event_type=event_type, attempt=attempt,
         secrets=secrets.signing(now), timestamp=int(now.timestamp()),
-    )
+    )}
     if test:
         headers[TEST_HEADER] = "true"
     sender = _sender(settings.allow_insecure, settings.ca_bundle)
@@ -208,6 +211,10 @@ class _Batch:
         # queue url -> follow-up messages (keyed by the record's message id) and what to do once sent
         self._outbox: dict[str, list[tuple[queues.OutgoingMessage, Callable[[], None]]]] = {}
         self.reports: list[tuple[str, dict[str, Any]]] = []  # operational events, published after the batch
+        rate = endpoint.rateLimit
+        self.pacer = None if rate is None else pacing.Pacer(
+            pacing.interval_s(rate, endpoint.maxConcurrency), window_s=pacing.PACE_WINDOW_S,
+        )
 
     def report(self, event_type: str, data: dict[str, Any], about_event: str | None = None) -> None:
         """Queue an operational event about this endpoint, unless it could feed a loop (operational.py)."""
@@ -257,6 +264,8 @@ class _Batch:
         if due:
             self._deliver_each_event_once(due)
         self._flush()
+        if self.pacer is not None:  # the rate limit's share holds until one interval after the last POST
+            self.pacer.finish()
 
     def _deliver_each_event_once(self, due: list[Message]) -> None:
         """One POST per event id: a second record of the same event (SQS at-least-once, a redrive
@@ -276,7 +285,11 @@ class _Batch:
         workers = min(self.endpoint.maxConcurrency, len(due))
         contexts = [contextvars.copy_context() for _ in due]  # log keys set for this invocation go along
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-            posted = list(pool.map(lambda ctx, m: ctx.run(self._attempt, m), contexts, due))
+            outcomes = list(pool.map(lambda ctx, m: ctx.run(self._attempt, m), contexts, due))
+        posted = [p for p in outcomes if p is not None]
+        self._put_back([m for m, p in zip(due, outcomes, strict=True) if p is None])
+        if not posted:
+            return
         follow_ups: list[tuple[_Posted, Decision, str | None]] = []
         items = []
         for p in posted:
@@ -339,7 +352,20 @@ class _Batch:
             logger.exception("delivered-marker re-check failed", extra={"endpointId": self.endpoint.id})
             return set()
 
-    def _attempt(self, m: Message) -> _Posted:
+    def _put_back(self, unsent: list[Message]) -> None:
+        """Messages the rate limit left no time for in this invocation: queued again as they came, unattempted."""
+        if unsent:
+            self.counts["RateLimited"] += len(unsent)
+            logger.info("rate limit: put back for a later delivery", extra={
+                "endpointId": self.endpoint.id, "count": len(unsent), "rateLimit": self.endpoint.rateLimit,
+            })
+        for m in unsent:
+            self._send_later(m.message_id, self.resources.queue_url, m.body, m.attributes)
+
+    def _attempt(self, m: Message) -> _Posted | None:
+        """POST `m` (in its turn, under a rate limit); None when the rate limit leaves it no turn in this invocation."""
+        if self.pacer is not None and not self.pacer.take():
+            return None
         result, at = _post(
             self.settings, self.endpoint, self.secrets, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt,
             test=m.test,

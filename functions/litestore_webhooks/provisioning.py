@@ -25,7 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, queues
@@ -44,16 +44,24 @@ from litestore_webhooks.core.endpoint import (
     utc_iso,
 )
 from litestore_webhooks.core.errors import ApiError, ValidationFailed
+from litestore_webhooks.core.headers import check_together, map_problems, redacted
 
 logger = Logger(child=True)
 RESOURCES = "resources"  # the endpoint item's map attribute holding the AWS ids
 SEALED_SECRETS = "sealedSecrets"  # the endpoint item's SigningSecrets, sealed (aws/kms.py)
 # Items written before secrets were sealed hold them in plaintext under these names: still
 # read, and sealed (these removed) by the next admin write of the endpoint (Provisioner).
-PLAINTEXT_SECRETS = ("secret", "previousSecrets")
-UPDATABLE = frozenset({"url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name"})
+# The local runtime's state file holds sensitive header values in plaintext under PLAINTEXT_HEADERS,
+# apart from the item's own sensitiveHeaders (names, values REDACTED); restore seals them too.
+PLAINTEXT_HEADERS = "sensitiveHeaderValues"
+PLAINTEXT_SECRETS = ("secret", "previousSecrets", PLAINTEXT_HEADERS)
+UPDATABLE = frozenset({
+    "url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name",
+    "rateLimit", "headers", "sensitiveHeaders",
+})
 LOCAL_INSECURE_HINT = ("To deliver to http:// or loopback URLs on this machine, restart the local runtime "
                        "with --allow-insecure-endpoints.")
+_HEADER_MAP = TypeAdapter(dict[str, str], config={"strict": True})
 _HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
 
 
@@ -126,17 +134,24 @@ def secrets_of(item: dict[str, Any], box: SecretBox) -> SigningSecrets:
     """An endpoint item's secrets: opened with `box`, or as stored by a version that did not seal them."""
     if SEALED_SECRETS in item:
         return box.open(item["id"], item[SEALED_SECRETS])
-    return SigningSecrets.model_validate({k: item[k] for k in PLAINTEXT_SECRETS if k in item})
+    plain = {k: item[k] for k in PLAINTEXT_SECRETS if k in item}
+    plain["sensitiveHeaders"] = plain.pop(PLAINTEXT_HEADERS, {})
+    return SigningSecrets.model_validate(plain)
+
+
+def sealing(box: SecretBox, item: dict[str, Any], secrets: SigningSecrets) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The attributes that store `secrets` sealed in the endpoint `item` was read as, and the condition
+    that it still holds the secrets it was read with (a plaintext item loses its plaintext attributes)."""
+    expected = {SEALED_SECRETS: item[SEALED_SECRETS]} if SEALED_SECRETS in item else {"secret": item["secret"]}
+    return {SEALED_SECRETS: box.seal(item["id"], secrets), **dict.fromkeys(PLAINTEXT_SECRETS)}, expected
 
 
 def save_secrets(store: Store, box: SecretBox, item: dict[str, Any], secrets: SigningSecrets, **fields: Any) -> None:
     """Seal `secrets` into the endpoint, only while it holds the secrets `item` was read with (else 409).
 
     So two concurrent rotations cannot both report success while one of their secrets is lost.
-    A plaintext item loses its plaintext attributes in the same write.
     """
-    expected = {SEALED_SECRETS: item[SEALED_SECRETS]} if SEALED_SECRETS in item else {"secret": item["secret"]}
-    sealed = {SEALED_SECRETS: box.seal(item["id"], secrets), **dict.fromkeys(PLAINTEXT_SECRETS)}
+    sealed, expected = sealing(box, item, secrets)
     store.update_endpoint_fields_if(item["id"], {**sealed, **fields}, expected)
 
 
@@ -174,6 +189,21 @@ def _name_taken(name: str, holder: str) -> ApiError:
                     "rename it or use a different name", {"name": name, "endpointId": holder})
 
 
+def _sensitive_headers(value: Any, plain: Any) -> dict[str, str]:
+    """A PATCH's sensitiveHeaders, checked as on create (with the plain headers it will sit next to)."""
+    try:
+        values = _HEADER_MAP.validate_python(value)
+    except ValidationError as exc:
+        raise ValidationFailed([{"path": ".".join(map(str, ("sensitiveHeaders", *e["loc"]))),
+                                 "message": e["msg"]} for e in exc.errors()]) from None
+    problems = [("sensitiveHeaders", p) for p in map_problems(values, sensitive=True)]
+    if isinstance(plain, dict) and not problems:
+        problems += [("", p) for p in check_together(plain, values)]
+    if problems:
+        raise ValidationFailed([{"path": path, "message": message} for path, message in problems])
+    return values
+
+
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed([
         {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
@@ -206,7 +236,7 @@ class Provisioner:
         """Store the endpoint, its secret sealed, then provision its pipeline (build `spec` with `parse_spec`)."""
         endpoint = Endpoint.from_spec(spec)
         box = self.secrets or SecretBox(self.settings.secrets_key_arn)
-        sealed = box.seal(endpoint.id, SigningSecrets(secret=spec.secret))
+        sealed = box.seal(endpoint.id, SigningSecrets(secret=spec.secret, sensitiveHeaders=spec.sensitiveHeaders))
         try:
             self.store.create_endpoint_item({**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}},
                                             name_key=name_key(endpoint.name))
@@ -235,13 +265,20 @@ class Provisioner:
         unknown = sorted(set(changes) - UPDATABLE)
         if unknown:
             raise ValidationFailed([{"path": k, "message": "unknown or read-only field"} for k in unknown])
-        endpoint, res = self._load(endpoint_id)
+        item = self._item(endpoint_id)
+        endpoint, res = _split(item)
         revision = dict(changes)
         if changes.get("active") is True and not endpoint.active:
             revision.update(_HEALTH_RESET)
         elif changes.get("active") is False and endpoint.active:
             revision["pausedReason"] = "manual"
-        return self._apply(endpoint, res, revision, self._converge)
+        sealed: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if "sensitiveHeaders" in changes:  # the values go sealed with the secrets; the item keeps names only
+            values = _sensitive_headers(changes["sensitiveHeaders"], changes.get("headers", endpoint.headers))
+            revision["sensitiveHeaders"] = redacted(values)
+            box = self.secrets or SecretBox(self.settings.secrets_key_arn)
+            sealed = sealing(box, item, secrets_of(item, box).model_copy(update={"sensitiveHeaders": values}))
+        return self._apply(endpoint, res, revision, self._converge, sealed=sealed)
 
     def delete(self, endpoint_id: str) -> None:
         """Subscription, mapping, queues, item: in that order, each step tolerating "already gone"."""
@@ -279,14 +316,16 @@ class Provisioner:
 
     # -- internals ---------------------------------------------------------------------
     def _apply(self, endpoint: Endpoint, res: EndpointResources, revision: dict[str, Any],
-               provision: Callable[[Endpoint, EndpointResources], object]) -> Endpoint:
+               provision: Callable[[Endpoint, EndpointResources], object],
+               sealed: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Endpoint:
         """Resources first (`provision`), the item last: the item is what deliveries read, so it
         never says what the subscription and mapping do not do. An AWS failure on either puts the
-        resources back to the stored endpoint and is answered 503, retryable."""
+        resources back to the stored endpoint and is answered 503, retryable. `sealed`: new sealed
+        secrets (see `sealing`) written in the same write, while the old ones are still stored."""
         updated = self._revised(endpoint, revision)
         try:
             provision(updated, res)
-            self._save(updated, revision, renamed_from=endpoint.name)
+            self._save(updated, revision, renamed_from=endpoint.name, sealed=sealed)
         except (ClientError, BotoCoreError) as exc:
             raise self._rolled_back(endpoint, exc, provision) from exc
         except NameTaken as exc:  # refused after the resources changed: put them back as the item says
@@ -342,7 +381,8 @@ class Provisioner:
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 
-    def _save(self, endpoint: Endpoint, fields: Iterable[str], *, renamed_from: str | None = None) -> None:
+    def _save(self, endpoint: Endpoint, fields: Iterable[str], *, renamed_from: str | None = None,
+              sealed: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         """Write only `fields` of the revised endpoint, plus updatedAt (None removes).
 
         Never the whole model: the item was read before this write, and a secret rotation
@@ -352,11 +392,16 @@ class Provisioner:
         """
         item = endpoint.to_item()
         changes = {k: item.get(k) for k in (*fields, "updatedAt")}
+        expected: dict[str, Any] = {}
+        if sealed is not None:
+            changes.update(sealed[0])
+            expected = sealed[1]
         old_key, new_key = name_key(renamed_from or endpoint.name), name_key(endpoint.name)
         if old_key == new_key:
-            self.store.update_endpoint_fields(endpoint.id, changes)
+            self.store.update_endpoint_fields_if(endpoint.id, changes, expected)
             return
-        self.store.rename_endpoint(endpoint.id, changes, old_key=old_key, new_key=new_key)  # NameTaken: _apply
+        self.store.rename_endpoint(endpoint.id, changes, old_key=old_key, new_key=new_key,  # NameTaken: _apply
+                                   expected=expected)
 
     def _claim_name(self, endpoint: Endpoint) -> list[str]:
         """reconcile's part for names: claim an unclaimed one; report one another endpoint holds

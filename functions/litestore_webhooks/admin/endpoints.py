@@ -60,6 +60,10 @@ class EndpointChanges(common.Body):
     description: str | None = None
     timeout: int | None = None
     maxConcurrency: int | None = None
+    rateLimit: float | None = Field(None, description="events per second; null removes the limit")
+    headers: dict[str, str] | None = Field(None, description="replaced whole; {} removes them")
+    sensitiveHeaders: dict[str, str] | None = Field(
+        None, description="replaced whole (values sealed, listed as '[redacted]'); {} removes them")
 
 
 def with_secret(endpoint: Endpoint, secret: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from litestore_webhooks.api import json_response
 from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import settings
-from litestore_webhooks.core.endpoint import Endpoint, PreviousSecret, SigningSecrets, utc_iso
+from litestore_webhooks.core.endpoint import Endpoint, PreviousSecret, utc_iso
 from litestore_webhooks.core.event_types import system
 from litestore_webhooks.core.signing import generate_secret, validate_secret
 
@@ -64,7 +64,7 @@ def rotate(st: Store, box: SecretBox, endpoint_id: str, rotation: Rotation) -> d
         previous.append(PreviousSecret(secret=current.secret, expiresAt=expires))
     previous = sorted(previous, key=lambda p: p.expiresAt)[-MAX_PREVIOUS_SECRETS:]
     secret = rotation.secret or generate_secret()
-    provisioning.save_secrets(st, box, item, SigningSecrets(secret=secret, previousSecrets=previous),
+    provisioning.save_secrets(st, box, item, current.model_copy(update={"secret": secret, "previousSecrets": previous}),
                               updatedAt=utc_iso(moment))
     operational.publish(settings(), st, system.SECRET_ROTATED,
                         {**operational.about(Endpoint.from_item(item)), "previousSecretExpiresAt": expires})

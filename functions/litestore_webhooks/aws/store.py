@@ -303,9 +303,10 @@ class Store:
                 break
         raise NameTaken(self._claim_holder(name_key) or "", item.get("name", ""))
 
-    def rename_endpoint(self, endpoint_id: str, fields: dict[str, Any], *, old_key: str, new_key: str) -> None:
-        """update_endpoint_fields for a change of name: claims the new one and releases the old one with it."""
-        update = {"Update": self._update_request(endpoint_id, fields, {})}
+    def rename_endpoint(self, endpoint_id: str, fields: dict[str, Any], *, old_key: str, new_key: str,
+                        expected: dict[str, Any] | None = None) -> None:
+        """update_endpoint_fields(_if `expected`) for a change of name: claims the new one and releases the old one with it."""
+        update = {"Update": self._update_request(endpoint_id, fields, expected or {})}
         release: dict[str, Any] | None = self._release_claim(endpoint_id, old_key)
         for _ in range(3):
             try:
@@ -313,6 +314,8 @@ class Store:
                 return
             except _Cancelled as exc:
                 if exc.reasons[0] == "ConditionalCheckFailed":
+                    if expected and self.get_endpoint_item(endpoint_id) is not None:
+                        raise ApiError(409, "conflict", f"endpoint {endpoint_id} changed meanwhile; retry") from None
                     raise ApiError(404, "not_found", f"endpoint {endpoint_id} does not exist") from None
                 if "ConditionalCheckFailed" not in exc.reasons[1:]:
                     raise exc.error from None

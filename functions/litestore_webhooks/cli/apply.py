@@ -25,7 +25,7 @@ from litestore_webhooks.cli.output import CliError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-_COMPARED = ("name", "url", "events", "retryPolicy", "description", "timeout", "maxConcurrency")
+_COMPARED = ("name", "url", "events", "retryPolicy", "description", "timeout", "maxConcurrency", "rateLimit", "headers")
 _PLAN_COLUMNS = [("action", "ACTION"), ("name", "NAME"), ("id", "ID"), ("changes", "CHANGES")]
 
 
@@ -35,6 +35,9 @@ def register(cmds: argparse._SubParsersAction, add: Callable[..., argparse.Argum
                    help="JSON (or the document's JS literal): a webhooks array, one webhookConfig, or {\"webhooks\": [...]}")
     p.add_argument("--prune", action="store_true", help="also delete endpoints that are not in FILE")
     p.add_argument("--yes", action="store_true", help="apply without asking")
+    p.add_argument("--send-sensitive-headers", action="store_true",
+                   help="send the file's sensitiveHeaders even where their names match the stored ones "
+                        "(their values cannot be read back to compare)")
     p.set_defaults(func=run)
 
 
@@ -165,11 +168,22 @@ def _diff(ctx: Context, spec: Any, current: dict[str, Any]) -> Step:
     body = {}
     for key in _COMPARED:
         want, have = desired.get(key), current.get(key)
-        same = set(want) == set(have or []) if key == "events" else want == have
+        if key == "events":
+            same = set(want) == set(have or [])
+        elif key == "headers":  # an API older than custom headers lists none
+            same = want == (have or {})
+        else:
+            same = want == have
         if not same:
             body[key] = want
     if "active" in spec.model_fields_set and spec.active != current.get("active", True):
         body["active"] = spec.active
+    # Sensitive values cannot be read back (the API shows them redacted): sent when the file's
+    # names differ from the stored ones, or always with --send-sensitive-headers.
+    if "sensitiveHeaders" in spec.model_fields_set and (
+        ctx.args.send_sensitive_headers or set(spec.sensitiveHeaders) != set(current.get("sensitiveHeaders") or {})
+    ):
+        body["sensitiveHeaders"] = spec.sensitiveHeaders
     step = Step("update", spec.name, current["id"], list(body), body)
     if "secret" in spec.model_fields_set:
         stored = ctx.client.get(f"/endpoints/{seg(current['id'])}/secret").get("secret")

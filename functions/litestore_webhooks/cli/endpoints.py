@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 from typing import Any, Callable
 
 from litestore_webhooks.cli import apply
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("--secret", help="your own signing secret (default: a generated whsec_ secret)")
     p.add_argument("--inactive", action="store_true", help="create it paused")
     _spec_flags(p)
+    _header_flags(p, replacing="")
     p.set_defaults(func=create)
 
     p = add(cmds, "update", "change an endpoint in place")
@@ -51,6 +53,10 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("--name")
     p.add_argument("--active", action=argparse.BooleanOptionalAction)
     _spec_flags(p)
+    _header_flags(p, replacing=" (replaces all of them)")
+    p.add_argument("--no-rate-limit", action="store_true", help="remove the rate limit")
+    p.add_argument("--no-headers", action="store_true", help="remove the custom headers")
+    p.add_argument("--no-sensitive-headers", action="store_true", help="remove the sensitive headers")
     p.set_defaults(func=update)
 
     p = add(cmds, "delete", "delete an endpoint, its queues and its dead letters (asks first)")
@@ -115,6 +121,28 @@ def _spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-delay", type=int, metavar="MS")
 
 
+def _header_flags(p: argparse.ArgumentParser, *, replacing: str) -> None:
+    p.add_argument("--rate-limit", type=float, metavar="PER_S", help="at most this many events per second")
+    p.add_argument("--header", action="append", metavar="NAME=VALUE", default=[],
+                   help=f"a custom header sent with every delivery; repeat for more{replacing}")
+    p.add_argument("--sensitive-header", action="append", metavar="NAME[=VALUE]", default=[],
+                   help="a header whose value is stored encrypted and never shown, e.g. Authorization; "
+                        f"without =VALUE it is asked for (not echoed, not in shell history){replacing}")
+
+
+def _headers(values: list[str], *, sensitive: bool) -> dict[str, str]:
+    """NAME=VALUE flags as a map; a sensitive NAME alone is asked for without echo."""
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep and sensitive:
+            text = getpass.getpass(f"value of {name.strip()}: ")
+        elif not sep:
+            raise CliError(f"--header {value!r}: expected NAME=VALUE", exit_code=2)
+        headers[name.strip()] = text
+    return headers
+
+
 def _events(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
@@ -124,8 +152,23 @@ def _retry(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _common_fields(args: argparse.Namespace) -> dict[str, Any]:
-    body = {"description": args.description, "timeout": args.timeout, "maxConcurrency": args.max_concurrency}
-    return {key: value for key, value in body.items() if value is not None}
+    body = {"description": args.description, "timeout": args.timeout, "maxConcurrency": args.max_concurrency,
+            "rateLimit": args.rate_limit}
+    body = {key: value for key, value in body.items() if value is not None}
+    for key, flag, sensitive in (("headers", "header", False), ("sensitiveHeaders", "sensitive_header", True)):
+        if getattr(args, flag):
+            body[key] = _headers(getattr(args, flag), sensitive=sensitive)
+        elif getattr(args, f"no_{flag}s", False):
+            body[key] = {}
+    if getattr(args, "no_rate_limit", False):
+        body["rateLimit"] = None
+    return body
+
+
+def _headers_text(e: dict[str, Any]) -> str:
+    """Custom headers for people: plain ones with their values, sensitive ones redacted (as the API lists them)."""
+    shown = {**(e.get("headers") or {}), **(e.get("sensitiveHeaders") or {})}
+    return ", ".join(f"{name}: {value}" for name, value in shown.items()) or "-"
 
 
 def status_of(endpoint: dict[str, Any]) -> str:
@@ -148,7 +191,9 @@ def show_endpoint(ctx: Context, e: dict[str, Any]) -> None:
         ("id", e.get("id")), ("name", e.get("name")), ("url", e.get("url")), ("events", e.get("events")),
         ("status", status_of(e)), ("description", e.get("description")),
         ("retry", _retry_text(e.get("retryPolicy"))), ("timeout", f"{e.get('timeout')} ms"),
-        ("maxConcurrency", e.get("maxConcurrency")), ("failingSince", e.get("failingSince")),
+        ("maxConcurrency", e.get("maxConcurrency")),
+        ("rateLimit", f"{e['rateLimit']:g}/s" if e.get("rateLimit") is not None else "-"),
+        ("headers", _headers_text(e)), ("failingSince", e.get("failingSince")),
         ("consecutiveFailures", e.get("consecutiveFailures")),
         ("createdAt", e.get("createdAt")), ("updatedAt", e.get("updatedAt")),
     ], status_key="status")

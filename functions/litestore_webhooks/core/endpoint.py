@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
+from litestore_webhooks.core import headers as custom_headers
 from litestore_webhooks.core.envelope import format_timestamp as utc_iso  # the stored-timestamp format, re-exported
 from litestore_webhooks.core.errors import ValidationFailed
 from litestore_webhooks.core.event_types.names import WILDCARD, matches, validate_patterns
 from litestore_webhooks.core.event_types.system import PREFIX as SYSTEM_PREFIX
 from litestore_webhooks.core.event_types.system import is_operational
+from litestore_webhooks.core.pacing import MAX_RATE_LIMIT, PACE_WINDOW_S, max_concurrency_for, min_rate_limit
 from litestore_webhooks.core.retry import MAX_DELAY_MS
 from litestore_webhooks.core.signing import generate_secret, validate_secret
 from litestore_webhooks.core.urls import UrlRejected, validate_url
@@ -87,6 +89,14 @@ class _Configured(_Model):
     description: str | None = Field(None, max_length=500)
     timeout: int = Field(10000, ge=1, le=30000)  # ms
     maxConcurrency: int = Field(10, ge=2, le=1000)  # Lambda SQS event-source maximum concurrency bounds
+    rateLimit: float | None = Field(None, gt=0, le=MAX_RATE_LIMIT)  # events per second (core/pacing.py)
+    headers: dict[str, str] = Field(default_factory=dict)  # custom headers sent with every delivery, shown as is
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        _raise_header_problems(value, sensitive=False)
+        return value
 
     @field_validator("url")
     @classmethod
@@ -121,17 +131,57 @@ class _Configured(_Model):
             self.name = urlsplit(self.url).hostname or self.url
         return self
 
+    @model_validator(mode="after")
+    def _paceable(self) -> Self:
+        if self.rateLimit is not None and self.rateLimit < min_rate_limit(self.maxConcurrency):
+            raise ValueError(
+                f"rateLimit {self.rateLimit:g}/s with maxConcurrency {self.maxConcurrency} gives each concurrent "
+                f"delivery one event every {self.maxConcurrency / self.rateLimit:g} s, more than the "
+                f"{PACE_WINDOW_S:g} s one delivery may pace: raise rateLimit to at least "
+                f"{min_rate_limit(self.maxConcurrency):g} or lower maxConcurrency to at most "
+                f"{max(2, max_concurrency_for(self.rateLimit))}"
+                + ("" if max_concurrency_for(self.rateLimit) >= 2 else
+                   f" (and rateLimit to at least {min_rate_limit(2):g}, the lowest maxConcurrency being 2)")
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _headers_together(self) -> Self:
+        problems = custom_headers.check_together(
+            self.headers, self._sensitive_header_values(), sizes=self._header_sizes_checked()
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _sensitive_header_values(self) -> dict[str, str]:
+        return {}
+
+    def _header_sizes_checked(self) -> bool:
+        return True
+
 
 class EndpointSpec(_Configured):
     """An endpoint as submitted, its secret included. Pass ``context={"allow_insecure": True}`` to accept local-dev URLs."""
 
     secret: str = Field(default_factory=generate_secret, repr=False)
+    # Sent with every delivery like `headers`, kept sealed with the secret, listed as REDACTED.
+    sensitiveHeaders: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: str) -> str:
         validate_secret(value)
         return value
+
+    @field_validator("sensitiveHeaders")
+    @classmethod
+    def _sensitive_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        _raise_header_problems(value, sensitive=True)
+        return value
+
+    def _sensitive_header_values(self) -> dict[str, str]:
+        return self.sensitiveHeaders
 
 
 class PreviousSecret(_Model):
@@ -150,6 +200,7 @@ class SigningSecrets(_Model):
 
     secret: str = Field(repr=False)
     previousSecrets: list[PreviousSecret] = Field(default_factory=list, repr=False)
+    sensitiveHeaders: dict[str, str] = Field(default_factory=dict, repr=False)  # their real values
 
     def unexpired(self, now: datetime) -> list[PreviousSecret]:
         return [p for p in self.previousSecrets if datetime.fromisoformat(p.expiresAt) > now]
@@ -168,13 +219,33 @@ class Endpoint(_Configured):
     pausedReason: Literal["manual", "auto_disabled", "gone"] | None = None
     failingSince: str | None = Field(None, pattern=_ISO_Z)
     consecutiveFailures: int = Field(0, ge=0)
+    # The names of the sensitive headers, each valued REDACTED: their values are in SigningSecrets.headers.
+    sensitiveHeaders: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("sensitiveHeaders")
+    @classmethod
+    def _redacted(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(v != custom_headers.REDACTED for v in value.values()):
+            raise ValueError(f"a stored endpoint holds sensitive header values as {custom_headers.REDACTED!r} only")
+        _raise_header_problems(dict.fromkeys(value, "x"), sensitive=True)
+        return value
+
+    def _sensitive_header_values(self) -> dict[str, str]:
+        return self.sensitiveHeaders
+
+    def _header_sizes_checked(self) -> bool:
+        return False  # REDACTED stands in for the values: sizes were checked when they were submitted
 
     @classmethod
     def from_spec(cls, spec: EndpointSpec, *, now: datetime | None = None) -> Endpoint:
-        """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec; its secret stays in the spec."""
+        """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec; its secret
+        and its sensitive header values stay in the spec."""
         stamp = utc_iso(now or datetime.now(timezone.utc))
-        fields = spec.model_dump(exclude={"secret"})
-        return cls.model_validate({**fields, "createdAt": stamp, "updatedAt": stamp}, context=_STORED)
+        fields = spec.model_dump(exclude={"secret", "sensitiveHeaders"})
+        return cls.model_validate({
+            **fields, "createdAt": stamp, "updatedAt": stamp,
+            "sensitiveHeaders": custom_headers.redacted(spec.sensitiveHeaders),
+        }, context=_STORED)
 
     def public_dict(self) -> dict[str, Any]:
         """camelCase JSON for API responses and listings."""
@@ -184,6 +255,8 @@ class Endpoint(_Configured):
         """Plain dict for DynamoDB: no floats (backoffMultiplier is stored as its repr string), no None."""
         item = self.model_dump(exclude_none=True)
         item["retryPolicy"]["backoffMultiplier"] = repr(self.retryPolicy.backoffMultiplier)
+        if self.rateLimit is not None:
+            item["rateLimit"] = repr(self.rateLimit)
         return item
 
     @classmethod
@@ -192,6 +265,8 @@ class Endpoint(_Configured):
         data = {key: _plain(value) for key, value in item.items() if key in cls.model_fields}
         policy = data["retryPolicy"]
         data["retryPolicy"] = {**policy, "backoffMultiplier": float(policy["backoffMultiplier"])}
+        if data.get("rateLimit") is not None:
+            data["rateLimit"] = float(data["rateLimit"])
         return cls.model_validate(data, context=_STORED)
 
 
@@ -207,6 +282,12 @@ def _plain(value: Any) -> Any:
 
 
 _SPECS = TypeAdapter(list[EndpointSpec])
+
+
+def _raise_header_problems(headers: dict[str, str], *, sensitive: bool) -> None:
+    problems = custom_headers.map_problems(headers, sensitive=sensitive)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def _admitted_when_insecure(url: str) -> bool:

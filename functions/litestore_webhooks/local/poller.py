@@ -73,15 +73,43 @@ def failed_ids(result: Any, batch_ids: set[str]) -> set[str]:
     return ids  # type: ignore[return-value]
 
 
+class Slots:
+    """A mapping's concurrency cap. The workers that succeed each other when the mapping changes
+    share it, so invocations a replaced worker still runs count against the new cap: like Lambda's
+    MaximumConcurrency, the cap holds across a change, which a rate limit relies on (core/pacing.py)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.busy = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.busy < self.capacity, timeout):
+                return False
+            self.busy += 1
+            return True
+
+    def release(self) -> None:
+        with self._changed:
+            self.busy -= 1
+            self._changed.notify_all()
+
+    def resize(self, capacity: int) -> None:
+        with self._changed:
+            self.capacity = max(1, capacity)
+            self._changed.notify_all()
+
+
 class MappingWorker:
     """Polls one mapping's queue and invokes the handler, at most `max_concurrency` at a time."""
 
-    def __init__(self, mapping: Mapping, handler: Handler, prefix: str) -> None:
+    def __init__(self, mapping: Mapping, handler: Handler, prefix: str, slots: Slots | None = None) -> None:
         self.mapping = mapping
         self._handler = handler
         self._prefix = prefix
         self._stop = threading.Event()
-        self._slots = threading.BoundedSemaphore(max(1, mapping.max_concurrency))
+        self._slots = slots or Slots(mapping.max_concurrency)
         self._pool = ThreadPoolExecutor(max(1, mapping.max_concurrency), thread_name_prefix=f"lsw-{mapping.id[:8]}")
         self._thread = threading.Thread(target=self._run, name=f"lsw-poll-{mapping.id[:8]}", daemon=True)
 
@@ -179,6 +207,7 @@ class Poller:
         self._handler = handler
         self._prefix = prefix
         self._workers: dict[str, MappingWorker] = {}
+        self._slots: dict[str, Slots] = {}  # by mapping id, outliving the workers (see Slots)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lsw-poller", daemon=True)
 
@@ -213,6 +242,8 @@ class Poller:
                 self._workers.pop(mid).stop()  # removed, disabled or changed: a changed one restarts below
         for mid, mapping in wanted.items():
             if mid not in self._workers and not self._stop.is_set():
-                worker = MappingWorker(mapping, self._handler, self._prefix)
+                slots = self._slots.setdefault(mid, Slots(mapping.max_concurrency))
+                slots.resize(mapping.max_concurrency)
+                worker = MappingWorker(mapping, self._handler, self._prefix, slots)
                 self._workers[mid] = worker
                 worker.start()

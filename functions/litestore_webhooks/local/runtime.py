@@ -1,5 +1,7 @@
-"""The local runtime: moto, the stack-level resources, the API and the event-source poller
-in one process, configured exactly as the deployed functions are (through environment)."""
+"""The local runtime: moto, the stack-level resources, the API and the event-source poller,
+configured exactly as the deployed functions are (through environment). moto serves from a
+child process by default (`moto_server.MotoProcess`: both cores), or in this one
+(`moto="thread"` / LSW_LOCAL_MOTO=thread)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from litestore_webhooks.console.links import operator_link
 from litestore_webhooks.local import logs, state
 from litestore_webhooks.local.apigw import STAGE, ApiServer
 from litestore_webhooks.local.invoke import load_handler
-from litestore_webhooks.local.moto_server import MotoServer
+from litestore_webhooks.local.moto_server import MotoMode, MotoProcess, MotoServer, mode_from_env, moto_server
 from litestore_webhooks.local.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class LocalRuntime:
         write_profile: bool = True,
         log_level: str | None = None,
         accept_unknown_event_types: bool = False,
+        moto: MotoMode | None = None,
     ) -> None:
         self.port = port
         self.api_key = api_key or "lsw_" + secrets.token_urlsafe(24)
@@ -71,10 +74,12 @@ class LocalRuntime:
         self._profile: Path | None = None  # the CLI profile we wrote, to remove on stop
         self._undo_logs: Callable[[], None] | None = None
         self.registry = event_sources.LocalEventSources()
-        self._moto: MotoServer | None = None
+        self.moto_mode: MotoMode = moto or mode_from_env()
+        self._moto: MotoServer | MotoProcess | None = None
         self._api: ApiServer | None = None
         self._poller: Poller | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._state_loaded = False  # a start that failed before restoring must not overwrite the file
         self._previous_event_sources: event_sources.EventSources | None = None
 
     @property
@@ -84,14 +89,31 @@ class LocalRuntime:
         return f"{self._api.url}/{STAGE}"
 
     @property
+    def moto_pid(self) -> int | None:
+        """The moto server's process id when it runs apart (None in thread mode)."""
+        return self._moto.pid if isinstance(self._moto, MotoProcess) else None
+
+    @property
     def aws_endpoint_url(self) -> str:
         assert self._moto, "start() first"
         return self._moto.url
 
     def start(self) -> LocalRuntime:
+        """Start everything; on failure, stop what had started (moto's process included) and raise."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalRuntime:
         started = time.monotonic()
-        self._moto = MotoServer()
-        moto_url = self._moto.start()
+        self._moto = moto_server(self.moto_mode)
+        self._moto.spawn()  # moto's process imports while this one loads the handlers
+        delivery = load_handler(r.DELIVERY_FUNCTION)
+        if delivery is None or load_handler(r.INGEST_FUNCTION) is None:
+            raise RuntimeError("the ingest and delivery handlers are required")
+        moto_url = self._moto.ready()
         urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=5).close()
         self._set_env(self._aws_env(moto_url))
         clients.reset()
@@ -101,12 +123,10 @@ class LocalRuntime:
         self._undo_logs = logs.use_for_functions(pretty=self.pretty, prefix=self.prefix)
         self._previous_event_sources = event_sources.current()
         event_sources.use(self.registry)  # before anything provisions: never real mappings in moto
-        delivery = load_handler(r.DELIVERY_FUNCTION)
-        if delivery is None or load_handler(r.INGEST_FUNCTION) is None:
-            raise RuntimeError("the ingest and delivery handlers are required")
         if self.state_file:
             restored = state.restore(self.state_file)
             log.info("restored state from %s: %s", self.state_file, restored)
+        self._state_loaded = True  # from here on, stop() may write the state file
         self._poller = Poller(self.registry, delivery, self.prefix)
         self._poller.start()
         self._api = ApiServer(port=self.port, api_key=self.api_key, admin_token=self.admin_token, prefix=self.prefix)
@@ -124,7 +144,7 @@ class LocalRuntime:
         if self._poller:
             self._poller.stop()
         try:
-            if self.state_file and self._moto:
+            if self.state_file and self._moto and self._state_loaded:
                 saved = state.save(self.state_file)
                 log.info("saved state to %s: %s", self.state_file, saved)
         finally:
@@ -138,6 +158,7 @@ class LocalRuntime:
             clients.reset()
             config.settings.cache_clear()
             self._api = self._poller = self._moto = None
+            self._state_loaded = False
 
     def __enter__(self) -> LocalRuntime:
         return self.start()

@@ -30,7 +30,14 @@ from litestore_webhooks.cli.profile import write_private
 from litestore_webhooks.config import settings
 from litestore_webhooks.local.invoke import LOCAL_ACCOUNT, region
 from litestore_webhooks.local.moto_server import peek_messages
-from litestore_webhooks.provisioning import RESOURCES, SEALED_SECRETS, Provisioner, load_endpoint, secrets_of
+from litestore_webhooks.provisioning import (
+    PLAINTEXT_HEADERS,
+    RESOURCES,
+    SEALED_SECRETS,
+    Provisioner,
+    load_endpoint,
+    secrets_of,
+)
 
 log = logging.getLogger(__name__)
 VERSION = 1
@@ -51,6 +58,7 @@ def save(path: Path) -> dict[str, int]:
     messages = 0
     for item in Store(cfg).all_endpoint_items():
         opened = secrets_of(item, box).model_dump()
+        opened[PLAINTEXT_HEADERS] = opened.pop("sensitiveHeaders")  # the item's own sensitiveHeaders stay REDACTED
         item = {**{k: v for k, v in item.items() if k not in (RESOURCES, SEALED_SECRETS)}, **opened}
         queued = peek_messages(r.endpoint_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())
         dead = peek_messages(r.dead_letter_queue_name(cfg.prefix, item["id"]), account=LOCAL_ACCOUNT, region=region())

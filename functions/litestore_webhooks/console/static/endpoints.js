@@ -65,15 +65,29 @@ export function NewEndpoint({ session }) {
 }
 
 const DEFAULTS = {
-  name: "", url: "", description: "", events: [], secret: "", timeout: 10000, maxConcurrency: 10,
+  name: "", url: "", description: "", events: [], secret: "", timeout: 10000, maxConcurrency: 10, rateLimit: NaN,
   retryPolicy: { maxAttempts: 5, initialDelay: 1000, backoffMultiplier: 2, maxDelay: 30000 },
+  headersText: "", sensitiveText: "", dropSensitive: false,
 };
+
+/** "Name: value" lines <-> a header map (blank lines ignored; the API checks names and values). */
+const headersToText = (headers) => Object.entries(headers || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
+function textToHeaders(text) {
+  const out = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf(":");
+    out[(at < 0 ? line : line.slice(0, at)).trim()] = at < 0 ? "" : line.slice(at + 1).trim();
+  }
+  return out;
+}
 
 /** Create (no `endpoint`) or edit an endpoint. Only changed fields are sent on edit. */
 export function EndpointForm({ endpoint, onSaved }) {
   const catalog = useCatalog();
   const initial = useMemo(() => (endpoint ? {
     ...DEFAULTS, ...endpoint, description: endpoint.description || "", retryPolicy: { ...endpoint.retryPolicy },
+    rateLimit: endpoint.rateLimit ?? NaN, headersText: headersToText(endpoint.headers),
   } : DEFAULTS), [endpoint]);
   const [form, setForm] = useState(initial);
   const [error, setError] = useState(null);
@@ -96,13 +110,20 @@ export function EndpointForm({ endpoint, onSaved }) {
     const body = {
       name: form.name.trim() || undefined, url: form.url.trim(), events: form.events,
       description: form.description.trim() || null, timeout: form.timeout, maxConcurrency: form.maxConcurrency,
-      retryPolicy: form.retryPolicy,
+      retryPolicy: form.retryPolicy, rateLimit: Number.isNaN(form.rateLimit) ? null : form.rateLimit,
+      headers: textToHeaders(form.headersText),
     };
+    // Sensitive values are never shown, so they are sent only when typed (or removed on purpose).
+    if (form.sensitiveText.trim()) body.sensitiveHeaders = textToHeaders(form.sensitiveText);
+    else if (form.dropSensitive) body.sensitiveHeaders = {};
     if (!endpoint) {
       if (form.secret) body.secret = form.secret;
       if (body.description === null) delete body.description;
+      if (body.rateLimit === null) delete body.rateLimit;
+      if (!Object.keys(body.headers).length) delete body.headers;
     }
-    const before = endpoint ? { ...endpoint, description: endpoint.description || null } : {};
+    const before = endpoint ? { ...endpoint, description: endpoint.description || null, rateLimit: endpoint.rateLimit ?? null,
+      headers: endpoint.headers || {}, sensitiveHeaders: undefined } : {};
     const changes = Object.fromEntries(Object.entries(body).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k])));
     try {
       const saved = endpoint
@@ -144,7 +165,26 @@ export function EndpointForm({ endpoint, onSaved }) {
         <${Field} label="Max concurrency" hint="Parallel deliveries, 2 to 1000" error=${errors.maxConcurrency}>
           ${(id, described) => html`<input id=${id} name="maxConcurrency" type="number" min="2" max="1000" value=${num(form.maxConcurrency)} onInput=${setNum("maxConcurrency")} aria-describedby=${described} aria-invalid=${errors.maxConcurrency ? "true" : undefined} />`}
         <//>
+        <${Field} label="Rate limit (events/s)" hint="Empty for none; at least max concurrency / 20" error=${errors.rateLimit}>
+          ${(id, described) => html`<input id=${id} name="rateLimit" type="number" min="0" step="0.1" value=${num(form.rateLimit)} onInput=${setNum("rateLimit")} aria-describedby=${described} aria-invalid=${errors.rateLimit ? "true" : undefined} />`}
+        <//>
       </div>
+    </fieldset>
+    <fieldset class="group">
+      <legend>Custom headers</legend>
+      <div class="grid">
+        <${Field} label="Headers" hint="One Name: value per line, sent with every delivery" error=${errors.headers} wide>
+          ${(id, described) => html`<textarea id=${id} name="headers" rows="3" value=${form.headersText} onInput=${set("headersText")} aria-describedby=${described} aria-invalid=${errors.headers ? "true" : undefined}></textarea>`}
+        <//>
+        <${Field} label="Sensitive headers" error=${errors.sensitiveHeaders} wide
+          hint=${endpoint && Object.keys(endpoint.sensitiveHeaders || {}).length
+            ? `Stored, never shown: ${Object.keys(endpoint.sensitiveHeaders).join(", ")}. Type Name: value lines to replace them all; leave empty to keep them`
+            : "One Name: value per line (e.g. Authorization: Bearer …), stored encrypted and never shown again"}>
+          ${(id, described) => html`<textarea id=${id} name="sensitiveHeaders" rows="2" autocomplete="off" spellcheck=${false} value=${form.sensitiveText} onInput=${set("sensitiveText")} aria-describedby=${described} aria-invalid=${errors.sensitiveHeaders ? "true" : undefined}></textarea>`}
+        <//>
+      </div>
+      ${endpoint && Object.keys(endpoint.sensitiveHeaders || {}).length ? html`<label class="check"><input type="checkbox" name="dropSensitive" checked=${form.dropSensitive}
+        onChange=${(e) => setForm({ ...form, dropSensitive: e.currentTarget.checked })} /> Remove the stored sensitive headers</label>` : null}
     </fieldset>
     <fieldset class="group">
       <legend>Retry policy</legend>
@@ -168,7 +208,8 @@ export function EndpointForm({ endpoint, onSaved }) {
   </form>`;
 }
 
-const KNOWN_FIELDS = ["name", "url", "description", "events", "timeout", "maxConcurrency", "retryPolicy", "secret"];
+const KNOWN_FIELDS = ["name", "url", "description", "events", "timeout", "maxConcurrency", "rateLimit", "headers",
+  "sensitiveHeaders", "retryPolicy", "secret"];
 
 /** Event types from the catalog, grouped by namespace, with "*" and "namespace.*" wildcards. */
 export function EventPicker({ catalog, value, error, onChange }) {
