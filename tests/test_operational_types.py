@@ -70,6 +70,14 @@ def test_each_example_passes_both_validators_and_the_system_envelope(entry):
         build_envelope(example, catalog.SNAPSHOT, now=NOW)
 
 
+def test_a_publisher_is_refused_even_when_unknown_types_are_accepted():
+    from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
+
+    (example,) = system.SYSTEM_TYPES[0]["examples"]
+    with pytest.raises(ValidationFailed, match="reserved for the system's own operational events"):
+        build_envelope(example, CatalogSnapshot([], accept_unknown=True), now=NOW)
+
+
 def test_the_system_path_takes_only_operational_types():
     order = {**catalog.CATALOG["order.completed"].example, "timestamp": "2026-12-02T12:00:00Z"}
     with pytest.raises(ValidationFailed, match="not an operational event type"):
