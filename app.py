@@ -23,7 +23,6 @@ for path in (ROOT, ROOT / "functions"):  # infra/ and litestore_webhooks without
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import cx_api  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
 from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
 from infra.stack import LitestoreWebhooksStack  # noqa: E402
 
@@ -32,7 +31,9 @@ def build(app: cdk.App, settings: StackSettings | None = None) -> LitestoreWebho
     """The stack plus cdk-nag (AwsSolutions) as a policy-validation plugin (cdk-nag 3 API)."""
     settings = settings or StackSettings.from_context(app.node)
     stack = LitestoreWebhooksStack(
-        app, stack_name(settings.prefix), settings=settings,
+        app,
+        stack_name(settings.prefix),
+        settings=settings,
         description="Litestore webhooks: signed, retried webhook delivery (API Gateway, SNS, SQS, Lambda)",
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -43,7 +44,9 @@ def summary(assembly: cx_api.CloudAssembly, stack: LitestoreWebhooksStack) -> li
     """What `make synth` ends with: where the template went, its size, and what cdk-nag found
     (the policy-validation report lists only plugins with findings; errors stop the synth before this)."""
     artifact = assembly.get_stack_by_name(stack.stack_name)
-    lines = [f"synthesized {stack.stack_name}: {artifact.template_full_path} ({len(artifact.template['Resources'])} resources)"]
+    lines = [
+        f"synthesized {stack.stack_name}: {artifact.template_full_path} ({len(artifact.template['Resources'])} resources)"
+    ]
     report = Path(assembly.directory) / "policy-validation-report.json"
     plugins = json.loads(report.read_text()).get("pluginReports", []) if report.exists() else []
     found = [v for p in plugins if p["summary"]["pluginName"] == "AwsSolutions" for v in p.get("violations", [])]

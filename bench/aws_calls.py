@@ -45,7 +45,11 @@ def main() -> None:
 
         counter = common.CallCounter()
         counter.attach()
-        rx = {"ok": Receiver(default=Reply(200)), "503": Receiver(default=Reply(503)), "400": Receiver(default=Reply(400))}
+        rx = {
+            "ok": Receiver(default=Reply(200)),
+            "503": Receiver(default=Reply(503)),
+            "400": Receiver(default=Reply(400)),
+        }
         counter.reset("setup")
         eps = {name: common.create_endpoint(r.url()) for name, r in rx.items()}
 
@@ -55,9 +59,12 @@ def main() -> None:
         def record(tag: str, events: int, durations: list[float], extra: dict | None = None) -> None:
             table = counter.table(tag)
             scenarios[tag] = {
-                "events": events, "calls_by_operation_per_event": per_event(table, events),
-                "per_event": totals(table, events), "handler_ms_median": r3(median(durations) * 1000),
-                "handler_ms_all": [r3(d * 1000) for d in durations], **(extra or {}),
+                "events": events,
+                "calls_by_operation_per_event": per_event(table, events),
+                "per_event": totals(table, events),
+                "handler_ms_median": r3(median(durations) * 1000),
+                "handler_ms_all": [r3(d * 1000) for d in durations],
+                **(extra or {}),
             }
 
         # -- ingest ---------------------------------------------------------------------------
@@ -79,8 +86,10 @@ def main() -> None:
         d = [ingest("/events", new_envelope(), "ingest_single") for _ in range(n_single)]
         record("ingest_single", n_single, d, {"events_per_request": 1})
         purge()
-        d = [ingest("/events/batch", {"events": [new_envelope() for _ in range(100)]}, "ingest_batch")
-             for _ in range(args.runs)]
+        d = [
+            ingest("/events/batch", {"events": [new_envelope() for _ in range(100)]}, "ingest_batch")
+            for _ in range(args.runs)
+        ]
         record("ingest_batch", 100 * args.runs, d, {"events_per_request": 100})
         purge()
 
@@ -109,7 +118,9 @@ def main() -> None:
         record("delivery_dead_letter", 10 * args.runs, d, {"batch": 10, "note": "400 -> rejected -> endpoint DLQ"})
         delivery_handler.data_keys = DataKeyCache()  # what a new container starts with
         d = [deliver("ok", 10, "delivery_cold")]
-        record("delivery_cold", 10, d, {"batch": 10, "note": "first batch of a container (KMS Decrypt of the data key)"})
+        record(
+            "delivery_cold", 10, d, {"batch": 10, "note": "first batch of a container (KMS Decrypt of the data key)"}
+        )
         for r in rx.values():
             r.close()
 

@@ -49,8 +49,9 @@ def importtime(code: str, extra_env: dict[str, str] | None = None) -> list[tuple
     # The warm-up must be able to write the .pyc files it is there for (a shell or CI with
     # PYTHONDONTWRITEBYTECODE=1 would otherwise have every run compile the package again).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     rows = []
     for line in proc.stderr.splitlines():
         m = _LINE.match(line)
@@ -64,9 +65,15 @@ def reference_loop_ms(runs: int) -> float:
     """A fixed pure-Python loop in fresh interpreters, median ms: how fast this machine is right now.
 
     Shared VMs vary between runs (and between hosts); import times scale with it."""
-    code = "import time; t = time.perf_counter()\nfor i in range(3_000_000): pass\nprint((time.perf_counter() - t) * 1000)"
-    return median([float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                        check=True).stdout) for _ in range(runs)])
+    code = (
+        "import time; t = time.perf_counter()\nfor i in range(3_000_000): pass\nprint((time.perf_counter() - t) * 1000)"
+    )
+    return median(
+        [
+            float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+            for _ in range(runs)
+        ]
+    )
 
 
 def roots(rows: list[tuple[int, int, int, str]]) -> dict[str, int]:
@@ -89,8 +96,9 @@ def summarize(name: str, samples: list[tuple[float, list]]) -> dict:
         "import_ms_all": [r3(t) for t in totals],
         "target_ms": TARGET_MS,
         "meets_target": median(totals) < TARGET_MS,
-        "slowest_cumulative": [{"module": m, "cumulative_ms": r3(c / 1000), "self_ms": r3(s / 1000), "depth": d}
-                               for s, c, d, m in top],
+        "slowest_cumulative": [
+            {"module": m, "cumulative_ms": r3(c / 1000), "self_ms": r3(s / 1000), "depth": d} for s, c, d, m in top
+        ],
     }
 
 
@@ -110,8 +118,10 @@ def measure_handlers(runs: int, startup: set[str]) -> dict:
         handlers[name] = summarize(name, samples[name, "off"])
         on = summarize(name, samples[name, "on"])
         handlers[name]["tracing_on"] = {k: on[k] for k in ("import_ms_median", "import_ms_all", "slowest_cumulative")}
-        say(f"  import {name:<9} {handlers[name]['import_ms_median']:8.1f} ms (median of {runs}); "
-            f"tracing on {on['import_ms_median']:8.1f} ms")
+        say(
+            f"  import {name:<9} {handlers[name]['import_ms_median']:8.1f} ms (median of {runs}); "
+            f"tracing on {on['import_ms_median']:8.1f} ms"
+        )
     return handlers
 
 
@@ -137,8 +147,13 @@ def asset_size() -> dict:
         try:
             from infra import bundling
 
-            subprocess.run(bundling.pip_command(str(out)), check=True, timeout=420,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.run(
+                bundling.pip_command(str(out)),
+                check=True,
+                timeout=420,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             bundling.prune_runtime_provided(out)
             bundling.copy_package(out)
         except Exception as exc:  # noqa: BLE001 - fall back to what a previous synth bundled
@@ -147,12 +162,17 @@ def asset_size() -> dict:
                 return {"error": f"bundling failed and no cdk.out asset: {type(exc).__name__}: {exc}"}
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(assets[-1].parent, out)
-            source = f"newest cdk.out asset ({assets[-1].parent.name[:18]}...); pip bundling failed: {type(exc).__name__}"
-        top = sorted(((dir_size(p) if p.is_dir() else p.stat().st_size, p.name) for p in out.iterdir()), reverse=True)[:8]
+            source = (
+                f"newest cdk.out asset ({assets[-1].parent.name[:18]}...); pip bundling failed: {type(exc).__name__}"
+            )
+        top = sorted(((dir_size(p) if p.is_dir() else p.stat().st_size, p.name) for p in out.iterdir()), reverse=True)[
+            :8
+        ]
         unpacked, zipped = dir_size(out), zipped_size(out, tmp)
         return {
             "source": source,
-            "unpacked_mb": r3(unpacked / 1e6), "zipped_mb": r3(zipped / 1e6),
+            "unpacked_mb": r3(unpacked / 1e6),
+            "zipped_mb": r3(zipped / 1e6),
             "largest_entries_mb": {name: r3(size / 1e6) for size, name in top},
             "lambda_limits_mb": {"zipped_direct_upload": 50, "unzipped": 250},
         }
@@ -166,7 +186,11 @@ def main() -> None:
     args = ap.parse_args()
     startup = set(roots(importtime("pass")))
     handlers = measure_handlers(args.runs, startup)
-    result = {"handlers": handlers, "python": sys.version.split()[0], "reference_loop_ms": r3(reference_loop_ms(args.runs))}
+    result = {
+        "handlers": handlers,
+        "python": sys.version.split()[0],
+        "reference_loop_ms": r3(reference_loop_ms(args.runs)),
+    }
     say(f"  reference loop {result['reference_loop_ms']:.1f} ms")
     if not args.no_asset:
         result["asset"] = asset_size()

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -80,32 +81,43 @@ def example_data() -> dict[str, Any]:
 
 def new_envelope(data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A fresh, valid event (new id, timestamp now) of the catalog's example shape."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from litestore_webhooks.core.envelope import format_timestamp, new_event_id
 
     return {
         "event": EVENT_TYPE,
         "id": new_event_id(),
-        "timestamp": format_timestamp(datetime.now(timezone.utc)),
+        "timestamp": format_timestamp(datetime.now(UTC)),
         "data": data if data is not None else example_data(),
     }
 
 
 def sqs_event(queue_arn: str, bodies: list[bytes]) -> dict[str, Any]:
     """A Lambda SQS event with one record per body, as SNS raw delivery leaves it in the queue."""
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "bench",
-        "body": body.decode("utf-8"),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
-        "messageAttributes": {"event": {"stringValue": EVENT_TYPE, "dataType": "String",
-                                        "stringListValues": [], "binaryListValues": []}},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    } for body in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "bench",
+                "body": body.decode("utf-8"),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
+                "messageAttributes": {
+                    "event": {
+                        "stringValue": EVENT_TYPE,
+                        "dataType": "String",
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    }
+                },
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
 
 
 def proxy_event(path: str, body: bytes) -> dict[str, Any]:
@@ -113,17 +125,27 @@ def proxy_event(path: str, body: bytes) -> dict[str, Any]:
     import base64
 
     return {
-        "resource": path, "path": path, "httpMethod": "POST",
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "x-api-key": "bench"},
         "multiValueHeaders": {"Content-Type": ["application/json"], "x-api-key": ["bench"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": "bench", "httpMethod": "POST", "path": f"/v1{path}",
-            "requestId": str(uuid.uuid4()), "resourcePath": path, "stage": "v1",
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "httpMethod": "POST",
+            "path": f"/v1{path}",
+            "requestId": str(uuid.uuid4()),
+            "resourcePath": path,
+            "stage": "v1",
             "identity": {"sourceIp": "127.0.0.1", "apiKey": "bench"},
         },
-        "body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True,
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
     }
 
 
@@ -133,7 +155,7 @@ _CHUNK_64K = 64 * 1024
 
 
 def _ddb_value_size(v: dict[str, Any]) -> int:
-    (kind, val), = v.items()
+    ((kind, val),) = v.items()
     if kind == "S":
         return len(val.encode("utf-8"))
     if kind == "N":
@@ -162,8 +184,10 @@ def _gsi_keys_by_table() -> dict[str, list[tuple[str, ...]]]:
 
     s = config.settings()
     names = {
-        "EndpointsTable": s.endpoints_table, "IdempotencyTable": s.idempotency_table,
-        "EventsTable": s.events_table, "AttemptsTable": s.attempts_table,
+        "EndpointsTable": s.endpoints_table,
+        "IdempotencyTable": s.idempotency_table,
+        "EventsTable": s.events_table,
+        "AttemptsTable": s.attempts_table,
     }
     from litestore_webhooks import resources as r
 
@@ -212,8 +236,7 @@ class CallCounter:
         with self._lock:
             self.tag = tag
 
-    def _needs_retry(self, response: Any = None, caught_exception: Any = None, operation: Any = None,
-                     **_: Any) -> None:
+    def _needs_retry(self, response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any) -> None:
         """Transport errors and 5xx answers that botocore's retry policy may repeat (each repeat bills)."""
         status = response[0].status_code if response else None
         if caught_exception is not None or (status is not None and status >= 500):
@@ -307,7 +330,6 @@ def moto_stack(prefix: str = "lsw-bench") -> dict[str, str]:
     """Inside mock_aws: the stack-level resources, env and settings set as the handlers read them."""
     from litestore_webhooks import config
     from litestore_webhooks.aws import bootstrap, clients, event_sources
-
     from litestore_webhooks.local.moto_server import patch_sqs_clock
 
     patch_sqs_clock()  # the local runtime's pinned fix: moto's SQS "now" costs O(queue depth)

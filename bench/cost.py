@@ -19,37 +19,57 @@ PRICES_AS_OF = f"us-east-1 list prices re-checked {CHECKED}, sources in bench/co
 # name -> (USD, the tier/quota the price holds for, source(s) it was re-checked against)
 PRICE_SOURCES: dict[str, tuple[float, str, str]] = {
     "apigw_rest_per_m_requests": (
-        3.50, "REST API, first 333 M requests/month (then $2.80, $2.38, $1.51)",
+        3.50,
+        "REST API, first 333 M requests/month (then $2.80, $2.38, $1.51)",
         f"{REFERENCE}; AWS whitepaper 'Best Practices for Designing Amazon API Gateway Private APIs', "
-        "Cost optimization, Table 4 (docs.aws.amazon.com)"),
+        "Cost optimization, Table 4 (docs.aws.amazon.com)",
+    ),
     "apigw_http_per_m_requests": (
-        1.00, "HTTP API, first 300 M requests/month (then $0.90), metered in 512 KB increments",
-        f"{REFERENCE}; the same whitepaper table"),
+        1.00,
+        "HTTP API, first 300 M requests/month (then $0.90), metered in 512 KB increments",
+        f"{REFERENCE}; the same whitepaper table",
+    ),
     "lambda_arm64_per_gb_s": (
-        0.0000133334, "arm64 duration, first 7.5 G GB-s/month (then $0.0000120001)",
+        0.0000133334,
+        "arm64 duration, first 7.5 G GB-s/month (then $0.0000120001)",
         "aws.amazon.com/lambda/pricing as quoted by cloudchipr.com 'AWS Lambda Pricing Breakdown' (2024); "
-        "not in the reference"),
+        "not in the reference",
+    ),
     "lambda_per_m_requests": (0.20, "requests, any architecture", REFERENCE),
-    "sns_per_m_publishes": (
-        0.50, "standard topic; each 64 KB chunk of a (batch) publish = 1 request", REFERENCE),
+    "sns_per_m_publishes": (0.50, "standard topic; each 64 KB chunk of a (batch) publish = 1 request", REFERENCE),
     "sns_to_sqs_delivery": (
-        0.0, "SNS charges nothing for deliveries to SQS (the SQS side: PLATFORM_SQS_PER_EVENT_PER_ENDPOINT)",
-        "aws.amazon.com/sns/pricing (not re-read this time; no stored copy says otherwise)"),
+        0.0,
+        "SNS charges nothing for deliveries to SQS (the SQS side: PLATFORM_SQS_PER_EVENT_PER_ENDPOINT)",
+        "aws.amazon.com/sns/pricing (not re-read this time; no stored copy says otherwise)",
+    ),
     "sqs_per_m_requests": (
-        0.40, "standard queue, first 100 G requests/month; each 64 KB chunk = 1 request",
-        f"{REFERENCE}; cloudburn.io 'Amazon SQS Pricing' (Mar 2026)"),
-    "ddb_per_m_wru": (0.625, "on-demand write request units, since the 1 Nov 2024 cut (was $1.25)",
-                      f"{REFERENCE}; airbyte.com 'Amazon DynamoDB Pricing' (Jul 2025)"),
-    "ddb_per_m_rru": (0.125, "on-demand read request units, since the 1 Nov 2024 cut (was $0.25)",
-                      f"{REFERENCE}; airbyte.com (Jul 2025)"),
+        0.40,
+        "standard queue, first 100 G requests/month; each 64 KB chunk = 1 request",
+        f"{REFERENCE}; cloudburn.io 'Amazon SQS Pricing' (Mar 2026)",
+    ),
+    "ddb_per_m_wru": (
+        0.625,
+        "on-demand write request units, since the 1 Nov 2024 cut (was $1.25)",
+        f"{REFERENCE}; airbyte.com 'Amazon DynamoDB Pricing' (Jul 2025)",
+    ),
+    "ddb_per_m_rru": (
+        0.125,
+        "on-demand read request units, since the 1 Nov 2024 cut (was $0.25)",
+        f"{REFERENCE}; airbyte.com (Jul 2025)",
+    ),
     "eventbridge_per_m_custom_events": (
-        1.00, "PutEvents custom events, each 64 KB chunk = 1 event",
-        f"{REFERENCE}; cloudburn.io 'Amazon EventBridge Pricing' (Mar 2026)"),
+        1.00,
+        "PutEvents custom events, each 64 KB chunk = 1 event",
+        f"{REFERENCE}; cloudburn.io 'Amazon EventBridge Pricing' (Mar 2026)",
+    ),
     "eventbridge_per_m_api_destination_invocations": (
-        0.20, "API destination invocations", f"{REFERENCE}; cloudburn.io (Mar 2026)"),
+        0.20,
+        "API destination invocations",
+        f"{REFERENCE}; cloudburn.io (Mar 2026)",
+    ),
 }
 PRICES = {name: value for name, (value, _, _) in PRICE_SOURCES.items()}
-INGEST_MEMORY_GB = 0.5    # resources.INGEST_FUNCTION.memory_mb = 512
+INGEST_MEMORY_GB = 0.5  # resources.INGEST_FUNCTION.memory_mb = 512
 DELIVERY_MEMORY_GB = 1.0  # resources.DELIVERY_FUNCTION.memory_mb = 1024
 # SQS requests per event per endpoint that our code does not make but the bill has (assumptions):
 #   1    the enqueue of SNS's delivery into the endpoint queue, counted as one SQS request
@@ -79,22 +99,35 @@ def per_million(part2: dict, delivery_batch_ms: float, endpoints: int, batch_ing
         "lambda_ingest": requests * p["lambda_per_m_requests"] / 1e6
         + requests * ingest_ms / 1000 * INGEST_MEMORY_GB * p["lambda_arm64_per_gb_s"],
         "sns": n * ing["per_event"].get("sns_requests", 0) * p["sns_per_m_publishes"] / 1e6,
-        "dynamodb_ingest": n * (ing["per_event"].get("ddb_wru", 0) * p["ddb_per_m_wru"]
-                                + ing["per_event"].get("ddb_rru", 0) * p["ddb_per_m_rru"]) / 1e6,
-        "sqs": n * endpoints * (PLATFORM_SQS_PER_EVENT_PER_ENDPOINT + dlv.get("sqs_requests", 0))
-        * p["sqs_per_m_requests"] / 1e6,
+        "dynamodb_ingest": n
+        * (
+            ing["per_event"].get("ddb_wru", 0) * p["ddb_per_m_wru"]
+            + ing["per_event"].get("ddb_rru", 0) * p["ddb_per_m_rru"]
+        )
+        / 1e6,
+        "sqs": n
+        * endpoints
+        * (PLATFORM_SQS_PER_EVENT_PER_ENDPOINT + dlv.get("sqs_requests", 0))
+        * p["sqs_per_m_requests"]
+        / 1e6,
         "lambda_delivery": invocations * p["lambda_per_m_requests"] / 1e6
         + invocations * math.ceil(delivery_batch_ms) / 1000 * DELIVERY_MEMORY_GB * p["lambda_arm64_per_gb_s"],
-        "dynamodb_delivery": n * endpoints * (dlv.get("ddb_wru", 0) * p["ddb_per_m_wru"]
-                                              + dlv.get("ddb_rru", 0) * p["ddb_per_m_rru"]) / 1e6,
+        "dynamodb_delivery": n
+        * endpoints
+        * (dlv.get("ddb_wru", 0) * p["ddb_per_m_wru"] + dlv.get("ddb_rru", 0) * p["ddb_per_m_rru"])
+        / 1e6,
     }
     total = sum(lines.values())
-    eventbridge = (n * p["eventbridge_per_m_custom_events"]
-                   + n * endpoints * p["eventbridge_per_m_api_destination_invocations"]) / 1e6
+    eventbridge = (
+        n * p["eventbridge_per_m_custom_events"] + n * endpoints * p["eventbridge_per_m_api_destination_invocations"]
+    ) / 1e6
     return {
-        "endpoints": endpoints, "ingest": "batch of 100" if batch_ingest else "single",
-        "ingest_handler_ms": ingest_ms, "delivery_batch_ms": math.ceil(delivery_batch_ms),
-        "lines": {k: _m(v) for k, v in lines.items()}, "total": _m(total),
+        "endpoints": endpoints,
+        "ingest": "batch of 100" if batch_ingest else "single",
+        "ingest_handler_ms": ingest_ms,
+        "delivery_batch_ms": math.ceil(delivery_batch_ms),
+        "lines": {k: _m(v) for k, v in lines.items()},
+        "total": _m(total),
         "total_without_api_gateway": _m(total - lines["api_gateway"]),
         "eventbridge_api_destinations": _m(eventbridge),
     }
@@ -118,17 +151,20 @@ def model(part2: dict, part1: dict | None) -> dict:
             row["receiver"] = "50 ms"
             rows.append(row)
     return {
-        "prices": PRICES, "prices_as_of": PRICES_AS_OF,
-        "price_sources": {k: {"usd": v, "holds_for": t, "checked": CHECKED, "source": src}
-                          for k, (v, t, src) in PRICE_SOURCES.items()},
+        "prices": PRICES,
+        "prices_as_of": PRICES_AS_OF,
+        "price_sources": {
+            k: {"usd": v, "holds_for": t, "checked": CHECKED, "source": src} for k, (v, t, src) in PRICE_SOURCES.items()
+        },
         "assumptions": {
-            "ingest_memory_gb": INGEST_MEMORY_GB, "delivery_memory_gb": DELIVERY_MEMORY_GB,
+            "ingest_memory_gb": INGEST_MEMORY_GB,
+            "delivery_memory_gb": DELIVERY_MEMORY_GB,
             "delivery_batch": DELIVERY_BATCH,
             "platform_sqs_requests_per_event_per_endpoint": PLATFORM_SQS_PER_EVENT_PER_ENDPOINT,
             "handler_durations": "measured in-process on moto (part 2 ingest; part 2 / part 1 delivery batch of 10); "
-                                 "deployed durations add real AWS round trips",
+            "deployed durations add real AWS round trips",
             "eventbridge": "PutEvents per event (<= 64 KB) + one API destination invocation per endpoint; "
-                           "no API Gateway, no storage/replay, no per-endpoint DLQ accounting",
+            "no API Gateway, no storage/replay, no per-endpoint DLQ accounting",
         },
         "rows": rows,
     }

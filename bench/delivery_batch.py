@@ -34,10 +34,16 @@ def naive_send(url: str, envelopes: list[dict], secret: str) -> list[float]:
         body = json.dumps(payload, separators=(",", ":"))  # JSON.stringify(payload)
         signature = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
         t0 = time.perf_counter()
-        resp = requests.post(url, data=body.encode(), headers={
-            "Content-Type": "application/json", "User-Agent": "Litestore-Webhook/1.0",
-            "X-Litestore-Signature": signature,
-        }, timeout=10)
+        resp = requests.post(
+            url,
+            data=body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Litestore-Webhook/1.0",
+                "X-Litestore-Signature": signature,
+            },
+            timeout=10,
+        )
         latencies.append(time.perf_counter() - t0)
         assert resp.ok, resp.status_code
     return latencies
@@ -107,21 +113,27 @@ def main() -> None:
                     b_lat.extend(lat)
                 ow, bw = median(o_wall), median(b_wall)
                 case = {
-                    "batch": n, "receiver": name, "runs": runs,
-                    "ours_wall_ms": r3(ow * 1000), "ours_wall_ms_all": [r3(x * 1000) for x in o_wall],
+                    "batch": n,
+                    "receiver": name,
+                    "runs": runs,
+                    "ours_wall_ms": r3(ow * 1000),
+                    "ours_wall_ms_all": [r3(x * 1000) for x in o_wall],
                     "ours_deliveries_per_s": r3(n / ow),
                     "ours_ms_per_delivery": r3(ow * 1000 / n),
                     "ours_cpu_ms_per_delivery": r3(median(o_cpu) * 1000 / n),
                     "ours_aws_call_ms_per_delivery": r3(median(o_aws) * 1000 / n),
-                    "baseline_wall_ms": r3(bw * 1000), "baseline_wall_ms_all": [r3(x * 1000) for x in b_wall],
+                    "baseline_wall_ms": r3(bw * 1000),
+                    "baseline_wall_ms_all": [r3(x * 1000) for x in b_wall],
                     "baseline_deliveries_per_s": r3(n / bw),
                     "baseline_request_ms_median": r3(median(b_lat) * 1000),
                     "ratio_vs_baseline": r3(bw / ow),
                 }
                 cases.append(case)
-                say(f"  batch {n:>3} -> {name:>7}: ours {case['ours_wall_ms']:8.1f} ms "
+                say(
+                    f"  batch {n:>3} -> {name:>7}: ours {case['ours_wall_ms']:8.1f} ms "
                     f"({case['ours_deliveries_per_s']:7.1f}/s)  naive {case['baseline_wall_ms']:8.1f} ms "
-                    f"({case['baseline_deliveries_per_s']:6.1f}/s)  x{case['ratio_vs_baseline']}")
+                    f"({case['baseline_deliveries_per_s']:6.1f}/s)  x{case['ratio_vs_baseline']}"
+                )
         for rx in receivers.values():
             rx.close()
 
@@ -136,13 +148,20 @@ def main() -> None:
         "ratio_vs_baseline": b10["ratio_vs_baseline"],
         "at_least_6x_baseline": b10["ratio_vs_baseline"] >= 6,
     }
-    write_json(args.out, {
-        "endpoint_config": {"maxConcurrency": config.maxConcurrency, "timeout_ms": config.timeout,
-                            "events": config.events, "receiver_delay_ms": SLOW_S * 1000},
-        "cases": cases,
-        "targets": targets,
-        "aws_calls_by_case": {f"{n}/{name}": counter.table(f"{name}/{n}") for n in (10, 100) for name in receivers},
-    })
+    write_json(
+        args.out,
+        {
+            "endpoint_config": {
+                "maxConcurrency": config.maxConcurrency,
+                "timeout_ms": config.timeout,
+                "events": config.events,
+                "receiver_delay_ms": SLOW_S * 1000,
+            },
+            "cases": cases,
+            "targets": targets,
+            "aws_calls_by_case": {f"{n}/{name}": counter.table(f"{name}/{n}") for n in (10, 100) for name in receivers},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -177,7 +177,9 @@ class Publisher:
         for _ in range(2):
             try:
                 c = self._conn()
-                c.request("POST", "/v1/events", body=body, headers={"Content-Type": "application/json", "x-api-key": API_KEY})
+                c.request(
+                    "POST", "/v1/events", body=body, headers={"Content-Type": "application/json", "x-api-key": API_KEY}
+                )
                 resp = c.getresponse()
                 resp.read()
                 self.statuses[str(resp.status)] += 1
@@ -230,11 +232,17 @@ def latencies(rcv: Receivers, ids: dict[str, float]) -> list[dict]:
     out = []
     for i, arr in enumerate(rcv.arrivals()):
         lat = [(arr[e] - t) * 1000 for e, t in ids.items() if e in arr]
-        out.append({
-            "endpoint": i + 1, "sent": len(ids), "received": len(lat),
-            "p50_ms": r3(percentile(lat, 50)), "p90_ms": r3(percentile(lat, 90)), "p99_ms": r3(percentile(lat, 99)),
-            "max_ms": r3(max(lat) if lat else float("nan")),
-        })
+        out.append(
+            {
+                "endpoint": i + 1,
+                "sent": len(ids),
+                "received": len(lat),
+                "p50_ms": r3(percentile(lat, 50)),
+                "p90_ms": r3(percentile(lat, 90)),
+                "p99_ms": r3(percentile(lat, 99)),
+                "max_ms": r3(max(lat) if lat else float("nan")),
+            }
+        )
     return out
 
 
@@ -243,9 +251,13 @@ def _component(frames: list[str]) -> str:
     joined = " ".join(frames)
     if "bench-pub" in joined or "e2e.py" in joined and "one" in joined:
         return "publisher (bench)"
-    for marker, name in (("werkzeug", "moto server"), ("receiver.py", "receivers (bench)"),
-                         ("apigw.py", "API emulator + ingest handler"), ("poller.py", "poller + delivery handler"),
-                         ("delivery.py", "delivery handler (send threads)")):
+    for marker, name in (
+        ("werkzeug", "moto server"),
+        ("receiver.py", "receivers (bench)"),
+        ("apigw.py", "API emulator + ingest handler"),
+        ("poller.py", "poller + delivery handler"),
+        ("delivery.py", "delivery handler (send threads)"),
+    ):
         if marker in joined:
             return name
     return "other"
@@ -272,7 +284,7 @@ class CpuSampler:
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
 
-    def __enter__(self) -> "CpuSampler":
+    def __enter__(self) -> CpuSampler:
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
         self._t.start()
@@ -312,7 +324,8 @@ class CpuSampler:
         hz = os.sysconf("SC_CLK_TCK")
         total = sum(self.by_component.values()) or 1
         return {
-            "process_cpu_s": r3(self.cpu_s), "wall_s": r3(self.wall_s),
+            "process_cpu_s": r3(self.cpu_s),
+            "wall_s": r3(self.wall_s),
             "cpu_cores_used": r3(self.cpu_s / self.wall_s),
             "share_by_component": {k: r3(v / total) for k, v in self.by_component.most_common()},
             "sampled_cpu_s": r3(total / hz),
@@ -326,13 +339,26 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of the steady and slow runs")
     ap.add_argument("--step-s", type=float, default=8.0, help="seconds per ramp step")
     ap.add_argument("--ramp", default="10,20,30,40,60,80,120", help="ramp rates, events/s")
-    ap.add_argument("--moto", choices=("process", "thread"), default="process",
-                    help="moto in its own process (the runtime's default) or in this one (before issue 18)")
+    ap.add_argument(
+        "--moto",
+        choices=("process", "thread"),
+        default="process",
+        help="moto in its own process (the runtime's default) or in this one (before issue 18)",
+    )
     ap.add_argument("--ramp-only", action="store_true", help="skip the steady and slow runs")
-    ap.add_argument("--p50-limit-ms", type=float, default=None,
-                    help="also end the ramp at the first step whose p50 reaches this (the compare runs use 250)")
-    ap.add_argument("--compare", type=int, default=0, metavar="N",
-                    help="N interleaved ramp-only runs of each moto mode, in fresh interpreters; writes their medians")
+    ap.add_argument(
+        "--p50-limit-ms",
+        type=float,
+        default=None,
+        help="also end the ramp at the first step whose p50 reaches this (the compare runs use 250)",
+    )
+    ap.add_argument(
+        "--compare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N interleaved ramp-only runs of each moto mode, in fresh interpreters; writes their medians",
+    )
     args = ap.parse_args()
     if args.compare:
         write_json(args.out, compare(args))
@@ -344,11 +370,23 @@ def main() -> None:
     counter = common.CallCounter()
     counter.attach()
     pub = Publisher(rt.api.url)
-    where = ("moto in its own process; API, poller, handlers, receivers, publisher in this one" if args.moto == "process"
-             else "one Python process (GIL): moto, API, poller, handlers, receivers, publisher")
-    result: dict = {"config": {"rate": args.rate, "duration_s": args.duration, "endpoints": 3, "moto": args.moto,
-                               "step_s": args.step_s, "process": where, "p50_limit_ms": args.p50_limit_ms},
-                    "startup_s": r3(startup_s)}
+    where = (
+        "moto in its own process; API, poller, handlers, receivers, publisher in this one"
+        if args.moto == "process"
+        else "one Python process (GIL): moto, API, poller, handlers, receivers, publisher"
+    )
+    result: dict = {
+        "config": {
+            "rate": args.rate,
+            "duration_s": args.duration,
+            "endpoints": 3,
+            "moto": args.moto,
+            "step_s": args.step_s,
+            "process": where,
+            "p50_limit_ms": args.p50_limit_ms,
+        },
+        "startup_s": r3(startup_s),
+    }
     peak_rss: dict[str, float] = {}
     try:
         # Warm-up: imports, connections, mappings started.
@@ -366,18 +404,24 @@ def main() -> None:
             ids, achieved = pub.run(args.rate, args.duration)
             wait_drained(rcv, ids, 30)
             missing = [e for e in ids if any(e not in a for a in rcv.arrivals())]
-            result[name] = {"receiver_delays_s": delays, "achieved_publish_rate": r3(achieved),
-                            "publish_errors": dict(pub.errors), "publish_answers": dict(pub.statuses),
-                            "missing_events": len(missing),
-                            "missing_that_were_answered_duplicate": len(set(missing) & pub.duplicates),
-                            "aws_transport_errors_or_5xx": dict(counter.retry_signals),
-                            "endpoints": latencies(rcv, ids)}
+            result[name] = {
+                "receiver_delays_s": delays,
+                "achieved_publish_rate": r3(achieved),
+                "publish_errors": dict(pub.errors),
+                "publish_answers": dict(pub.statuses),
+                "missing_events": len(missing),
+                "missing_that_were_answered_duplicate": len(set(missing) & pub.duplicates),
+                "aws_transport_errors_or_5xx": dict(counter.retry_signals),
+                "endpoints": latencies(rcv, ids),
+            }
             pub.errors.clear()
             pub.statuses.clear()
             counter.retry_signals.clear()
             for e in result[name]["endpoints"]:
-                say(f"    endpoint {e['endpoint']}: {e['received']}/{e['sent']}  p50 {e['p50_ms']:.0f}  "
-                    f"p90 {e['p90_ms']:.0f}  p99 {e['p99_ms']:.0f} ms")
+                say(
+                    f"    endpoint {e['endpoint']}: {e['received']}/{e['sent']}  p50 {e['p50_ms']:.0f}  "
+                    f"p90 {e['p90_ms']:.0f}  p99 {e['p99_ms']:.0f} ms"
+                )
         rcv.close()
 
         # Ramp: a step is sustained when the publisher kept the rate, everything arrived within
@@ -400,25 +444,36 @@ def main() -> None:
             lat_second = [(a[e] - t) * 1000 for a in arr for e, t in ordered[half:] if e in a]
             received = sum(len(ids.keys() & a.keys()) for a in arr)
             step = {
-                "rate": rate, "achieved_publish_rate": r3(achieved), "publish_errors": dict(pub.errors),
-                "accepted": len(ids), "delivered": received, "expected": 3 * len(ids),
+                "rate": rate,
+                "achieved_publish_rate": r3(achieved),
+                "publish_errors": dict(pub.errors),
+                "accepted": len(ids),
+                "delivered": received,
+                "expected": 3 * len(ids),
                 "publish_answers": dict(pub.statuses),
-                "missing_that_were_answered_duplicate": len({e for e in ids if any(e not in a for a in arr)} & pub.duplicates),
-                "p50_ms": r3(percentile(lat_first + lat_second, 50)), "p99_ms": r3(percentile(lat_first + lat_second, 99)),
-                "p50_first_half_ms": r3(median(lat_first)), "p50_second_half_ms": r3(median(lat_second)),
+                "missing_that_were_answered_duplicate": len(
+                    {e for e in ids if any(e not in a for a in arr)} & pub.duplicates
+                ),
+                "p50_ms": r3(percentile(lat_first + lat_second, 50)),
+                "p99_ms": r3(percentile(lat_first + lat_second, 99)),
+                "p50_first_half_ms": r3(median(lat_first)),
+                "p50_second_half_ms": r3(median(lat_second)),
                 "delivery_invocations": rt.handler_calls,
                 "events_per_delivery_invocation": r3(received / max(1, rt.handler_calls)),
                 "delivery_handler_s": r3(rt.handler_seconds),
                 "cpu": sampler.report() | {"moto_process_cores_used": r3(moto_cores)},
-                "aws_calls_per_s": r3(sum(counter.calls[k] for k in counter.calls if k[0] == f"ramp{rate:g}")
-                                      / sampler.wall_s),
+                "aws_calls_per_s": r3(
+                    sum(counter.calls[k] for k in counter.calls if k[0] == f"ramp{rate:g}") / sampler.wall_s
+                ),
                 "aws_calls_by_operation": {op: row["calls"] for op, row in counter.table(f"ramp{rate:g}").items()},
             }
             pub.errors.clear()
             pub.statuses.clear()
             step["sustained"] = (
-                achieved >= 0.95 * rate and len(ids) >= 0.99 * int(rate * args.step_s)
-                and received >= step["expected"] and not step["publish_errors"]
+                achieved >= 0.95 * rate
+                and len(ids) >= 0.99 * int(rate * args.step_s)
+                and received >= step["expected"]
+                and not step["publish_errors"]
                 and step["p50_second_half_ms"] <= max(2 * step["p50_first_half_ms"], step["p50_first_half_ms"] + 250)
             )
             rss = rt.rss_mib()
@@ -426,9 +481,11 @@ def main() -> None:
             if rss["total_mib"] > peak_rss.get("total_mib", 0.0):
                 peak_rss = rss
             steps.append(step)
-            say(f"  ramp {rate:>5g}/s: published {achieved:6.1f}/s delivered {received}/{step['expected']} "
+            say(
+                f"  ramp {rate:>5g}/s: published {achieved:6.1f}/s delivered {received}/{step['expected']} "
                 f"p50 {step['p50_first_half_ms']:.0f}->{step['p50_second_half_ms']:.0f} ms "
-                f"cpu {step['cpu']['cpu_cores_used']}+{step['cpu']['moto_process_cores_used']} cores  {'ok' if step['sustained'] else 'NOT sustained'}")
+                f"cpu {step['cpu']['cpu_cores_used']}+{step['cpu']['moto_process_cores_used']} cores  {'ok' if step['sustained'] else 'NOT sustained'}"
+            )
             if not step["sustained"]:
                 break
             best = rate
@@ -437,9 +494,12 @@ def main() -> None:
                     break
                 best_under_limit = rate
         rcv.close()
-        result["ramp"] = {"steps": steps, "highest_sustained_rate": best,
-                          "highest_sustained_rate_under_p50_limit": best_under_limit,
-                          "limit_profile": steps[-1]["cpu"] if steps else None}
+        result["ramp"] = {
+            "steps": steps,
+            "highest_sustained_rate": best,
+            "highest_sustained_rate_under_p50_limit": best_under_limit,
+            "limit_profile": steps[-1]["cpu"] if steps else None,
+        }
         result["peak_rss_mib"] = peak_rss
     finally:
         rt.stop()
@@ -450,8 +510,21 @@ def main() -> None:
 def _one_run(args: argparse.Namespace, mode: str, out: str) -> dict:
     import subprocess
 
-    cmd = [sys.executable, __file__, "--out", out, "--moto", mode, "--ramp-only", "--ramp", args.ramp,
-           "--step-s", str(args.step_s), "--p50-limit-ms", str(args.p50_limit_ms or 250.0)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--out",
+        out,
+        "--moto",
+        mode,
+        "--ramp-only",
+        "--ramp",
+        args.ramp,
+        "--step-s",
+        str(args.step_s),
+        "--p50-limit-ms",
+        str(args.p50_limit_ms or 250.0),
+    ]
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, timeout=1200)
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode}"}
@@ -463,10 +536,12 @@ def _startup_s(mode: str) -> float:
     """Seconds for LocalRuntime(...).start() in a fresh interpreter (imports included), as `litestore-webhooks local` pays."""
     import subprocess
 
-    code = ("import time; t = time.perf_counter()\n"
-            "from litestore_webhooks.local.runtime import LocalRuntime\n"
-            f"rt = LocalRuntime(port=0, write_profile=False, moto={mode!r}).start()\n"
-            "print(time.perf_counter() - t); rt.stop()")
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from litestore_webhooks.local.runtime import LocalRuntime\n"
+        f"rt = LocalRuntime(port=0, write_profile=False, moto={mode!r}).start()\n"
+        "print(time.perf_counter() - t); rt.stop()"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     return r3(float(out.stdout.strip().splitlines()[-1]))
 
@@ -486,31 +561,54 @@ def compare(args: argparse.Namespace) -> dict:
                 loads.append(os.getloadavg()[0])
                 res = _one_run(args, mode, os.path.join(tmp, f"{mode}{i}.json"))
                 ramp = res.get("ramp") or {}
-                row = {"highest_rate_p50_under_limit": ramp.get("highest_sustained_rate_under_p50_limit"),
-                       "highest_sustained_rate": ramp.get("highest_sustained_rate"),
-                       "steps": [{k: st[k] for k in ("rate", "p50_ms", "sustained")} | {"cpu_cores_used": st["cpu"]["cpu_cores_used"]}
-                                 for st in ramp.get("steps", [])],
-                       "peak_rss_mib": res.get("peak_rss_mib"), "error": res.get("error")}
+                row = {
+                    "highest_rate_p50_under_limit": ramp.get("highest_sustained_rate_under_p50_limit"),
+                    "highest_sustained_rate": ramp.get("highest_sustained_rate"),
+                    "steps": [
+                        {k: st[k] for k in ("rate", "p50_ms", "sustained")}
+                        | {"cpu_cores_used": st["cpu"]["cpu_cores_used"]}
+                        for st in ramp.get("steps", [])
+                    ],
+                    "peak_rss_mib": res.get("peak_rss_mib"),
+                    "error": res.get("error"),
+                }
                 runs[mode].append(row)
                 startups[mode].append(_startup_s(mode))
-                say(f"  compare run {i + 1}/{args.compare} moto={mode}: highest rate with p50 < {limit:g} ms: "
+                say(
+                    f"  compare run {i + 1}/{args.compare} moto={mode}: highest rate with p50 < {limit:g} ms: "
                     f"{row['highest_rate_p50_under_limit']}/s  peak RSS {(row['peak_rss_mib'] or {}).get('total_mib')} MiB  "
-                    f"startup {startups[mode][-1]} s  (load {loads[-1]:.2f})")
-    ratios = [p["highest_rate_p50_under_limit"] / t["highest_rate_p50_under_limit"]
-              for t, p in zip(runs["thread"], runs["process"], strict=True)
-              if p["highest_rate_p50_under_limit"] and t["highest_rate_p50_under_limit"]]
+                    f"startup {startups[mode][-1]} s  (load {loads[-1]:.2f})"
+                )
+    ratios = [
+        p["highest_rate_p50_under_limit"] / t["highest_rate_p50_under_limit"]
+        for t, p in zip(runs["thread"], runs["process"], strict=True)
+        if p["highest_rate_p50_under_limit"] and t["highest_rate_p50_under_limit"]
+    ]
 
     def med(mode: str, key: str) -> float:
         return r3(median([float(x[key] or 0) for x in runs[mode]]))
 
     return {
-        "config": {"runs_per_mode": args.compare, "ramp": args.ramp, "step_s": args.step_s, "p50_limit_ms": limit,
-                   "endpoints": 3, "order": "interleaved thread, process, thread, process, ..."},
+        "config": {
+            "runs_per_mode": args.compare,
+            "ramp": args.ramp,
+            "step_s": args.step_s,
+            "p50_limit_ms": limit,
+            "endpoints": 3,
+            "order": "interleaved thread, process, thread, process, ...",
+        },
         "load_average_1m_seen": [r3(x) for x in loads],
         "runs": runs,
-        "median": {mode: {"highest_rate_p50_under_limit": med(mode, "highest_rate_p50_under_limit"),
-                          "peak_rss_total_mib": r3(median([float((x["peak_rss_mib"] or {}).get("total_mib", 0)) for x in runs[mode]])),
-                          "startup_s": r3(median(startups[mode]))} for mode in runs},
+        "median": {
+            mode: {
+                "highest_rate_p50_under_limit": med(mode, "highest_rate_p50_under_limit"),
+                "peak_rss_total_mib": r3(
+                    median([float((x["peak_rss_mib"] or {}).get("total_mib", 0)) for x in runs[mode]])
+                ),
+                "startup_s": r3(median(startups[mode])),
+            }
+            for mode in runs
+        },
         "pair_ratios_process_over_thread": [r3(x) for x in ratios],
         "median_ratio_process_over_thread": r3(median(ratios)) if ratios else None,
         "startup_s": startups,

@@ -60,7 +60,8 @@ def main() -> None:
                 times["hostile"].append(_timed(lambda: parse(hostile)))  # noqa: B023
                 times["benign"].append(_timed(lambda: parse(good)))  # noqa: B023
             row["parse"][str(size)] = {
-                "bytes": len(hostile), "benign_bytes": len(good),
+                "bytes": len(hostile),
+                "benign_bytes": len(good),
                 **{f"{k}_s_per_mb": r3(median(v) / (len(hostile) / MB)) for k, v in times.items()},
                 **{f"{k}_ms_all": [r3(x * 1000) for x in v] for k, v in times.items()},
             }
@@ -71,28 +72,49 @@ def main() -> None:
             ctx = common.lambda_context("ingest")
             hostile = shape.build(MAX_BATCH_BODY_BYTES)
             answers: list[dict] = []
-            spent = [_timed(lambda: answers.append(  # noqa: B023
-                ingest_handler.handler(common.proxy_event("/events/batch", hostile), ctx))) for _ in range(args.runs)]
+            spent = [
+                _timed(
+                    lambda: answers.append(  # noqa: B023
+                        ingest_handler.handler(common.proxy_event("/events/batch", hostile), ctx)
+                    )
+                )
+                for _ in range(args.runs)
+            ]
             good = benign(MAX_BATCH_BODY_BYTES, tag=f"s{next(fresh)}")
             accepted: list[dict] = []
-            benign_handler.append(_timed(lambda: accepted.append(  # noqa: B023
-                ingest_handler.handler(common.proxy_event("/events/batch", good), ctx))))
+            benign_handler.append(
+                _timed(
+                    lambda: accepted.append(  # noqa: B023
+                        ingest_handler.handler(common.proxy_event("/events/batch", good), ctx)
+                    )
+                )
+            )
             assert accepted[0]["statusCode"] == 202, accepted[0]["body"][:300]
-        row["handler"] = {"bytes": len(hostile), "status": answers[0]["statusCode"],
-                          "answer_bytes": len(answers[0]["body"].encode()),
-                          "s_per_mb": r3(median(spent) / (len(hostile) / MB)), "ms_all": [r3(x * 1000) for x in spent]}
+        row["handler"] = {
+            "bytes": len(hostile),
+            "status": answers[0]["statusCode"],
+            "answer_bytes": len(answers[0]["body"].encode()),
+            "s_per_mb": r3(median(spent) / (len(hostile) / MB)),
+            "ms_all": [r3(x * 1000) for x in spent],
+        }
         full = row["parse"][str(MAX_BATCH_BODY_BYTES)]
         row["parse_ratio"] = r3(full["hostile_s_per_mb"] / full["benign_s_per_mb"])
-        say(f"  {shape.name:<22} parse {full['hostile_s_per_mb']:.3f} s/MB (benign {full['benign_s_per_mb']:.3f}, "
-            f"{row['parse_ratio']:.2f}x)  handler {row['handler']['s_per_mb']:.3f} s/MB -> {row['handler']['status']}")
+        say(
+            f"  {shape.name:<22} parse {full['hostile_s_per_mb']:.3f} s/MB (benign {full['benign_s_per_mb']:.3f}, "
+            f"{row['parse_ratio']:.2f}x)  handler {row['handler']['s_per_mb']:.3f} s/MB -> {row['handler']['status']}"
+        )
         rows.append(row)
     good_bytes = len(benign(MAX_BATCH_BODY_BYTES))
     reference = r3(median(benign_handler) / (good_bytes / MB))
     for row in rows:
         row["handler_ratio"] = r3(row["handler"]["s_per_mb"] / reference)
     say(f"  benign batch through the handler: {reference:.3f} s/MB (median of {len(benign_handler)})")
-    benign_out = {"bytes": good_bytes, "events": 100, "handler_s_per_mb": reference,
-                  "handler_ms_all": [r3(x * 1000) for x in benign_handler]}
+    benign_out = {
+        "bytes": good_bytes,
+        "events": 100,
+        "handler_s_per_mb": reference,
+        "handler_ms_all": [r3(x * 1000) for x in benign_handler],
+    }
     write_json(args.out, {"runs": args.runs, "sizes": list(sizes), "shapes": rows, "benign": benign_out})
 
 

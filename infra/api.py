@@ -43,15 +43,25 @@ BINARY_MEDIA_TYPES = ["*/*"]
 
 class Api(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings,
-        ingest: lambda_.IFunction, admin: lambda_.IFunction, console_authorizer: lambda_.IFunction,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        ingest: lambda_.IFunction,
+        admin: lambda_.IFunction,
+        console_authorizer: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
+            self,
+            "AccessLogs",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.rest_api = apigw.RestApi(
-            self, "RestApi",
+            self,
+            "RestApi",
             rest_api_name=f"{settings.prefix}-api",
             description="Litestore webhooks: event ingest (API key) and admin (IAM)",
             endpoint_types=[apigw.EndpointType.REGIONAL],
@@ -62,8 +72,15 @@ class Api(Construct):
                 stage_name=settings.stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
@@ -75,9 +92,12 @@ class Api(Construct):
         )
         api = self.rest_api
         self.stage = api.deployment_stage
-        acknowledge(api, "AwsSolutions-APIG2",
-                    "bodies are binary (binaryMediaTypes */*) and validated by the functions; the gateway "
-                    "validates request parameters (Content-Type on ingest)")
+        acknowledge(
+            api,
+            "AwsSolutions-APIG2",
+            "bodies are binary (binaryMediaTypes */*) and validated by the functions; the gateway "
+            "validates request parameters (Content-Type on ingest)",
+        )
 
         # --- ingest: API key + usage plan ----------------------------------------------------
         self.api_key = apigw.ApiKey(self, "ApiKey", description="Litestore event ingest key")
@@ -85,14 +105,17 @@ class Api(Construct):
             "UsagePlan",
             name=f"{settings.prefix}-ingest",
             throttle=apigw.ThrottleSettings(
-                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit,
+                rate_limit=settings.throttle_rate_limit,
+                burst_limit=settings.throttle_burst_limit,
             ),
             api_stages=[apigw.UsagePlanPerApiStage(api=api, stage=self.stage)],
         )
         self.usage_plan.add_api_key(self.api_key)
 
         header_validator = api.add_request_validator(
-            "BodyValidator", validate_request_body=False, validate_request_parameters=True,
+            "BodyValidator",
+            validate_request_body=False,
+            validate_request_parameters=True,
         )  # construct id kept: renaming it would replace the validator resource for nothing
         ingest_integration = apigw.LambdaIntegration(ingest, allow_test_invoke=False)
         admin_integration = apigw.LambdaIntegration(admin, allow_test_invoke=False)
@@ -100,35 +123,47 @@ class Api(Construct):
         self.methods: dict[tuple[str, str], apigw.Method] = {}
         for path, verb in INGEST_ROUTES:
             method = api.root.resource_for_path(path).add_method(
-                verb, ingest_integration,
+                verb,
+                ingest_integration,
                 api_key_required=True,
                 authorization_type=apigw.AuthorizationType.NONE,
                 request_validator=header_validator,
                 request_parameters={"method.request.header.Content-Type": True},
             )
-            acknowledge(method, "AwsSolutions-APIG4",
-                        "machine-to-machine ingest is authenticated by API key and throttled by the usage plan")
-            acknowledge(method, "AwsSolutions-COG4",
-                        "ingest callers are servers holding an API key, not Cognito users")
+            acknowledge(
+                method,
+                "AwsSolutions-APIG4",
+                "machine-to-machine ingest is authenticated by API key and throttled by the usage plan",
+            )
+            acknowledge(method, "AwsSolutions-COG4", "ingest callers are servers holding an API key, not Cognito users")
             self.methods[(path, verb)] = method
         for path, verb in ADMIN_ROUTES:
             method = api.root.resource_for_path(path).add_method(
-                verb, admin_integration, authorization_type=apigw.AuthorizationType.IAM,
+                verb,
+                admin_integration,
+                authorization_type=apigw.AuthorizationType.IAM,
             )
-            acknowledge(method, "AwsSolutions-COG4",
-                        "admin routes are authorized with IAM SigV4, not a Cognito user pool")
+            acknowledge(
+                method, "AwsSolutions-COG4", "admin routes are authorized with IAM SigV4, not a Cognito user pool"
+            )
             self.methods[(path, verb)] = method
         for path, verb in PUBLIC_ROUTES:
             method = api.root.resource_for_path(path).add_method(
-                verb, admin_integration, authorization_type=apigw.AuthorizationType.NONE,
+                verb,
+                admin_integration,
+                authorization_type=apigw.AuthorizationType.NONE,
             )
-            acknowledge(method, "AwsSolutions-APIG4",
-                        "public on purpose: the OpenAPI document, Swagger UI and the console's static files disclose "
-                        "nothing secret; the admin function serves only those on these routes")
+            acknowledge(
+                method,
+                "AwsSolutions-APIG4",
+                "public on purpose: the OpenAPI document, Swagger UI and the console's static files disclose "
+                "nothing secret; the admin function serves only those on these routes",
+            )
             acknowledge(method, "AwsSolutions-COG4", "public routes: no caller identity at all")
             self.methods[(path, verb)] = method
         self.console_authorizer = apigw.RequestAuthorizer(
-            self, "ConsoleAuthorizer",
+            self,
+            "ConsoleAuthorizer",
             handler=console_authorizer,
             identity_sources=[],  # a cookie or a header; allowed because nothing is cached
             results_cache_ttl=Duration.seconds(0),  # every call checked; a rotated key applies at once
@@ -136,21 +171,32 @@ class Api(Construct):
         )
         for path, verb in CONSOLE_ROUTES:
             method = api.root.resource_for_path(path).add_method(
-                verb, admin_integration,
-                authorization_type=apigw.AuthorizationType.CUSTOM, authorizer=self.console_authorizer,
+                verb,
+                admin_integration,
+                authorization_type=apigw.AuthorizationType.CUSTOM,
+                authorizer=self.console_authorizer,
             )
-            acknowledge(method, "AwsSolutions-COG4",
-                        "console sessions are portal tokens signed by the stack's key, checked by a Lambda authorizer")
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "console sessions are portal tokens signed by the stack's key, checked by a Lambda authorizer",
+            )
             self.methods[(path, verb)] = method
         for response_type, (status, code) in GATEWAY_ERRORS.items():
             api.add_gateway_response(
-                f"{code.title()}Response", type=response_type, status_code=status,
-                templates={"application/json":
-                           f'{{"error":{{"code":"{code}","message":$context.error.messageString,"details":[]}}}}'},
+                f"{code.title()}Response",
+                type=response_type,
+                status_code=status,
+                templates={
+                    "application/json": f'{{"error":{{"code":"{code}","message":$context.error.messageString,"details":[]}}}}'
+                },
             )
 
-        acknowledge(self.stage, "AwsSolutions-APIG3",
-                    "WAF is optional: ingest is API-key throttled and admin is IAM-only; attach a WebACL if policy requires")
+        acknowledge(
+            self.stage,
+            "AwsSolutions-APIG3",
+            "WAF is optional: ingest is API-key throttled and admin is IAM-only; attach a WebACL if policy requires",
+        )
         if api.node.try_find_child("CloudWatchRole"):
             acknowledge(
                 api.node.find_child("CloudWatchRole"),

@@ -45,23 +45,44 @@ PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
 # Parts of the package that never run in Lambda (local runtime, operator CLI, demo).
 EXCLUDE = ("local", "cli", "cli.py", "demo.py", "__pycache__", "*.pyc", "*.egg-info")
 ASSET_EXCLUDE = [
-    f"{PACKAGE}/local", f"{PACKAGE}/cli", f"{PACKAGE}/cli.py", f"{PACKAGE}/demo.py",
-    "**/__pycache__", "**/*.pyc", "*.egg-info",
+    f"{PACKAGE}/local",
+    f"{PACKAGE}/cli",
+    f"{PACKAGE}/cli.py",
+    f"{PACKAGE}/demo.py",
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
 ]
 
 
 def pip_command(target: str, python: str = sys.executable) -> list[str]:
     return [
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        *(arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)), "--implementation", "cp", "--python-version", PYTHON_VERSION,
-        "--only-binary=:all:", "--upgrade", "--target", target, *REQUIREMENTS,
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        *(arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)),
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--only-binary=:all:",
+        "--upgrade",
+        "--target",
+        target,
+        *REQUIREMENTS,
     ]
 
 
 def copy_package(output_dir: Path) -> None:
     shutil.copytree(
-        FUNCTIONS_DIR / PACKAGE, output_dir / PACKAGE,
-        ignore=shutil.ignore_patterns(*EXCLUDE), dirs_exist_ok=True,
+        FUNCTIONS_DIR / PACKAGE,
+        output_dir / PACKAGE,
+        ignore=shutil.ignore_patterns(*EXCLUDE),
+        dirs_exist_ok=True,
     )
 
 
@@ -92,7 +113,8 @@ class LocalPipBundling:
 def _docker_command() -> list[str]:
     reqs = " ".join(f"'{req}'" for req in REQUIREMENTS)
     return [
-        "bash", "-c",
+        "bash",
+        "-c",
         f"pip install --no-compile --target /asset-output {reqs}"
         f" && rm -rf {' '.join(f'/asset-output/{n} /asset-output/{n}-*.dist-info' for n in PROVIDED_BY_RUNTIME)}"
         f" && cp -r /asset-input/{PACKAGE} /asset-output/"

@@ -36,17 +36,23 @@ class CatalogSeed(Construct):
         settings = pipeline.settings
         table = pipeline.tables[r.EVENT_TYPES_TABLE.construct_id]
         role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Seeds the event-type catalog on stack create and update",
         )
         pipeline.grant_tables(role, SEED_TABLES)
         self.function = custom_resource_function(
-            self, pipeline, role, handler=HANDLER, timeout=Duration.minutes(2),
+            self,
+            pipeline,
+            role,
+            handler=HANDLER,
+            timeout=Duration.minutes(2),
             description="Seeds the event-type catalog (never over an operator's edit)",
         )
         self.resource = CustomResource(
-            self, "Resource",
+            self,
+            "Resource",
             service_token=self.function.function_arn,
             resource_type="Custom::LitestoreCatalogSeed",
             service_timeout=Duration.minutes(3),

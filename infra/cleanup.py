@@ -26,15 +26,20 @@ TIMEOUT = Duration.minutes(10)
 SERVICE_TIMEOUT = Duration.seconds(TIMEOUT.to_seconds() + 60)
 
 
-def custom_resource_function(scope: Construct, pipeline: Pipeline, role: iam.Role, *, handler: str,
-                             description: str, timeout: Duration) -> lambda_.Function:
+def custom_resource_function(
+    scope: Construct, pipeline: Pipeline, role: iam.Role, *, handler: str, description: str, timeout: Duration
+) -> lambda_.Function:
     """The function behind one of the stack's custom resources: the shared code asset, its own role
     and log group (ids "Logs" and "Function" under `scope`)."""
     log_group = logs.LogGroup(
-        scope, "Logs", retention=pipeline.settings.log_retention, removal_policy=RemovalPolicy.DESTROY,
+        scope,
+        "Logs",
+        retention=pipeline.settings.log_retention,
+        removal_policy=RemovalPolicy.DESTROY,
     )
     return lambda_.Function(
-        scope, "Function",
+        scope,
+        "Function",
         description=description,
         runtime=bundling.RUNTIME,
         architecture=bundling.ARCHITECTURE,
@@ -52,35 +57,53 @@ class RuntimeResourceCleanup(Construct):
         super().__init__(scope, construct_id)
         settings = pipeline.settings
         role = iam.Role(
-            self, "Role",
+            self,
+            "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Removes run-time queues, subscriptions and mappings on stack delete",
         )
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:ListSubscriptionsByTopic"], resources=[pipeline.topic.topic_arn],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sqs:DeleteQueue"], resources=[pipeline.queue_arn_pattern],
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sns:ListSubscriptionsByTopic"],
+                resources=[pipeline.topic.topic_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:DeleteQueue"],
+                resources=[pipeline.queue_arn_pattern],
+            )
+        )
         role.add_to_principal_policy(pipeline.mapping_statement(["lambda:DeleteEventSourceMapping"]))
         # No resource-level permissions for these list calls / subscription deletes.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:Unsubscribe", "lambda:ListEventSourceMappings", "sqs:ListQueues"],
-            resources=["*"],
-        ))
-        acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                    "Unsubscribe and the list calls have no resource-level permissions")
-        acknowledge(role, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:"
-                          f"{r.endpoint_queue_pattern(settings.prefix)}]",
-                    "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sns:Unsubscribe", "lambda:ListEventSourceMappings", "sqs:ListQueues"],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            role, "AwsSolutions-IAM5[Resource::*]", "Unsubscribe and the list calls have no resource-level permissions"
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:"
+            f"{r.endpoint_queue_pattern(settings.prefix)}]",
+            "per-endpoint queues are created at run time; the wildcard is confined to the stack prefix",
+        )
         pipeline.ack_mapping_pattern(role)
 
         self.function = custom_resource_function(
-            self, pipeline, role, handler=HANDLER, timeout=TIMEOUT,
+            self,
+            pipeline,
+            role,
+            handler=HANDLER,
+            timeout=TIMEOUT,
             description="Stack-delete cleanup of run-time endpoint queues, subscriptions, mappings",
         )
         self.resource = CustomResource(
-            self, "Resource",
+            self,
+            "Resource",
             service_token=self.function.function_arn,
             resource_type="Custom::LitestoreRuntimeCleanup",
             service_timeout=SERVICE_TIMEOUT,

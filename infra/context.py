@@ -13,16 +13,28 @@ from litestore_webhooks.core.endpoint import EndpointSpec
 
 # CloudWatch Logs accepts only these retention periods (days).
 _RETENTION = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS, 2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
 }
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # One endpoint's event source mapping runs up to its maxConcurrency (default 10) batches at once:
@@ -40,8 +52,9 @@ def _reserved(key: str, value: object) -> int:
     """A reserved-concurrency context value: a whole number, 0 meaning no reservation."""
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-        raise ValueError(f"context {key} must be a whole number of concurrent executions, 0 for no reservation "
-                         f"(got {value!r})")
+        raise ValueError(
+            f"context {key} must be a whole number of concurrent executions, 0 for no reservation (got {value!r})"
+        )
     return int(text)
 
 
@@ -50,8 +63,10 @@ def _zones(value: object) -> int:
     (the stack is environment-agnostic, and CDK knows two zones of such a stack)."""
     text = str(value).strip()
     if isinstance(value, bool) or text not in {"1", "2"}:
-        raise ValueError(f"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP per zone; "
-                         f"2 keeps delivery going when a zone fails (got {value!r})")
+        raise ValueError(
+            f"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP per zone; "
+            f"2 keeps delivery going when a zone fails (got {value!r})"
+        )
     return int(text)
 
 
@@ -78,8 +93,10 @@ class StackSettings:
 
     def reserved_concurrency(self, function: r.Function) -> int | None:
         """The reservation for one of the stack's functions; None leaves it in the unreserved pool."""
-        reserved = {r.INGEST_FUNCTION: self.ingest_reserved_concurrency,
-                    r.DELIVERY_FUNCTION: self.delivery_reserved_concurrency}.get(function, 0)
+        reserved = {
+            r.INGEST_FUNCTION: self.ingest_reserved_concurrency,
+            r.DELIVERY_FUNCTION: self.delivery_reserved_concurrency,
+        }.get(function, 0)
         return reserved or None
 
     def __post_init__(self) -> None:
@@ -109,8 +126,9 @@ class StackSettings:
             destroy_data=_bool(get("destroyData", False)),
             log_retention_days=int(get("logRetentionDays", 30)),
             ingest_reserved_concurrency=_reserved("ingestReservedConcurrency", get("ingestReservedConcurrency", 0)),
-            delivery_reserved_concurrency=_reserved("deliveryReservedConcurrency",
-                                                    get("deliveryReservedConcurrency", 0)),
+            delivery_reserved_concurrency=_reserved(
+                "deliveryReservedConcurrency", get("deliveryReservedConcurrency", 0)
+            ),
             static_egress_ips=_bool(get("staticEgressIps", False)),
             static_egress_zones=_zones(get("staticEgressZones", 2)),
             accept_unknown_event_types=_bool(get("acceptUnknownEventTypes", False)),
@@ -124,7 +142,8 @@ class StackSettings:
                 f"context deliveryReservedConcurrency {settings.delivery_reserved_concurrency} is below one endpoint's "
                 f"default maxConcurrency ({_ENDPOINT_MAX_CONCURRENCY}): its event source mapping would be throttled and "
                 "its messages dead-lettered without an attempt. Use 0 (no reservation) or at least the sum of your "
-                "endpoints' maxConcurrency")
+                "endpoints' maxConcurrency"
+            )
         return settings
 
 

@@ -60,18 +60,37 @@ DELIVERY_TABLES = (
     TableAccess(r.EVENTS_TABLE, ("dynamodb:BatchWriteItem",)),  # operational events are stored like any other
 )
 ADMIN_TABLES = (
-    TableAccess(r.ENDPOINTS_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                    "dynamodb:DeleteItem", "dynamodb:Scan")),
+    TableAccess(
+        r.ENDPOINTS_TABLE,
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"),
+    ),
     # Idempotency-Key claims; delivered markers cleared for resend and replay
-    TableAccess(r.IDEMPOTENCY_TABLE, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
+    TableAccess(
+        r.IDEMPOTENCY_TABLE,
+        (
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        ),
+    ),
     # show; replay by day; store operational events
     TableAccess(r.EVENTS_TABLE, ("dynamodb:GetItem", "dynamodb:BatchWriteItem"), index_queries=("byDay",)),
     TableAccess(r.ATTEMPTS_TABLE, ("dynamodb:Query", "dynamodb:BatchWriteItem"), index_queries=("byEvent",)),
     # the catalog: read (stamp, types, history); written in transactions (type, version, stamp, tombstone);
     # a deleted type's history removed in batches
-    TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")),
+    TableAccess(
+        r.EVENT_TYPES_TABLE,
+        (
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        ),
+    ),
 )
 # The deploy-time seed (infra/catalog_seed.py): reads the types and tombstones, writes missing seeded types.
 SEED_TABLES = (TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),)
@@ -80,14 +99,19 @@ SEED_TABLES = (TableAccess(r.EVENT_TYPES_TABLE, ("dynamodb:Query", "dynamodb:Put
 # replay) and browses and purges dead-letter queues; delivery re-sends with a delay (retries) and
 # dead-letters, and its event source mapping receives and deletes with its role.
 ADMIN_QUEUE_ACTIONS = [
-    "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
-    "sqs:DeleteQueue", "sqs:SendMessage",
+    "sqs:CreateQueue",
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:SetQueueAttributes",
+    "sqs:DeleteQueue",
+    "sqs:SendMessage",
 ]
-ADMIN_DEAD_LETTER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                             "sqs:PurgeQueue"]
+ADMIN_DEAD_LETTER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"]
 DELIVERY_QUEUE_ACTIONS = [
     "sqs:SendMessage",
-    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",  # what an SQS event source mapping needs
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",  # what an SQS event source mapping needs
 ]
 # Event source mappings of the delivery function only (lambda:FunctionArn). GetEventSourceMapping
 # is granted without that condition: the Service Authorization Reference lists the key for it,
@@ -132,7 +156,8 @@ class Pipeline(Construct):
 
         # --- SNS topic: SSL only, encrypted with the AWS managed SNS key ---------------------
         self.topic = sns.Topic(
-            self, "Topic",
+            self,
+            "Topic",
             topic_name=r.topic_name(prefix),
             enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(self, "SnsManagedKey", "alias/aws/sns"),
@@ -145,7 +170,9 @@ class Pipeline(Construct):
 
         # --- KMS key sealing endpoint secrets (kept with the endpoints table) -----------------
         self.secrets_key = SecretsKey(
-            self, "SecretsKey", prefix=prefix,
+            self,
+            "SecretsKey",
+            prefix=prefix,
             retain=r.ENDPOINTS_TABLE.retain_by_default and not settings.destroy_data,
         )
 
@@ -163,8 +190,9 @@ class Pipeline(Construct):
             **({r.ACCEPT_UNKNOWN_ENV: "1"} if settings.accept_unknown_event_types else {}),
         }
         # --- Static egress IPs (off by default): the delivery function in a VPC of its own ----
-        self.egress = (StaticEgress(self, "Egress", zones=settings.static_egress_zones)
-                       if settings.static_egress_ips else None)
+        self.egress = (
+            StaticEgress(self, "Egress", zones=settings.static_egress_zones) if settings.static_egress_ips else None
+        )
 
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
@@ -183,12 +211,12 @@ class Pipeline(Construct):
     def _table(self, spec: r.Table) -> dynamodb.Table:
         retain = spec.retain_by_default and not self.settings.destroy_data
         table = dynamodb.Table(
-            self, spec.construct_id,
+            self,
+            spec.construct_id,
             table_name=spec.name(self.settings.prefix),
             partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
             sort_key=(
-                dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING)
-                if spec.sort_key else None
+                dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING) if spec.sort_key else None
             ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=spec.ttl_attribute,
@@ -204,13 +232,15 @@ class Pipeline(Construct):
                 partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
                 sort_key=(
                     dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
-                    if index.sort_key else None
+                    if index.sort_key
+                    else None
                 ),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
         if not spec.point_in_time_recovery:
             acknowledge(
-                table, "AwsSolutions-DDB3",
+                table,
+                "AwsSolutions-DDB3",
                 f"{spec.suffix} holds TTL-expiring, re-creatable data; resources.py opts it out of PITR",
             )
         return table
@@ -218,18 +248,21 @@ class Pipeline(Construct):
     def _function(self, spec: r.Function, code: lambda_.Code, env: dict[str, str]) -> lambda_.Function:
         name = spec.name(self.settings.prefix)
         role = iam.Role(
-            self, f"{spec.construct_id}Role",
+            self,
+            f"{spec.construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{name}: least-privilege execution role",
         )
         log_group = logs.LogGroup(
-            self, f"{spec.construct_id}Logs",
+            self,
+            f"{spec.construct_id}Logs",
             log_group_name=f"/aws/lambda/{name}",
             retention=self.settings.log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
         fn = lambda_.Function(
-            self, spec.construct_id,
+            self,
+            spec.construct_id,
             function_name=name,
             description=spec.description,
             runtime=bundling.RUNTIME,
@@ -249,10 +282,15 @@ class Pipeline(Construct):
         # the network-interface actions Lambda calls with the delivery role (infra/egress.py).
         in_vpc = self.egress is not None and spec is r.DELIVERY_FUNCTION
         acknowledge(
-            role, "AwsSolutions-IAM5[Resource::*]",
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
             "X-Ray trace writes and list/describe calls without resource-level permissions need '*'"
-            + ("; so do the VPC network-interface calls Lambda makes with this role (AWSLambdaVPCAccessExecutionRole's"
-               " actions)" if in_vpc else ""),
+            + (
+                "; so do the VPC network-interface calls Lambda makes with this role (AWSLambdaVPCAccessExecutionRole's"
+                " actions)"
+                if in_vpc
+                else ""
+            ),
         )
         self.roles[spec.construct_id] = role
         return fn
@@ -262,18 +300,24 @@ class Pipeline(Construct):
         if self.egress is None or spec is not r.DELIVERY_FUNCTION:
             return {}
         self.egress.grant_network_interfaces(role)  # before the function: Lambda checks them on create
-        return {"vpc": self.egress.vpc, "vpc_subnets": self.egress.subnets,
-                "security_groups": [self.egress.security_group], "allow_public_subnet": False}
+        return {
+            "vpc": self.egress.vpc,
+            "vpc_subnets": self.egress.subnets,
+            "security_groups": [self.egress.security_group],
+            "allow_public_subnet": False,
+        }
 
     def grant_tables(self, role: iam.Role, access: tuple[TableAccess, ...]) -> None:
         for grant in access:
             table = self.tables[grant.table.construct_id]
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(grant.actions), resources=[table.table_arn]))
             if grant.index_queries:
-                role.add_to_principal_policy(iam.PolicyStatement(
-                    actions=["dynamodb:Query"],
-                    resources=[f"{table.table_arn}/index/{name}" for name in grant.index_queries],
-                ))
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["dynamodb:Query"],
+                        resources=[f"{table.table_arn}/index/{name}" for name in grant.index_queries],
+                    )
+                )
 
     def _publish_statement(self) -> iam.PolicyStatement:
         # Not topic.grant_publish(): that would add kms:GenerateDataKey*/Decrypt on key/*, which
@@ -293,7 +337,10 @@ class Pipeline(Construct):
         )
 
     def ack_queue_patterns(self, role: iam.Role) -> None:
-        for pattern in (r.endpoint_queue_pattern(self.settings.prefix), r.dead_letter_queue_pattern(self.settings.prefix)):
+        for pattern in (
+            r.endpoint_queue_pattern(self.settings.prefix),
+            r.dead_letter_queue_pattern(self.settings.prefix),
+        ):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:{pattern}]",
@@ -332,32 +379,44 @@ class Pipeline(Construct):
         role.add_to_principal_policy(self._queue_statement(ADMIN_QUEUE_ACTIONS))
         role.add_to_principal_policy(self._queue_statement(ADMIN_DEAD_LETTER_ACTIONS, dead_letter_queues_only=True))
         # Subscribe: only this topic, only SQS, only endpoint queues under the prefix.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:Subscribe"],
-            resources=[self.topic.topic_arn],
-            conditions={
-                "StringEquals": {"sns:Protocol": "sqs"},
-                "StringLike": {"sns:Endpoint": self.queue_arn_pattern},
-            },
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:ListSubscriptionsByTopic"], resources=[self.topic.topic_arn],  # repairs: find by queue
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sns:Subscribe"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"sns:Protocol": "sqs"},
+                    "StringLike": {"sns:Endpoint": self.queue_arn_pattern},
+                },
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sns:ListSubscriptionsByTopic"],
+                resources=[self.topic.topic_arn],  # repairs: find by queue
+            )
+        )
         # Subscription-level calls have no resource-level permissions in IAM.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
-            resources=["*"],
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
+                resources=["*"],
+            )
+        )
         role.add_to_principal_policy(self.mapping_statement(ADMIN_MAPPING_ACTIONS))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:GetEventSourceMapping"], resources=[mapping_arn_pattern()],
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetEventSourceMapping"],
+                resources=[mapping_arn_pattern()],
+            )
+        )
         # CreateEventSourceMapping has no resource type: the condition is the only scope.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:CreateEventSourceMapping"],
-            resources=["*"],
-            conditions={"StringEquals": {"lambda:FunctionArn": self.delivery_function_arn}},
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:CreateEventSourceMapping"],
+                resources=["*"],
+                conditions={"StringEquals": {"lambda:FunctionArn": self.delivery_function_arn}},
+            )
+        )
         # No resource-level permissions (finding a mapping by queue).
         role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:ListEventSourceMappings"], resources=["*"]))
         self.ack_queue_patterns(role)

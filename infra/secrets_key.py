@@ -20,9 +20,20 @@ from litestore_webhooks import resources as r
 # What the account may do with the key: manage it, never encrypt or decrypt with it, nor create
 # grants that would let someone else. (CDK's admin list without kms:Create*: only CreateAlias.)
 ADMIN_ACTIONS = [
-    "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
 ]
 SEAL_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]  # the admin function: create, rotate, show
 OPEN_ACTIONS = ["kms:Decrypt"]  # the delivery function (and the admin's test sends)
@@ -33,23 +44,40 @@ class SecretsKey(Construct):
         super().__init__(scope, construct_id)
         account = iam.AccountRootPrincipal()
         self.key = kms.Key(
-            self, "Key",
+            self,
+            "Key",
             description=f"{prefix}: seals endpoint signing secrets (envelope encryption)",
             enable_key_rotation=True,
             alias=r.secrets_key_alias(prefix),
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
-            policy=iam.PolicyDocument(statements=[iam.PolicyStatement(
-                sid="AdministerNotUse", principals=[account], actions=ADMIN_ACTIONS, resources=["*"],
-            )]),
+            policy=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="AdministerNotUse",
+                        principals=[account],
+                        actions=ADMIN_ACTIONS,
+                        resources=["*"],
+                    )
+                ]
+            ),
         )
         self.key_arn = self.key.key_arn
 
     def grant(self, role: iam.Role, actions: list[str]) -> None:
         """Let `role` call `actions` on this key, only for an endpoint's data keys."""
         condition = {"StringLike": {f"kms:EncryptionContext:{r.SECRETS_CONTEXT_KEY}": f"{r.ENDPOINT_ID_PREFIX}*"}}
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ArnPrincipal(role.role_arn)], actions=actions, resources=["*"], conditions=condition,
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=actions, resources=[self.key_arn], conditions=condition,
-        ))
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ArnPrincipal(role.role_arn)],
+                actions=actions,
+                resources=["*"],
+                conditions=condition,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[self.key_arn],
+                conditions=condition,
+            )
+        )

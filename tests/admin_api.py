@@ -30,14 +30,21 @@ def event(method: str, target: str, body: Any = None, headers: dict[str, str] | 
         "pathParameters": {"proxy": parts.path.lstrip("/")},
         "stageVariables": None,
         # As API Gateway passes an IAM-authorized caller (the admin routes' authorization).
-        "requestContext": {"requestId": "req-1", "stage": "prod", "path": f"/prod{parts.path}", "httpMethod": method,
-                           "identity": {"userArn": "arn:aws:iam::123456789012:user/admin", "caller": "admin"}},
+        "requestContext": {
+            "requestId": "req-1",
+            "stage": "prod",
+            "path": f"/prod{parts.path}",
+            "httpMethod": method,
+            "identity": {"userArn": "arn:aws:iam::123456789012:user/admin", "caller": "admin"},
+        },
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
 
 
-def call(method: str, target: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+def call(
+    method: str, target: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
     """(status, parsed JSON body or text, headers)."""
     from litestore_webhooks.handlers import admin
 
@@ -47,4 +54,8 @@ def call(method: str, target: str, body: Any = None, headers: dict[str, str] | N
         parsed: Any = json.loads(text) if text else None
     except ValueError:
         parsed = text
-    return resp["statusCode"], parsed, {k: v for k, v in (resp.get("multiValueHeaders") or {}).items()} | (resp.get("headers") or {})
+    return (
+        resp["statusCode"],
+        parsed,
+        {k: v for k, v in (resp.get("multiValueHeaders") or {}).items()} | (resp.get("headers") or {}),
+    )

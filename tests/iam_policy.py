@@ -117,7 +117,9 @@ def mapping_create(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
 
 def mapping(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
     function = w.mapping_function(p["UUID"])
-    return [(w.arn("lambda", f"event-source-mapping:{p['UUID']}"), {"lambda:FunctionArn": function} if function else {})]
+    return [
+        (w.arn("lambda", f"event-source-mapping:{p['UUID']}"), {"lambda:FunctionArn": function} if function else {})
+    ]
 
 
 def kms_key(p: Params, w: World) -> list[tuple[str, dict[str, str]]]:
@@ -201,20 +203,31 @@ NOT_CALLED_BY_OUR_CODE: dict[str, str] = {
 
 
 # TransactWriteItems has no IAM action of its own: each item needs its own action on its table.
-_TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
-                     "ConditionCheck": "dynamodb:ConditionCheckItem"}
+_TRANSACT_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
 
 
 def requests_for(service: str, operation: str, params: Params, world: World) -> list[Request]:
     if (service, operation) == ("dynamodb", "TransactWriteItems"):
-        return [Request(_TRANSACT_ACTIONS[kind], _table(op, world), (), "dynamodb:TransactWriteItems")
-                for item in params["TransactItems"] for kind, op in item.items()]
+        return [
+            Request(_TRANSACT_ACTIONS[kind], _table(op, world), (), "dynamodb:TransactWriteItems")
+            for item in params["TransactItems"]
+            for kind, op in item.items()
+        ]
     try:
         action, rule = ACTIONS[(service, operation)]
     except KeyError:
-        raise UnmappedCall(f"{service} {operation}: add its IAM action and resources to tests/iam_policy.ACTIONS") from None
-    return [Request(action, resource, tuple(sorted(ctx.items())), f"{service}:{operation}")
-            for resource, ctx in rule(params, world)]
+        raise UnmappedCall(
+            f"{service} {operation}: add its IAM action and resources to tests/iam_policy.ACTIONS"
+        ) from None
+    return [
+        Request(action, resource, tuple(sorted(ctx.items())), f"{service}:{operation}")
+        for resource, ctx in rule(params, world)
+    ]
 
 
 # -- recording ---------------------------------------------------------------------------
@@ -278,7 +291,7 @@ class Resolver:
         if isinstance(value, list):
             return [self(v) for v in value]
         if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Fn::Join":
                 return arg[0].join(self(p) for p in arg[1])
             if fn == "Ref":
@@ -288,8 +301,12 @@ class Resolver:
         raise ValueError(f"cannot resolve {value!r}: extend tests/iam_policy.Resolver")
 
     def _ref(self, logical: str) -> str:
-        pseudo = {"AWS::Partition": PARTITION, "AWS::Region": self.world.region, "AWS::AccountId": ACCOUNT,
-                  "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Partition": PARTITION,
+            "AWS::Region": self.world.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if logical in pseudo:
             return pseudo[logical]
         if logical in self.physical:
@@ -328,10 +345,14 @@ def role_policies(template: dict[str, Any], resolve: Resolver) -> dict[str, list
         for n, raw in enumerate(res["Properties"]["PolicyDocument"]["Statement"]):
             assert not {"NotAction", "NotResource", "NotPrincipal"} & set(raw), f"{logical}: extend the evaluator"
             statement = Statement(
-                sid=raw.get("Sid", f"{logical}[{n}]"), effect=raw["Effect"],
-                actions=_listed(raw["Action"]), resources=[resolve(x) for x in _listed(raw["Resource"])],
-                conditions={op: {k: [resolve(v) for v in _listed(vals)] for k, vals in keys.items()}
-                            for op, keys in raw.get("Condition", {}).items()},
+                sid=raw.get("Sid", f"{logical}[{n}]"),
+                effect=raw["Effect"],
+                actions=_listed(raw["Action"]),
+                resources=[resolve(x) for x in _listed(raw["Resource"])],
+                conditions={
+                    op: {k: [resolve(v) for v in _listed(vals)] for k, vals in keys.items()}
+                    for op, keys in raw.get("Condition", {}).items()
+                },
             )
             for role in res["Properties"]["Roles"]:
                 by_role.setdefault(role["Ref"], []).append(statement)
@@ -434,8 +455,9 @@ class Findings:
         return [*self.missing, *self.unused, *self.conditions, *self.wildcards]
 
 
-def check(policies: dict[str, list[Statement]], recorded: dict[str, set[Request]],
-          functions: Iterable[str]) -> Findings:
+def check(
+    policies: dict[str, list[Statement]], recorded: dict[str, set[Request]], functions: Iterable[str]
+) -> Findings:
     found = Findings()
     for function in functions:
         statements = policies[function]
@@ -449,17 +471,20 @@ def check(policies: dict[str, list[Statement]], recorded: dict[str, set[Request]
                     found.conditions.append(f"{function}: {s.where()} grants {action}, which IAM does not know")
                 for key in (k for keys in s.conditions.values() for k in keys):
                     if not _key_supported(key, condition_keys_of(action)):
-                        found.conditions.append(f"{function}: {s.where()} conditions {action} on {key}, "
-                                                f"which the action does not support")
+                        found.conditions.append(
+                            f"{function}: {s.where()} conditions {action} on {key}, which the action does not support"
+                        )
                 for resource in s.resources:
                     if resource == "*" and has_resource_types(action):
-                        found.wildcards.append(f"{function}: {s.where()} grants {action} on *, "
-                                               f"but the action has resource types to name")
+                        found.wildcards.append(
+                            f"{function}: {s.where()} grants {action} on *, but the action has resource types to name"
+                        )
                     if s.effect != "Allow" or action in NOT_CALLED_BY_OUR_CODE:
                         continue
                     used = any(
                         _glob(action, q.action, case=False) and matches(s, q, ctx, resource=resource)
-                        for q in requests for ctx in _contexts(q)[:1]
+                        for q in requests
+                        for ctx in _contexts(q)[:1]
                     )
                     if not used:
                         found.unused.append(f"{function}: {s.where()} grants {action} on {resource}, never used")

@@ -24,8 +24,13 @@ class LambdaApiOverRegistry:
         self.function_arn = function_arn  # function name -> ARN, as Lambda reports FunctionArn
 
     def attach(self, client: Any) -> None:
-        for operation in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping",
-                          "GetEventSourceMapping", "ListEventSourceMappings"):
+        for operation in (
+            "CreateEventSourceMapping",
+            "UpdateEventSourceMapping",
+            "DeleteEventSourceMapping",
+            "GetEventSourceMapping",
+            "ListEventSourceMappings",
+        ):
             client.meta.events.register(f"before-parameter-build.lambda.{operation}", self._keep_params)
             client.meta.events.register(f"before-call.lambda.{operation}", self._answer(getattr(self, f"_{operation}")))
 
@@ -37,6 +42,7 @@ class LambdaApiOverRegistry:
     def _answer(operation: Any) -> Any:
         def answer(context: dict[str, Any], **_: Any) -> Any:
             return operation(context["api_params"])
+
         return answer
 
     def function_of(self, uuid: str) -> str | None:
@@ -49,8 +55,11 @@ class LambdaApiOverRegistry:
         d = m if isinstance(m, dict) else self.registry.get(m.id)
         assert d is not None
         return {
-            "UUID": d["id"], "EventSourceArn": d["queue_arn"], "FunctionArn": self.function_arn(d["function"]),
-            "BatchSize": d["batch_size"], "MaximumBatchingWindowInSeconds": d["max_batching_window_s"],
+            "UUID": d["id"],
+            "EventSourceArn": d["queue_arn"],
+            "FunctionArn": self.function_arn(d["function"]),
+            "BatchSize": d["batch_size"],
+            "MaximumBatchingWindowInSeconds": d["max_batching_window_s"],
             "ScalingConfig": {"MaximumConcurrency": d["max_concurrency"]},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "State": "Enabled" if d["enabled"] else "Disabled",
@@ -59,19 +68,26 @@ class LambdaApiOverRegistry:
     @staticmethod
     def _ok(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
         return AWSResponse("https://lambda.local", status, {}, None), {
-            **parsed, "ResponseMetadata": {"HTTPStatusCode": status}}
+            **parsed,
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
 
     @staticmethod
     def _not_found(uuid: str) -> tuple[AWSResponse, dict[str, Any]]:
         return AWSResponse("https://lambda.local", 404, {}, None), {
-            "Error": {"Code": "ResourceNotFoundException", "Message": f"The resource you requested does not exist. ({uuid})"},
+            "Error": {
+                "Code": "ResourceNotFoundException",
+                "Message": f"The resource you requested does not exist. ({uuid})",
+            },
             "ResponseMetadata": {"HTTPStatusCode": 404},
         }
 
     def _CreateEventSourceMapping(self, params: dict[str, Any]) -> Any:
         with acting_as(None):  # the registry's own queue lookup is Lambda's business, not the caller's
             uuid = self.registry.create(
-                params["EventSourceArn"], params["FunctionName"], batch_size=params.get("BatchSize", 10),
+                params["EventSourceArn"],
+                params["FunctionName"],
+                batch_size=params.get("BatchSize", 10),
                 max_batching_window_s=params.get("MaximumBatchingWindowInSeconds", 0),
                 max_concurrency=params.get("ScalingConfig", {}).get("MaximumConcurrency", 1000),
                 enabled=params.get("Enabled", True),
@@ -82,8 +98,12 @@ class LambdaApiOverRegistry:
         uuid = params["UUID"]
         if self.registry.get(uuid) is None:
             return self._not_found(uuid)
-        self.registry.update(uuid, enabled=params.get("Enabled"), batch_size=params.get("BatchSize"),
-                             max_concurrency=params.get("ScalingConfig", {}).get("MaximumConcurrency"))
+        self.registry.update(
+            uuid,
+            enabled=params.get("Enabled"),
+            batch_size=params.get("BatchSize"),
+            max_concurrency=params.get("ScalingConfig", {}).get("MaximumConcurrency"),
+        )
         return self._ok(202, self._describe(self.registry.get(uuid)))
 
     def _DeleteEventSourceMapping(self, params: dict[str, Any]) -> Any:
@@ -100,7 +120,8 @@ class LambdaApiOverRegistry:
     def _ListEventSourceMappings(self, params: dict[str, Any]) -> Any:
         queue, function = params.get("EventSourceArn"), params.get("FunctionName")
         found = [
-            self._describe(m) for m in self.registry.mappings()
+            self._describe(m)
+            for m in self.registry.mappings()
             if (queue is None or m.queue_arn == queue)
             and (function is None or self.function_arn(m.function) == self.function_arn(function))
         ]

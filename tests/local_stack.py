@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+from tests.receivers import Receiver, Reply
+from tests.test_local_runtime import admin
 
 import seed_catalog as catalog
 from litestore_webhooks.local.runtime import LocalRuntime
-from tests.receivers import Receiver, Reply
-from tests.test_local_runtime import admin
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def scratch(rt):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event(event_type: str, event_id: str) -> dict[str, Any]:

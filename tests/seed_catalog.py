@@ -36,7 +36,10 @@ SYSTEM: dict[str, SeedType] = {
     t["name"]: SeedType(t["name"], t["description"], t["schema"], t["examples"][0]) for t in system.SYSTEM_TYPES
 }
 SNAPSHOT = CatalogSnapshot(
-    [{"name": t.name, "version": 1, "mode": "enforce", "schema": t.schema} for t in [*CATALOG.values(), *SYSTEM.values()]]
+    [
+        {"name": t.name, "version": 1, "mode": "enforce", "schema": t.schema}
+        for t in [*CATALOG.values(), *SYSTEM.values()]
+    ]
 )
 
 

@@ -7,19 +7,19 @@ import itertools
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openapi_spec_validator import validate
 
+import seed_catalog as catalog
 from admin_api import call
 from litestore_webhooks import config
 from litestore_webhooks.admin import replay as replay_module
 from litestore_webhooks.aws import clients, event_sources, queues
-from litestore_webhooks.aws.store import Store
-import seed_catalog as catalog
-from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.aws.kms import SecretBox
+from litestore_webhooks.aws.store import Store
+from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.endpoint import PreviousSecret, SigningSecrets
 from litestore_webhooks.provisioning import load_endpoint, save_secrets, secrets_of
 from test_provisioning import fail_next_call
@@ -66,9 +66,11 @@ def stored_secrets(endpoint_id: str) -> SigningSecrets:
 
 def drain(queue_url: str) -> list[dict]:
     out = []
-    while batch := clients.client("sqs").receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-    ).get("Messages", []):
+    while (
+        batch := clients.client("sqs")
+        .receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        .get("Messages", [])
+    ):
         out += batch
     return out
 
@@ -108,11 +110,17 @@ def test_swagger_ui_page_loads_its_own_files_under_a_csp_without_inline_script(a
     status, page, headers = call("GET", "/docs")
     assert status == 200 and "text/html" in str(headers.get("Content-Type"))
     assert 'data-spec-url="/prod/openapi.json"' in page and "Litestore webhooks admin API" in page
-    assert re.findall(r"<script[^>]*>", page) == ['<script src="/prod/docs/swagger-ui-bundle.js">',
-                                                   '<script src="/prod/docs/swagger-init.js">']
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/prod/docs/swagger-ui-bundle.js">',
+        '<script src="/prod/docs/swagger-init.js">',
+    ]
     csp = str(headers.get("Content-Security-Policy"))
     assert "script-src 'self';" in csp and "unsafe" not in csp
-    for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css"), ("swagger-init.js", "javascript")):
+    for asset, kind in (
+        ("swagger-ui-bundle.js", "javascript"),
+        ("swagger-ui.css", "css"),
+        ("swagger-init.js", "javascript"),
+    ):
         status, body, headers = call("GET", f"/docs/{asset}")
         assert status == 200 and kind in str(headers.get("Content-Type")) and body, asset
     assert call("GET", "/docs/../handlers/admin.py")[0] == 404
@@ -153,8 +161,13 @@ def test_endpoint_lifecycle_and_secret_only_at_create(admin, caplog, capsys):
         ("GET", "/endpoints?limit=101", None, 400, "validation_failed"),
         ("GET", "/endpoints?cursor=%%%", None, 400, "invalid_cursor"),
         # {"id": 10**40}: a number DynamoDB cannot hold (38 digits) was a 500
-        ("GET", "/endpoints?cursor=" + base64.urlsafe_b64encode(json.dumps({"id": 10**40}).encode()).decode().rstrip("="),
-         None, 400, "invalid_cursor"),
+        (
+            "GET",
+            "/endpoints?cursor=" + base64.urlsafe_b64encode(json.dumps({"id": 10**40}).encode()).decode().rstrip("="),
+            None,
+            400,
+            "invalid_cursor",
+        ),
         ("GET", "/endpoints/ep_missing", None, 404, "not_found"),
         ("PATCH", "/endpoints/ep_missing", {"timeout": 5000}, 404, "not_found"),
         ("DELETE", "/endpoints/ep_missing", None, 404, "not_found"),
@@ -179,8 +192,15 @@ def test_create_validates_with_the_provisioners_one_rule(admin, monkeypatch, ins
     calls = []
     real = provisioning.validate_spec
     monkeypatch.setattr(provisioning, "validate_spec", lambda doc, cfg: calls.append(doc) or real(doc, cfg))
-    docs = [HOOK, {**HOOK, "url": "http://127.0.0.1:9/x"}, {**HOOK, "url": "ftp://x"}, {**HOOK, "events": ["nope.*"]},
-            {**HOOK, "timeout": "5"}, {**HOOK, "retry_policy": {}}, {**HOOK, "name": ""}]
+    docs = [
+        HOOK,
+        {**HOOK, "url": "http://127.0.0.1:9/x"},
+        {**HOOK, "url": "ftp://x"},
+        {**HOOK, "events": ["nope.*"]},
+        {**HOOK, "timeout": "5"},
+        {**HOOK, "retry_policy": {}},
+        {**HOOK, "name": ""},
+    ]
     for doc in docs:
         status, body, _ = call("POST", "/endpoints", doc)
         try:
@@ -204,8 +224,11 @@ def _binary(method: str, target: str, raw: bytes, *, encoded: str | None = None)
     from admin_api import event as proxy_event
     from litestore_webhooks.handlers import admin as handler
 
-    ev = {**proxy_event(method, target, "", {"Content-Type": "application/json"}),
-          "body": encoded or base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    ev = {
+        **proxy_event(method, target, "", {"Content-Type": "application/json"}),
+        "body": encoded or base64.b64encode(raw).decode(),
+        "isBase64Encoded": True,
+    }
     resp = handler.handler(ev, Context())
     return resp["statusCode"], json.loads(resp["body"])
 
@@ -235,8 +258,10 @@ def test_patch_whose_resources_cannot_change_is_a_retryable_503_and_changes_noth
     fail_next_call("sns", "SetSubscriptionAttributes")  # the filter policy cannot be changed right now
     status, body, _ = call("PATCH", f"/endpoints/{eid}", {"events": ["user.*"], "url": "https://hooks.example.com/v2"})
     assert (status, error_code(body), body["error"]["details"]) == (503, "provisioning_failed", {"retryable": True})
-    assert body["error"]["message"] == ("the endpoint was not updated: changing its AWS resources failed "
-                                        "(InternalError); nothing was changed; retry the request")
+    assert body["error"]["message"] == (
+        "the endpoint was not updated: changing its AWS resources failed "
+        "(InternalError); nothing was changed; retry the request"
+    )
     assert call("GET", f"/endpoints/{eid}")[1] == before
     status, body, _ = call("PATCH", f"/endpoints/{eid}", {"events": ["user.*"], "url": "https://hooks.example.com/v2"})
     assert (status, body["events"], body["url"]) == (200, ["user.*"], "https://hooks.example.com/v2")
@@ -245,10 +270,14 @@ def test_patch_whose_resources_cannot_change_is_a_retryable_503_and_changes_noth
 def test_reconcile_brings_an_older_endpoints_queues_up_to_date(admin):
     eid = create()["id"]
     res = resources(eid)
-    clients.client("sqs").set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})  # as older versions made it
+    clients.client("sqs").set_queue_attributes(
+        QueueUrl=res.dlq_url, Attributes={"Policy": ""}
+    )  # as older versions made it
     prefix = config.settings().prefix
-    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {
-        "id": eid, "fixed": [f"reset Policy of queue {prefix}-{eid}-dlq"]})
+    assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (
+        200,
+        {"id": eid, "fixed": [f"reset Policy of queue {prefix}-{eid}-dlq"]},
+    )
     assert call("POST", f"/endpoints/{eid}/reconcile")[:2] == (200, {"id": eid, "fixed": []})
     assert call("POST", "/endpoints/ep_aaaaaaaaaaaaaaaaaaaaaa/reconcile")[0] == 404
 
@@ -277,7 +306,10 @@ def test_idempotency_key_returns_the_same_endpoint(admin):
     assert (other[0], error_code(other[1])) == (422, "idempotency_key_reused")
     taken = call("POST", "/endpoints", HOOK, {"Idempotency-Key": "create-2"})  # a new request: the name is taken
     assert (taken[0], error_code(taken[1])) == (409, "name_taken")
-    assert call("POST", "/endpoints", {**HOOK, "name": "other"}, {"Idempotency-Key": "create-2"})[1]["id"] != first[1]["id"]
+    assert (
+        call("POST", "/endpoints", {**HOOK, "name": "other"}, {"Idempotency-Key": "create-2"})[1]["id"]
+        != first[1]["id"]
+    )
 
 
 def test_pause_and_resume_toggle_the_mapping(admin):
@@ -300,27 +332,34 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(admin):
     status, rotated, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 3600})
     assert status == 200 and rotated["secret"] != old
     expires = datetime.fromisoformat(rotated["previousSecretExpiresAt"])
-    assert timedelta(minutes=59) < expires - datetime.now(timezone.utc) <= timedelta(hours=1)
+    assert timedelta(minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=1)
     shown = call("GET", f"/endpoints/{eid}/secret")[1]
-    assert shown == {"secret": rotated["secret"], "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
-    assert stored_secrets(eid).signing(datetime.now(timezone.utc)) == [rotated["secret"], old]
+    assert shown == {
+        "secret": rotated["secret"],
+        "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}],
+    }
+    assert stored_secrets(eid).signing(datetime.now(UTC)) == [rotated["secret"], old]
 
     mine = "whsec_" + "B" * 43 + "="
     status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"secret": mine, "overlapSeconds": 0})
     # Overlap 0 ends only the secret this call replaced; the first rotation's keeps its hour.
-    assert body == {"secret": mine, "previousSecretExpiresAt": None,
-                    "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}]}
+    assert body == {
+        "secret": mine,
+        "previousSecretExpiresAt": None,
+        "previousSecrets": [{"expiresAt": rotated["previousSecretExpiresAt"]}],
+    }
     assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 1
 
     status, body, _ = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 0, "revokePrevious": True})
     assert status == 200 and body["previousSecrets"] == [] and body["previousSecretExpiresAt"] is None
     assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": body["secret"], "previousSecrets": []}
-    assert stored_secrets(eid).signing(datetime.now(timezone.utc)) == [body["secret"]]
+    assert stored_secrets(eid).signing(datetime.now(UTC)) == [body["secret"]]
 
     # Revoking without a new secret: rotate to the current one.
     current = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})[1]["secret"]
-    status, same, _ = call("POST", f"/endpoints/{eid}/secret/rotate",
-                           {"secret": current, "overlapSeconds": 0, "revokePrevious": True})
+    status, same, _ = call(
+        "POST", f"/endpoints/{eid}/secret/rotate", {"secret": current, "overlapSeconds": 0, "revokePrevious": True}
+    )
     assert status == 200 and same["secret"] == current
     assert call("GET", f"/endpoints/{eid}/secret")[1] == {"secret": current, "previousSecrets": []}
 
@@ -332,13 +371,17 @@ def test_rotation_keeps_at_most_ten_previous_and_drops_expired(admin):
     assert len(call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"]) == 10
     expired = PreviousSecret(secret="whsec_" + "C" * 43 + "=", expiresAt="2020-01-01T00:00:00.000Z")
     current = stored_secrets(eid).secret
-    save_secrets(store(), box(), store().get_endpoint_item(eid), SigningSecrets(secret=current, previousSecrets=[expired]))
+    save_secrets(
+        store(), box(), store().get_endpoint_item(eid), SigningSecrets(secret=current, previousSecrets=[expired])
+    )
     assert call("GET", f"/endpoints/{eid}/secret")[1]["previousSecrets"] == []
     call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 60})
     assert len(stored_secrets(eid).previousSecrets) == 1
 
 
-@pytest.mark.parametrize("body", [{"overlapSeconds": 604801}, {"overlapSeconds": -1}, {"secret": "has space in it"}, {"x": 1}])
+@pytest.mark.parametrize(
+    "body", [{"overlapSeconds": 604801}, {"overlapSeconds": -1}, {"secret": "has space in it"}, {"x": 1}]
+)
 def test_rotation_rejects_bad_input(admin, body):
     eid = create()["id"]
     status, answer, _ = call("POST", f"/endpoints/{eid}/secret/rotate", body)
@@ -348,28 +391,41 @@ def test_rotation_rejects_bad_input(admin, body):
 
 # -- attempts and events ---------------------------------------------------------------
 def _attempt(endpoint_id: str, event_id: str, n: int, at: str, status: str, code: int | None, ms: int) -> dict:
-    return store().attempt_item({
-        "endpointId": endpoint_id, "eventId": event_id, "attempt": n, "at": at,
-        "status": status, "httpStatus": code, "durationMs": ms,
-    })
+    return store().attempt_item(
+        {
+            "endpointId": endpoint_id,
+            "eventId": event_id,
+            "attempt": n,
+            "at": at,
+            "status": status,
+            "httpStatus": code,
+            "durationMs": ms,
+        }
+    )
 
 
 def test_attempts_by_endpoint_and_by_event(admin):
     eid = create()["id"]
-    now = datetime.now(timezone.utc)
-    stamps = [(now - timedelta(minutes=m)).isoformat(timespec="milliseconds").replace("+00:00", "Z") for m in (30, 20, 10)]
-    store().put_attempt_items([
-        _attempt(eid, "evt_a", 1, stamps[0], "retry_scheduled", 503, 40),
-        _attempt(eid, "evt_a", 2, stamps[1], "delivered", 200, 20),
-        _attempt(eid, "evt_b", 1, stamps[2], "delivered", 204, 10),
-    ])
+    now = datetime.now(UTC)
+    stamps = [
+        (now - timedelta(minutes=m)).isoformat(timespec="milliseconds").replace("+00:00", "Z") for m in (30, 20, 10)
+    ]
+    store().put_attempt_items(
+        [
+            _attempt(eid, "evt_a", 1, stamps[0], "retry_scheduled", 503, 40),
+            _attempt(eid, "evt_a", 2, stamps[1], "delivered", 200, 20),
+            _attempt(eid, "evt_b", 1, stamps[2], "delivered", 204, 10),
+        ]
+    )
     body = call("GET", f"/endpoints/{eid}/attempts")[1]
     assert [(a["eventId"], a["attempt"]) for a in body["data"]] == [("evt_b", 1), ("evt_a", 2), ("evt_a", 1)]
     assert "attemptKey" not in body["data"][0] and "expiresAt" not in body["data"][0]
     # one shape, nulls included (these records lack the event type the request headers are rebuilt from)
     assert all(list(a) == [*Store.ATTEMPT_FIELDS, "requestHeaders"] for a in body["data"])
     assert body["data"][0]["error"] is None and body["data"][0]["nextRetryAt"] is None
-    assert [a["httpStatus"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retry_scheduled")[1]["data"]] == [503]
+    assert [a["httpStatus"] for a in call("GET", f"/endpoints/{eid}/attempts?status=retry_scheduled")[1]["data"]] == [
+        503
+    ]
     since = (now - timedelta(minutes=25)).isoformat()
     assert len(call("GET", f"/endpoints/{eid}/attempts?since={since.replace('+', '%2B')}")[1]["data"]) == 2
     first = call("GET", f"/endpoints/{eid}/attempts?limit=2")[1]
@@ -383,17 +439,22 @@ def test_attempts_by_endpoint_and_by_event(admin):
 
 
 def test_event_show(admin):
-    item = stored_event("order.completed", datetime.now(timezone.utc))
+    item = stored_event("order.completed", datetime.now(UTC))
     status, body, _ = call("GET", f"/events/{item['id']}")
     assert status == 200
-    assert body == {"id": item["id"], "event": "order.completed", "timestamp": item["timestamp"],
-                    "receivedAt": item["receivedAt"], "payload": json.loads(item["body"])}
+    assert body == {
+        "id": item["id"],
+        "event": "order.completed",
+        "timestamp": item["timestamp"],
+        "receivedAt": item["receivedAt"],
+        "payload": json.loads(item["body"]),
+    }
     assert call("GET", "/events/evt_nope")[0] == 404
 
 
 def test_resend_queues_only_for_the_given_endpoints_and_clears_their_marker(admin):
     a, b, other = create()["id"], create()["id"], create(events=["review.*"])["id"]
-    item = stored_event("order.completed", datetime.now(timezone.utc))
+    item = stored_event("order.completed", datetime.now(UTC))
     store().mark_delivered(a, item["id"])
     store().mark_delivered(b, item["id"])
     status, body, _ = call("POST", f"/events/{item['id']}/resend", {"endpointIds": [a]})
@@ -402,7 +463,9 @@ def test_resend_queues_only_for_the_given_endpoints_and_clears_their_marker(admi
     assert message["Body"] == item["body"]
     assert queues.decode_attributes(message["MessageAttributes"]) == {"event": "order.completed"}
     assert drain(resources(b).queue_url) == []
-    assert store().delivered_among(a, [item["id"]]) == set() and store().delivered_among(b, [item["id"]]) == {item["id"]}
+    assert store().delivered_among(a, [item["id"]]) == set() and store().delivered_among(b, [item["id"]]) == {
+        item["id"]
+    }
 
     status, body, _ = call("POST", f"/events/{item['id']}/resend", {"endpointIds": [b, other, "ep_missing"]})
     assert status == 400
@@ -414,9 +477,11 @@ def test_resend_queues_only_for_the_given_endpoints_and_clears_their_marker(admi
 
 def test_replay_sends_subscribed_events_in_range_to_this_endpoint_only(admin, monkeypatch):
     eid, other = create(events=["order.*", "review.created"])["id"], create(events=["*"])["id"]
-    base = datetime.now(timezone.utc) - timedelta(hours=2)
-    inside = [stored_event(t, base + timedelta(minutes=m)) for m, t in
-              ((1, "order.completed"), (2, "review.created"), (3, "user.registered"), (4, "order.updated"))]
+    base = datetime.now(UTC) - timedelta(hours=2)
+    inside = [
+        stored_event(t, base + timedelta(minutes=m))
+        for m, t in ((1, "order.completed"), (2, "review.created"), (3, "user.registered"), (4, "order.updated"))
+    ]
     stored_event("order.completed", base + timedelta(minutes=90))  # after `until`
     store().mark_delivered(eid, inside[0]["id"])
     window = {"since": base.isoformat(), "until": (base + timedelta(hours=1)).isoformat()}
@@ -439,23 +504,30 @@ def test_a_days_events_spread_over_the_index_shards_and_read_back_in_order(admin
     reading a range merges the shards back into arrival order, across a day boundary too."""
     from litestore_webhooks.aws.store import DAY_SHARDS
 
-    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    items = [stored_event(t, midnight + timedelta(minutes=7 * n - 200))  # from 21:40 the day before to ~07:00
-             for n, t in enumerate(["order.completed", "review.created", "user.registered"] * 30)]
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    items = [
+        stored_event(t, midnight + timedelta(minutes=7 * n - 200))  # from 21:40 the day before to ~07:00
+        for n, t in enumerate(["order.completed", "review.created", "user.registered"] * 30)
+    ]
     shards = {i["day"] for i in items}
     assert len({d.split("#")[1] for d in shards}) > DAY_SHARDS // 2 and {d.split("#")[0] for d in shards} == {
-        (midnight - timedelta(days=1)).date().isoformat(), midnight.date().isoformat()}
+        (midnight - timedelta(days=1)).date().isoformat(),
+        midnight.date().isoformat(),
+    }
     read = list(store().events_between(midnight - timedelta(hours=4), midnight + timedelta(hours=12)))
     assert [i["id"] for i in read] == [i["id"] for i in items]
     middle = list(store().events_between(midnight - timedelta(minutes=30), midnight + timedelta(minutes=30)))
     assert [i["id"] for i in middle] == [i["id"] for i in items if -30 <= (7 * items.index(i) - 200) < 30]
 
 
-@pytest.mark.parametrize("body", [
-    {"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
-    {"since": "2024-01-01T00:00:00Z"},
-    {"since": "2024-01-01T00:00:00Z", "until": "2024-01-02T00:00:00Z", "events": ["nope"]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
+        {"since": "2024-01-01T00:00:00Z"},
+        {"since": "2024-01-01T00:00:00Z", "until": "2024-01-02T00:00:00Z", "events": ["nope"]},
+    ],
+)
 def test_replay_rejects_bad_windows(admin, body):
     eid = create()["id"]
     status, answer, _ = call("POST", f"/endpoints/{eid}/replay", body)

@@ -5,11 +5,10 @@ before paging, so a page of failures is never an empty page followed by a cursor
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-
 from tests.local_stack import (
     FAST_RETRIES,
     event,
@@ -85,7 +84,9 @@ def test_event_type_exact_or_namespace_and_a_time_range(rt, flaky):
     assert {a["eventType"] for a in every(rt, flaky["id"], eventType="order.*")} == {"order.updated", "order.completed"}
     updated = every(rt, flaky["id"], eventType="order.updated")
     assert {a["eventId"] for a in updated if not a["test"]} == {flaky["ids"]["retried"]} and len(updated) == 4
-    assert [a["eventId"] for a in every(rt, flaky["id"], eventType="review.*", status="failed")] == [flaky["ids"]["refused"]]
+    assert [a["eventId"] for a in every(rt, flaky["id"], eventType="review.*", status="failed")] == [
+        flaky["ids"]["refused"]
+    ]
     assert every(rt, flaky["id"], eventType="content.*") == []
 
     log = every(rt, flaky["id"])  # newest first
@@ -95,20 +96,24 @@ def test_event_type_exact_or_namespace_and_a_time_range(rt, flaky):
     assert newer and older and len(newer) + len(older) == len(log)  # [since, until): each attempt once
     assert all(a["at"] >= middle for a in newer) and all(a["at"] < middle for a in older)
     assert every(rt, flaky["id"], since=log[-1]["at"], until=log[0]["at"], status="failed", limit=1) == [
-        a for a in every(rt, flaky["id"], status="failed") if a["at"] < log[0]["at"]]
+        a for a in every(rt, flaky["id"], status="failed") if a["at"] < log[0]["at"]
+    ]
 
 
-@pytest.mark.parametrize("query", [
-    {"status": "retrying"},
-    {"status": "FAILED"},
-    {"eventType": "Order Updated"},
-    {"eventType": "order.*.*"},
-    {"eventType": "x" * 101},
-    {"until": "yesterday"},
-    {"until": "1700000000"},
-    {"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
-    {"limit": 0},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "retrying"},
+        {"status": "FAILED"},
+        {"eventType": "Order Updated"},
+        {"eventType": "order.*.*"},
+        {"eventType": "x" * 101},
+        {"until": "yesterday"},
+        {"until": "1700000000"},
+        {"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
+        {"limit": 0},
+    ],
+)
 def test_bad_filter_values_are_a_400_in_the_one_error_shape(rt, scratch, query):
     rx = scratch.receiver()
     ep = scratch.endpoint("Filters", rx.url(), ["*"])
@@ -121,7 +126,7 @@ def test_bad_filter_values_are_a_400_in_the_one_error_shape(rt, scratch, query):
 def test_an_empty_time_range_is_an_empty_page(rt, scratch):
     rx = scratch.receiver()
     ep = scratch.endpoint("Empty range", rx.url(), ["*"])
-    moment = iso(datetime.now(timezone.utc) - timedelta(days=1))
+    moment = iso(datetime.now(UTC) - timedelta(days=1))
     assert page(rt, ep["id"], since=moment, until=moment) == {"data": [], "nextCursor": None}
 
 
@@ -143,11 +148,22 @@ class CountingDdb:
 
 def _seed(st, endpoint_id: str, statuses: list[str]) -> None:
     """Attempts one second apart, newest first in `statuses` order."""
-    now = datetime.now(timezone.utc)
-    st.put_attempt_items([st.attempt_item({
-        "endpointId": endpoint_id, "eventId": f"evt_{n:04d}", "eventType": "order.updated", "attempt": 1,
-        "at": iso(now - timedelta(seconds=n)), "status": status,
-    }) for n, status in enumerate(statuses)])
+    now = datetime.now(UTC)
+    st.put_attempt_items(
+        [
+            st.attempt_item(
+                {
+                    "endpointId": endpoint_id,
+                    "eventId": f"evt_{n:04d}",
+                    "eventType": "order.updated",
+                    "attempt": 1,
+                    "at": iso(now - timedelta(seconds=n)),
+                    "status": status,
+                }
+            )
+            for n, status in enumerate(statuses)
+        ]
+    )
 
 
 def test_a_filtered_page_stops_at_the_read_budget_and_its_cursor_goes_on(aws):

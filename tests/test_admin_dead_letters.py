@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import seed_catalog as catalog
 from admin_api import call
 from litestore_webhooks.aws import queues
-import seed_catalog as catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 from test_admin import _attempt, admin, create, drain, error_code, resources, store  # noqa: F401 - fixture
 
 DEAD = {
-    queues.EVENT: "order.completed", queues.REASON: "retries_exhausted", queues.LAST_STATUS: 503,
-    queues.LAST_ERROR: "HTTP 503", queues.ATTEMPTS: 5, queues.ATTEMPT: 5, queues.NOT_BEFORE: 1,
-    queues.FIRST_ATTEMPT_AT: "2024-01-15T10:30:00.000Z", queues.LAST_ATTEMPT_AT: "2024-01-15T10:35:00.000Z",
+    queues.EVENT: "order.completed",
+    queues.REASON: "retries_exhausted",
+    queues.LAST_STATUS: 503,
+    queues.LAST_ERROR: "HTTP 503",
+    queues.ATTEMPTS: 5,
+    queues.ATTEMPT: 5,
+    queues.NOT_BEFORE: 1,
+    queues.FIRST_ATTEMPT_AT: "2024-01-15T10:30:00.000Z",
+    queues.LAST_ATTEMPT_AT: "2024-01-15T10:35:00.000Z",
 }
 
 
 def dead_letter(endpoint_id: str, n: int) -> str:
     envelope = {**catalog.get("order.completed").example, "id": f"evt_dead_{n}"}
-    queues.send(resources(endpoint_id).dlq_url, canonical_bytes(envelope).decode(), {**DEAD, queues.ENDPOINT_ID: endpoint_id})
+    queues.send(
+        resources(endpoint_id).dlq_url, canonical_bytes(envelope).decode(), {**DEAD, queues.ENDPOINT_ID: endpoint_id}
+    )
     return envelope["id"]
 
 
@@ -33,9 +41,15 @@ def test_peek_shows_dead_letters_without_consuming_them(admin):
     assert {d["id"] for d in body["data"]} == ids
     first = next(d for d in body["data"] if d["id"] == "evt_dead_0")
     assert first == {
-        "id": "evt_dead_0", "messageId": first["messageId"], "event": "order.completed", "reason": "retries_exhausted",
-        "lastStatus": 503, "lastError": "HTTP 503", "attempts": 5,
-        "firstAttemptAt": "2024-01-15T10:30:00.000Z", "lastAttemptAt": "2024-01-15T10:35:00.000Z",
+        "id": "evt_dead_0",
+        "messageId": first["messageId"],
+        "event": "order.completed",
+        "reason": "retries_exhausted",
+        "lastStatus": 503,
+        "lastError": "HTTP 503",
+        "attempts": 5,
+        "firstAttemptAt": "2024-01-15T10:30:00.000Z",
+        "lastAttemptAt": "2024-01-15T10:35:00.000Z",
     }
     again = call("GET", f"/endpoints/{eid}/dead-letters?limit=2")[1]
     assert len(again["data"]) == 2 and again["approximateCount"] == 3
@@ -49,7 +63,9 @@ def test_redrive_by_ids_then_all_with_a_fresh_attempt_count(admin):
     for n in range(4):
         dead_letter(eid, n)
     res = resources(eid)
-    status, body, _ = call("POST", f"/endpoints/{eid}/dead-letters/redrive", {"ids": ["evt_dead_1", "evt_dead_3", "evt_gone"]})
+    status, body, _ = call(
+        "POST", f"/endpoints/{eid}/dead-letters/redrive", {"ids": ["evt_dead_1", "evt_dead_3", "evt_gone"]}
+    )
     assert (status, body) == (200, {"redriven": 2, "remaining": 2, "failed": 0})
     moved = drain(res.queue_url)
     assert sorted(m["Body"].split('"id":"')[1][:10] for m in moved) == ["evt_dead_1", "evt_dead_3"]
@@ -75,7 +91,7 @@ def test_purge_requires_confirm_true(admin):
 
 def test_stats_count_outcomes_latency_and_depths(admin):
     eid = create()["id"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def at(minutes: int) -> str:
         return (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -94,10 +110,18 @@ def test_stats_count_outcomes_latency_and_depths(admin):
     status, body, _ = call("GET", f"/endpoints/{eid}/stats")
     assert status == 200
     assert body == {
-        "window": "24h", "attempts": 11, "delivered": 7, "failed": 4,
+        "window": "24h",
+        "attempts": 11,
+        "delivered": 7,
+        "failed": 4,
         "byStatusClass": {"2xx": 7, "3xx": 1, "4xx": 1, "5xx": 1, "network": 1},
-        "latencyMs": {"p50": 60, "p99": 110}, "queueDepth": 2, "inFlight": 0, "deadLetterDepth": 1,
-        "active": False, "pausedReason": "manual", "truncated": False,
+        "latencyMs": {"p50": 60, "p99": 110},
+        "queueDepth": 2,
+        "inFlight": 0,
+        "deadLetterDepth": 1,
+        "active": False,
+        "pausedReason": "manual",
+        "truncated": False,
     }
     assert call("GET", f"/endpoints/{eid}/stats?window=14d")[1]["attempts"] == 12
     assert call("GET", f"/endpoints/{eid}/stats?window=5m")[1]["attempts"] == 4

@@ -28,10 +28,19 @@ NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SHIPPED = {
     "name": "order.shipped",
     "description": "An order left the warehouse.",
-    "schema": {"type": "object", "required": ["orderId"],
-               "properties": {"orderId": {"type": "string"}, "carrier": {"type": "string"}}},
-    "examples": [{"event": "order.shipped", "id": "evt_shipped_1", "timestamp": "2026-01-05T12:00:00Z",
-                  "data": {"orderId": "order-1", "carrier": "UPS"}}],
+    "schema": {
+        "type": "object",
+        "required": ["orderId"],
+        "properties": {"orderId": {"type": "string"}, "carrier": {"type": "string"}},
+    },
+    "examples": [
+        {
+            "event": "order.shipped",
+            "id": "evt_shipped_1",
+            "timestamp": "2026-01-05T12:00:00Z",
+            "data": {"orderId": "order-1", "carrier": "UPS"},
+        }
+    ],
     "group": "Orders",
 }
 _names = itertools.count(1)
@@ -42,14 +51,16 @@ def store() -> CatalogStore:
 
 
 def publish(event: str, data: dict, event_id: str | None = None) -> tuple[int, dict]:
-    status, _, body = ingest_call(request(body={"event": event, "data": data,
-                                                "id": event_id or f"evt_{next(_names)}"}))
+    status, _, body = ingest_call(request(body={"event": event, "data": data, "id": event_id or f"evt_{next(_names)}"}))
     return status, body
 
 
 def endpoint(events: list[str]) -> dict:
-    status, body, _ = call("POST", "/endpoints", {"name": f"catalog hook {next(_names)}",
-                                                  "url": "https://hooks.example.com/in", "events": events})
+    status, body, _ = call(
+        "POST",
+        "/endpoints",
+        {"name": f"catalog hook {next(_names)}", "url": "https://hooks.example.com/in", "events": events},
+    )
     assert status == 201, body
     return body
 
@@ -81,7 +92,12 @@ def test_the_document_types_are_seeded_once_and_an_operator_edit_or_delete_stand
 def test_create_show_list_and_versions(admin):
     status, created, _ = call("POST", "/event-types", SHIPPED)
     assert status == 201, created
-    assert (created["version"], created["origin"], created["mode"], created["deprecated"]) == (1, "operator", "enforce", False)
+    assert (created["version"], created["origin"], created["mode"], created["deprecated"]) == (
+        1,
+        "operator",
+        "enforce",
+        False,
+    )
     status, shown, _ = call("GET", "/event-types/order.shipped")
     assert status == 200 and shown["schema"] == SHIPPED["schema"] and shown["subscribers"] == []
     status, listed, _ = call("GET", "/event-types?group=Orders")
@@ -124,8 +140,11 @@ def test_a_schema_tightening_needs_force_and_says_why(admin):
 
 def test_deprecate_restore_and_delete_held_by_an_endpoint(admin):
     call("POST", "/event-types", SHIPPED)
-    status, body, _ = call("POST", "/event-types/order.shipped/deprecate",
-                           {"message": "Use order.completed.", "replacement": "order.completed"})
+    status, body, _ = call(
+        "POST",
+        "/event-types/order.shipped/deprecate",
+        {"message": "Use order.completed.", "replacement": "order.completed"},
+    )
     assert status == 200 and body["deprecated"] and body["deprecation"]["replacement"] == "order.completed"
     assert [t["name"] for t in call("GET", "/event-types?deprecated=true")[1]["data"]] == ["order.shipped"]
     status, body, _ = call("POST", "/event-types/order.shipped/restore")
@@ -144,8 +163,9 @@ def test_deprecate_restore_and_delete_held_by_an_endpoint(admin):
 
 
 def test_endpoint_filters_are_checked_against_the_stored_catalog(admin):
-    status, body, _ = call("POST", "/endpoints", {"name": "shipping", "url": "https://hooks.example.com/in",
-                                                  "events": ["shipping.*"]})
+    status, body, _ = call(
+        "POST", "/endpoints", {"name": "shipping", "url": "https://hooks.example.com/in", "events": ["shipping.*"]}
+    )
     assert status == 400 and "namespace" in body["error"]["message"]
     call("POST", "/event-types", {**SHIPPED, "name": "shipping.label_printed", "examples": []})
     assert endpoint(["shipping.*"])["events"] == ["shipping.*"]
@@ -195,8 +215,11 @@ def test_a_type_created_through_the_api_is_accepted_by_the_very_next_publish(adm
     call("POST", "/event-types", SHIPPED)
     status, body = publish("order.shipped", {"orderId": "order-1"})
     assert status == 202 and (body["version"], body["deprecated"]) == (1, False)
-    call("PATCH", "/event-types/order.shipped?force=true",
-         {"schema": {**SHIPPED["schema"], "required": ["orderId", "carrier"]}})
+    call(
+        "PATCH",
+        "/event-types/order.shipped?force=true",
+        {"schema": {**SHIPPED["schema"], "required": ["orderId", "carrier"]}},
+    )
     status, body = publish("order.shipped", {"orderId": "order-2"})
     assert status == 400 and problems(body) == [{"path": "data.carrier", "message": "is required"}]
     call("POST", "/event-types/order.shipped/deprecate", {})
@@ -221,6 +244,7 @@ def test_ingest_reads_one_stamp_per_request_and_the_types_only_after_a_change(ad
             if params.get("TableName") == table:
                 assert params.get("ConsistentRead") is True  # read-your-writes
                 calls.append(operation)
+
         return record
 
     for operation in ("GetItem", "Query"):
@@ -232,8 +256,17 @@ def test_ingest_reads_one_stamp_per_request_and_the_types_only_after_a_change(ad
     assert calls == ["GetItem"] * 3
     call("PATCH", "/event-types/order.completed", {"description": "Changed."})
     calls.clear()
-    status, _, body = ingest_call(request("/events/batch", {"events": [
-        {"event": "order.completed", "data": catalog.get("order.completed").example["data"]} for _ in range(5)]}))
+    status, _, body = ingest_call(
+        request(
+            "/events/batch",
+            {
+                "events": [
+                    {"event": "order.completed", "data": catalog.get("order.completed").example["data"]}
+                    for _ in range(5)
+                ]
+            },
+        )
+    )
     assert status == 202, body
     assert calls == ["GetItem", "Query"]  # one stamp read for the batch, one catalog read after the change
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from admin_api import call
 import seed_catalog as catalog
+from admin_api import call
 from litestore_webhooks.core.signing import verify
 from receivers import Receiver, Reply
 from test_admin import admin, create, error_code  # noqa: F401 - fixture
@@ -43,7 +43,9 @@ def test_during_rotation_overlap_both_secrets_sign(admin, caplog, capsys):
         eid, old = created["id"], created["secret"]
         new = call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 600})[1]["secret"]
         call("POST", f"/endpoints/{eid}/test", {"event": "order.completed"})
-        call("POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 0})  # `new` stops at once; `old` still overlaps
+        call(
+            "POST", f"/endpoints/{eid}/secret/rotate", {"overlapSeconds": 0}
+        )  # `new` stops at once; `old` still overlaps
         call("POST", f"/endpoints/{eid}/test", {"event": "order.completed"})
         during, after = rx.wait_for(2)
     assert len(during.headers["webhook-signature"].split()) == 2

@@ -19,14 +19,24 @@ import run  # noqa: E402
 def part2(ingest_wru: float = 4.0, delivery_wru: float = 3.1, delivery_rru: float = 0.5) -> dict:
     """The shape part 2 writes, with the billing units the issue quotes (4 WRU per event at ingest,
     3.1 WRU + 0.5 RRU per event per endpoint at delivery)."""
-    return {"scenarios": {
-        "ingest_batch": {"events_per_request": 100, "handler_ms_median": 275.85,
-                         "per_event": {"ddb_wru": ingest_wru, "sns_requests": 0.1}},
-        "ingest_single": {"events_per_request": 1, "handler_ms_median": 5.28,
-                          "per_event": {"ddb_wru": ingest_wru, "sns_requests": 1.0}},
-        "delivery_success_batch10": {"handler_ms_median": 25.4,
-                                     "per_event": {"ddb_wru": delivery_wru, "ddb_rru": delivery_rru}},
-    }}
+    return {
+        "scenarios": {
+            "ingest_batch": {
+                "events_per_request": 100,
+                "handler_ms_median": 275.85,
+                "per_event": {"ddb_wru": ingest_wru, "sns_requests": 0.1},
+            },
+            "ingest_single": {
+                "events_per_request": 1,
+                "handler_ms_median": 5.28,
+                "per_event": {"ddb_wru": ingest_wru, "sns_requests": 1.0},
+            },
+            "delivery_success_batch10": {
+                "handler_ms_median": 25.4,
+                "per_event": {"ddb_wru": delivery_wru, "ddb_rru": delivery_rru},
+            },
+        }
+    }
 
 
 def test_every_price_has_its_tier_a_source_and_the_recheck_date():
@@ -53,9 +63,14 @@ def test_the_issue_figures_follow_from_the_prices():
 
 
 def test_the_table_prints_the_prices_and_when_they_were_checked():
-    text = run.table({"machine": {"nproc": 2, "cpu_model": "test", "python": "3"}, "finished_at": "now",
-                      "3_cost": cost.model(part2(), None)})
-    part3 = text[text.index("3. Cost"):]
+    text = run.table(
+        {
+            "machine": {"nproc": 2, "cpu_model": "test", "python": "3"},
+            "finished_at": "now",
+            "3_cost": cost.model(part2(), None),
+        }
+    )
+    part3 = text[text.index("3. Cost") :]
     assert f"re-checked {cost.CHECKED}" in part3.splitlines()[0]
     assert "DynamoDB $0.625/M WRU $0.125/M RRU" in part3
     assert "API Gateway REST $3.50/M" in part3

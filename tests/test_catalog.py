@@ -11,8 +11,16 @@ from litestore_webhooks.core.errors import ApiError, ValidationFailed
 from litestore_webhooks.core.schema import MAX_PROBLEMS, validate
 
 DOCUMENTED = [
-    "content.submitted", "content.approved", "content.rejected", "product.purchased", "order.completed",
-    "order.updated", "review.created", "review.approved", "creator.registered", "commission.earned",
+    "content.submitted",
+    "content.approved",
+    "content.rejected",
+    "product.purchased",
+    "order.completed",
+    "order.updated",
+    "review.created",
+    "review.approved",
+    "creator.registered",
+    "commission.earned",
     "user.registered",
 ]
 

@@ -21,8 +21,13 @@ def fresh(code: str, **env: str | None) -> dict:
 
 
 def test_handlers_import_no_sdk_or_module_that_only_some_requests_need():
-    never = ["boto3", "s3transfer", "requests", "aws_xray_sdk.core",  # botocore is the SDK the handlers use
-             "idna"]  # core/urls.py imports it for the first non-ASCII host only (~8 ms)
+    never = [
+        "boto3",
+        "s3transfer",
+        "requests",
+        "aws_xray_sdk.core",  # botocore is the SDK the handlers use
+        "idna",
+    ]  # core/urls.py imports it for the first non-ASCII host only (~8 ms)
     code = """if True:
         import importlib, json, sys
         out = {}
@@ -39,8 +44,11 @@ def test_handlers_import_no_sdk_or_module_that_only_some_requests_need():
     assert not [h for h, modules in loaded.items() if "cryptography" in modules]
     admin = set(loaded["litestore_webhooks.handlers.admin"])
     # The test route's delivery path, and the docs' OpenAPI models, load on their first request only.
-    assert not admin & {"litestore_webhooks.delivery", "litestore_webhooks.core.sender",
-                        "aws_lambda_powertools.event_handler.openapi.models"}
+    assert not admin & {
+        "litestore_webhooks.delivery",
+        "litestore_webhooks.core.sender",
+        "aws_lambda_powertools.event_handler.openapi.models",
+    }
     assert "pydantic" not in loaded["litestore_webhooks.handlers.ingest"]  # ingest validates its body itself
     # The console's files are read by console requests only.
     assert "litestore_webhooks.console.assets" not in admin
@@ -60,11 +68,14 @@ def test_in_lambda_the_tracer_is_real_and_patches_only_what_the_handlers_call():
     lam = fresh(code, LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED=None, AWS_DEFAULT_REGION="us-east-1")
     assert lam == {"type": "Tracer", "disabled": False, "patched": ["botocore", "httplib"], "requests": False}
 
-    off = fresh("""if True:
+    off = fresh(
+        """if True:
         import json, sys
         from litestore_webhooks import delivery
         print(json.dumps({"type": type(delivery.tracer).__name__, "xray": "aws_xray_sdk.core" in sys.modules}))
-    """, LAMBDA_TASK_ROOT=None)
+    """,
+        LAMBDA_TASK_ROOT=None,
+    )
     assert off == {"type": "DisabledTracer", "xray": False}
 
 

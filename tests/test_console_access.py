@@ -19,6 +19,8 @@ import urllib.request
 from typing import Any
 
 import pytest
+from tests.local_stack import event, rt  # noqa: F401 - rt: the module-scoped runtime
+from tests.test_local_runtime import admin, ingest
 
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
@@ -26,8 +28,6 @@ from litestore_webhooks.admin import access
 from litestore_webhooks.aws import console_key
 from litestore_webhooks.core import portal
 from litestore_webhooks.handlers import admin as admin_handler
-from tests.local_stack import event, rt  # noqa: F401 - rt: the module-scoped runtime
-from tests.test_local_runtime import admin, ingest
 
 E = "/endpoints/<endpoint_id>"
 # A valid body for each route that takes one, so an admitted request would get past validation.
@@ -42,15 +42,25 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/portal/sessions"): {},
     ("POST", "/console/session"): {},
 }
-API_ROUTES = sorted(k for k, a in access.ACCESS.items() if a not in (access.Access.PUBLIC, access.Access.SESSION,
-                                                                          access.Access.EXCHANGE))
-WRITES = {access.Access.CREATE, access.Access.WRITE, access.Access.SECRET, access.Access.EVENT_WRITE, access.Access.ADMIN}
+API_ROUTES = sorted(
+    k
+    for k, a in access.ACCESS.items()
+    if a not in (access.Access.PUBLIC, access.Access.SESSION, access.Access.EXCHANGE)
+)
+WRITES = {
+    access.Access.CREATE,
+    access.Access.WRITE,
+    access.Access.SECRET,
+    access.Access.EVENT_WRITE,
+    access.Access.ADMIN,
+}
 
 
 def http(rt, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(rt.base_url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        rt.base_url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=20) as resp:
             raw = resp.read()
@@ -64,8 +74,15 @@ def key() -> bytes:
     return console_key.current(config.settings().console_key_secret)
 
 
-def token(kind: str = portal.SESSION, *, read_only: bool = False, endpoint_ids: tuple[str, ...] | None = None,
-          ttl: int = 3600, issued: int | None = None, signing_key: bytes | None = None) -> str:
+def token(
+    kind: str = portal.SESSION,
+    *,
+    read_only: bool = False,
+    endpoint_ids: tuple[str, ...] | None = None,
+    ttl: int = 3600,
+    issued: int | None = None,
+    signing_key: bytes | None = None,
+) -> str:
     claims = portal.new_link(issued or int(time.time()), ttl, read_only=read_only, endpoint_ids=endpoint_ids)
     if kind == portal.SESSION:
         claims = portal.session_for(claims)
@@ -81,8 +98,12 @@ def world(rt):
     """Two endpoints (mine, other) subscribed to everything, and a stored event both received."""
     made = []
     for name in ("mine", "other"):
-        status, body = admin(rt, "POST", "/endpoints", {"name": name, "url": "http://127.0.0.1:9/hook", "events": ["*"],
-                                                       "retryPolicy": {"maxAttempts": 1}})
+        status, body = admin(
+            rt,
+            "POST",
+            "/endpoints",
+            {"name": name, "url": "http://127.0.0.1:9/hook", "events": ["*"], "retryPolicy": {"maxAttempts": 1}},
+        )
         assert status == 201, body
         made.append(body["id"])
     assert admin(rt, "POST", f"/endpoints/{made[1]}/pause")[0] == 200  # no deliveries while the matrix runs
@@ -92,7 +113,9 @@ def world(rt):
 
 
 def concrete(rule: str, endpoint_id: str, event_id: str) -> str:
-    return rule.replace("<endpoint_id>", endpoint_id).replace("<event_id>", event_id).replace("<name>", "order.completed")
+    return (
+        rule.replace("<endpoint_id>", endpoint_id).replace("<event_id>", event_id).replace("<name>", "order.completed")
+    )
 
 
 def body_for(route: tuple[str, str], endpoint_id: str) -> Any:
@@ -113,14 +136,22 @@ def test_every_admin_route_has_an_access_rule_that_matches_its_gateway_route():
     console authorizer, the rest through the admin (IAM) routes and, for sessions, /console/api."""
     from litestore_webhooks.local import apigw
 
-    served = {(route.method, route.path) for route in admin_handler.app._static_routes + admin_handler.app._dynamic_routes}
+    served = {
+        (route.method, route.path) for route in admin_handler.app._static_routes + admin_handler.app._dynamic_routes
+    }
     assert served == set(access.ACCESS)
     for (method, rule), kind in access.ACCESS.items():
-        path = concrete(rule, "ep_" + "a" * 22, "evt_1").replace("<asset>", "swagger-init.js").replace(
-            "<version>/<name>", "v/app.js")
+        path = (
+            concrete(rule, "ep_" + "a" * 22, "evt_1")
+            .replace("<asset>", "swagger-init.js")
+            .replace("<version>/<name>", "v/app.js")
+        )
         route, _ = apigw.resolve(path, method)
-        expected = {access.Access.PUBLIC: apigw.PUBLIC, access.Access.SESSION: apigw.CONSOLE,
-                    access.Access.EXCHANGE: apigw.CONSOLE}.get(kind, apigw.ADMIN)
+        expected = {
+            access.Access.PUBLIC: apigw.PUBLIC,
+            access.Access.SESSION: apigw.CONSOLE,
+            access.Access.EXCHANGE: apigw.CONSOLE,
+        }.get(kind, apigw.ADMIN)
         assert route is not None and route.auth == expected and route.function is r.ADMIN_FUNCTION, (method, rule)
         if expected == apigw.ADMIN:  # and mounted for sessions
             mounted, _ = apigw.resolve(r.CONSOLE_API_PREFIX + path, method)
@@ -130,8 +161,11 @@ def test_every_admin_route_has_an_access_rule_that_matches_its_gateway_route():
 @pytest.mark.parametrize("case", ["missing", "forged", "expired", "rotated"])
 def test_forged_expired_or_missing_tokens_get_401_on_every_route(rt, world, case):
     before = snapshot(rt, world)
-    tok = {"missing": None, "forged": token(signing_key=b"not the stack's key"),
-           "expired": token(issued=int(time.time()) - 7200, ttl=3600)}.get(case)
+    tok = {
+        "missing": None,
+        "forged": token(signing_key=b"not the stack's key"),
+        "expired": token(issued=int(time.time()) - 7200, ttl=3600),
+    }.get(case)
     if case == "rotated":
         tok = token()
         console_key.rotate(config.settings().console_key_secret)
@@ -193,17 +227,24 @@ def test_scoped_sessions_cannot_reach_other_endpoints_and_see_only_their_own(rt,
     assert [e["id"] for e in get("/stats")[1]["endpoints"]] == [mine]
     assert {a["endpointId"] for a in get(f"/events/{world['event']}/attempts")[1]["data"]} <= {mine}
     assert get(f"/endpoints/{mine}")[0] == 200 and get(f"/endpoints/{mine}/secret")[0] == 200
-    status, body, _ = http(rt, "POST", f"{r.CONSOLE_API_PREFIX}/events/{world['event']}/resend",
-                           {"endpointIds": [other]}, as_session(tok))
+    status, body, _ = http(
+        rt, "POST", f"{r.CONSOLE_API_PREFIX}/events/{world['event']}/resend", {"endpointIds": [other]}, as_session(tok)
+    )
     assert status == 400 and body["error"]["details"][0]["message"] == f"endpoint {other} does not exist"
-    status, body, _ = http(rt, "POST", f"{r.CONSOLE_API_PREFIX}/endpoints", BODIES[("POST", "/endpoints")], as_session(tok))
+    status, body, _ = http(
+        rt, "POST", f"{r.CONSOLE_API_PREFIX}/endpoints", BODIES[("POST", "/endpoints")], as_session(tok)
+    )
     assert status == 403, body
     assert snapshot(rt, world) == before
 
 
 def test_a_scoped_session_sees_no_event_its_endpoints_do_not_subscribe_to(rt, world):
-    status, created = admin(rt, "POST", "/endpoints", {"name": "reviews only", "url": "http://127.0.0.1:9/r",
-                                                       "events": ["review.*"], "active": False})
+    status, created = admin(
+        rt,
+        "POST",
+        "/endpoints",
+        {"name": "reviews only", "url": "http://127.0.0.1:9/r", "events": ["review.*"], "active": False},
+    )
     assert status == 201, created
     tok = token(endpoint_ids=(created["id"],))
     status, body, _ = http(rt, "GET", f"{r.CONSOLE_API_PREFIX}/events/{world['event']}", None, as_session(tok))
@@ -214,12 +255,15 @@ def test_a_scoped_session_sees_no_event_its_endpoints_do_not_subscribe_to(rt, wo
 def test_sessions_are_refused_on_admin_only_routes_and_on_the_admin_mount(rt, world):
     tok = token()
     for route in [k for k, a in access.ACCESS.items() if a is access.Access.ADMIN]:
-        status, body, _ = http(rt, route[0], r.CONSOLE_API_PREFIX + route[1], body_for(route, world["mine"]), as_session(tok))
+        status, body, _ = http(
+            rt, route[0], r.CONSOLE_API_PREFIX + route[1], body_for(route, world["mine"]), as_session(tok)
+        )
         assert status == 403, (route, body)  # a session cannot mint sessions or rotate the key
     for route in API_ROUTES:  # the admin routes themselves take the admin's credential only
         method, rule = route
-        status, body, _ = http(rt, method, concrete(rule, world["mine"], world["event"]),
-                               body_for(route, world["mine"]), as_session(tok))
+        status, body, _ = http(
+            rt, method, concrete(rule, world["mine"], world["event"]), body_for(route, world["mine"]), as_session(tok)
+        )
         assert (status, body["error"]["code"]) == (401, "unauthorized"), (route, body)
 
 
@@ -244,8 +288,9 @@ def test_the_exchange_sets_an_httponly_strict_cookie_for_the_console_path(rt):
     assert 590 <= int(next(p for p in parts if p.startswith("Max-Age=")).split("=")[1]) <= 600
     assert "Secure" not in parts  # http://127.0.0.1: WebKit would drop a Secure cookie (docs/console.md)
     session = parts[0].split("=", 1)[1]
-    status, body, headers = http(rt, "DELETE", "/console/session", None, {"Cookie": f"{portal.COOKIE_NAME}={session}",
-                                                                          portal.CSRF_HEADER: "1"})
+    status, body, headers = http(
+        rt, "DELETE", "/console/session", None, {"Cookie": f"{portal.COOKIE_NAME}={session}", portal.CSRF_HEADER: "1"}
+    )
     assert status == 204 and "Max-Age=0" in headers["Set-Cookie"]
 
 
@@ -256,13 +301,20 @@ def test_portal_sessions_are_minted_by_the_admin_only_with_a_valid_scope(rt, wor
     assert (body["readOnly"], body["endpointIds"], body["kind"]) == (True, [world["mine"]], "link")
     claims = portal.verify(body["token"], key(), now=int(time.time()))
     assert 590 <= claims.expires_at - int(time.time()) <= 600
-    for bad, path in (({"ttl": 59}, "body.ttl"), ({"ttl": 7 * 86400 + 1}, "body.ttl"),
-                      ({"endpointIds": ["ep_" + "z" * 22]}, "endpointIds[0]"), ({"endpointIds": ["../x"]}, "endpointIds[0]"),
-                      ({"readOnly": "yes"}, "body.readOnly"), ({"scope": "all"}, "body.scope")):
+    for bad, path in (
+        ({"ttl": 59}, "body.ttl"),
+        ({"ttl": 7 * 86400 + 1}, "body.ttl"),
+        ({"endpointIds": ["ep_" + "z" * 22]}, "endpointIds[0]"),
+        ({"endpointIds": ["../x"]}, "endpointIds[0]"),
+        ({"readOnly": "yes"}, "body.readOnly"),
+        ({"scope": "all"}, "body.scope"),
+    ):
         status, body = admin(rt, "POST", "/portal/sessions", bad)
         assert status == 400 and body["error"]["details"][0]["path"] == path, (bad, body)
     default = admin(rt, "POST", "/portal/sessions", {})[1]
-    assert portal.verify(default["token"], key(), now=int(time.time())).expires_at - int(time.time()) in range(3590, 3601)
+    assert portal.verify(default["token"], key(), now=int(time.time())).expires_at - int(time.time()) in range(
+        3590, 3601
+    )
 
 
 def test_rotating_the_key_revokes_every_link_and_session(rt):
@@ -272,7 +324,9 @@ def test_rotating_the_key_revokes_every_link_and_session(rt):
     assert status == 200 and body["rotatedAt"]
     assert http(rt, "GET", f"{r.CONSOLE_API_PREFIX}/event-types", None, as_session(session))[0] == 401
     assert http(rt, "POST", "/console/session", {}, as_session(link))[0] == 401
-    assert http(rt, "GET", f"{r.CONSOLE_API_PREFIX}/event-types", None, as_session(token()))[0] == 200  # the new key works
+    assert (
+        http(rt, "GET", f"{r.CONSOLE_API_PREFIX}/event-types", None, as_session(token()))[0] == 200
+    )  # the new key works
 
 
 def test_the_docs_and_console_files_are_public_and_nothing_else_is(rt):
@@ -291,7 +345,8 @@ def _raw(rt, path: str) -> tuple[int, bytes, dict]:
 def test_the_admin_function_itself_fails_closed_without_a_gateway_identity():
     """Behind the gateway nothing reaches it unauthenticated; if something did (a route deployed
     without its authorization), the function still admits only public routes."""
-    from admin_api import Context, event as proxy_event
+    from admin_api import Context
+    from admin_api import event as proxy_event
 
     def call(method: str, path: str, **changes: Any) -> int:
         request = proxy_event(method, path)
@@ -304,7 +359,18 @@ def test_the_admin_function_itself_fails_closed_without_a_gateway_identity():
     assert call("GET", "/openapi.json") == 200
     # A console route without its authorizer's context: nobody is admitted.
     assert call("GET", f"{r.CONSOLE_API_PREFIX}/endpoints", resource=f"{r.CONSOLE_API_PREFIX}/{{proxy+}}") == 401
-    forged = {"authorizer": {"claims": '{"v":1,"kind":"session"}'}, "requestId": "r", "stage": "prod",
-              "path": "/prod/console/api/endpoints"}
-    assert call("GET", f"{r.CONSOLE_API_PREFIX}/endpoints", resource=f"{r.CONSOLE_API_PREFIX}/{{proxy+}}",
-                requestContext=forged) == 401
+    forged = {
+        "authorizer": {"claims": '{"v":1,"kind":"session"}'},
+        "requestId": "r",
+        "stage": "prod",
+        "path": "/prod/console/api/endpoints",
+    }
+    assert (
+        call(
+            "GET",
+            f"{r.CONSOLE_API_PREFIX}/endpoints",
+            resource=f"{r.CONSOLE_API_PREFIX}/{{proxy+}}",
+            requestContext=forged,
+        )
+        == 401
+    )

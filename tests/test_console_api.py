@@ -7,16 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
-from litestore_webhooks.admin.overview import bucket_size
-from litestore_webhooks.core import signing
 from tests.local_stack import FAST_RETRIES, attempts, dead_letters, event, get, poll, rt, scratch, settle  # noqa: F401
 from tests.receivers import Reply
 from tests.test_local_runtime import admin, ingest
 
+from litestore_webhooks.admin.overview import bucket_size
+from litestore_webhooks.core import signing
 
-@pytest.mark.parametrize("window_s, bucket", [(3600, 60), (6 * 3600, 900), (24 * 3600, 1800), (7 * 86400, 10_800),
-                                              (14 * 86400, 21_600), (600, 60)])
+
+@pytest.mark.parametrize(
+    "window_s, bucket",
+    [(3600, 60), (6 * 3600, 900), (24 * 3600, 1800), (7 * 86400, 10_800), (14 * 86400, 21_600), (600, 60)],
+)
 def test_buckets_cut_a_window_into_at_most_about_60_bars(window_s, bucket):
     assert bucket_size(window_s) == bucket and window_s / bucket <= 60
 
@@ -41,14 +43,22 @@ def test_stats_count_outcomes_per_endpoint_and_over_time(rt, scratch):
     expect = {"good": (3, 3, 0, 0), "flaky": (4, 3, 1, 0), "bad": (3, 0, 0, 3)}
     for name, (attempts_n, delivered, retried, dead) in expect.items():
         row = rows[ids[name]]
-        assert (row["attempts"], row["delivered"], row["retried"], row["deadLettered"]) == (attempts_n, delivered, retried, dead), name
+        assert (row["attempts"], row["delivered"], row["retried"], row["deadLettered"]) == (
+            attempts_n,
+            delivered,
+            retried,
+            dead,
+        ), name
         assert row["successRate"] == round(delivered / attempts_n, 4)
         assert row["state"] == ("failing" if name == "bad" else "active"), name  # no success since its failures
     assert rows[ids["bad"]]["deadLetterDepth"] == 3 and rows[ids["good"]]["deadLetterDepth"] == 0
     series = stats["series"]
     assert series["bucketSeconds"] == 60 and len(series["time"]) == len(series["delivered"]) >= 60
     assert sum(series["delivered"]) >= 6 and sum(series["retried"]) >= 1 and sum(series["deadLettered"]) >= 3
-    assert series["time"] == sorted(series["time"]) and series["time"][-1] <= datetime.fromisoformat(stats["until"]).timestamp()
+    assert (
+        series["time"] == sorted(series["time"])
+        and series["time"][-1] <= datetime.fromisoformat(stats["until"]).timestamp()
+    )
     totals = stats["totals"]
     assert totals["attempts"] == sum(r["attempts"] for r in stats["endpoints"])
     assert totals["deadLetterDepth"] >= 3 and totals["latencyMs"]["p50"] is not None
@@ -75,8 +85,16 @@ def test_an_attempts_request_headers_are_the_ones_the_receiver_got_minus_signatu
     (attempt,) = poll(lambda: attempts(rt, endpoint["id"]), timeout=10, what="the attempt")
     shown = attempt["requestHeaders"]
     sent = {k: v for k, v in received.headers.items() if k in shown}
-    assert set(shown) >= {"Content-Type", "User-Agent", "X-Litestore-Event", "X-Litestore-Event-Id", "webhook-id",
-                          "webhook-timestamp", "webhook-signature", "X-Litestore-Signature"}
+    assert set(shown) >= {
+        "Content-Type",
+        "User-Agent",
+        "X-Litestore-Event",
+        "X-Litestore-Event-Id",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "X-Litestore-Signature",
+    }
     for name, value in shown.items():
         if name in signing.SIGNATURE_HEADERS:
             assert value == "(redacted)" and received.headers[name] != value
@@ -86,4 +104,6 @@ def test_an_attempts_request_headers_are_the_ones_the_receiver_got_minus_signatu
     test_send = admin(rt, "POST", f"/endpoints/{endpoint['id']}/test", {"event": "content.approved"})[1]
     assert test_send["test"] is True
     (test_attempt,) = [a for a in attempts(rt, endpoint["id"]) if a["test"]]
-    assert test_attempt["requestHeaders"][signing.TEST_HEADER] == "true" == rx.wait_for(2)[1].headers[signing.TEST_HEADER]
+    assert (
+        test_attempt["requestHeaders"][signing.TEST_HEADER] == "true" == rx.wait_for(2)[1].headers[signing.TEST_HEADER]
+    )

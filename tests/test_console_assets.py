@@ -29,8 +29,19 @@ def test_our_code_imports_only_our_files_and_never_parses_markup_or_code():
         source = (assets.STATIC / name).read_text()
         for target in re.findall(r'^import .* from "([^"]+)";$', source, re.M):
             assert target.startswith("./") and target[2:] in assets.FILES, (name, target)
-        for forbidden in ("innerHTML", "outerHTML", "dangerouslySetInnerHTML", "insertAdjacentHTML", "eval(",
-                          "new Function", "document.write", "localStorage", "sessionStorage", "http://", "https://"):
+        for forbidden in (
+            "innerHTML",
+            "outerHTML",
+            "dangerouslySetInnerHTML",
+            "insertAdjacentHTML",
+            "eval(",
+            "new Function",
+            "document.write",
+            "localStorage",
+            "sessionStorage",
+            "http://",
+            "https://",
+        ):
             assert forbidden not in source.replace("https://your-app.example", ""), (name, forbidden)
 
 

@@ -23,23 +23,25 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from tests.browser import accessibility_violations, browser, open_page  # noqa: F401 - browser: the module-scoped Chromium
+from tests.local_stack import event
+from tests.receivers import Receiver, Reply
+from tests.test_local_runtime import admin, ingest
 
 from litestore_webhooks import config
 from litestore_webhooks.aws import console_key
 from litestore_webhooks.console import assets
 from litestore_webhooks.core import portal
-from tests.browser import accessibility_violations, browser, open_page  # noqa: F401 - browser: the module-scoped Chromium
 from litestore_webhooks.local.runtime import LocalRuntime
-from tests.local_stack import event
-from tests.receivers import Receiver, Reply
-from tests.test_local_runtime import admin, ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_BUDGET_KB = 300
 FIRST_RENDER_BUDGET_MS = 1000
 # Markup a receiver might answer with; shown as text, it must never become elements or run.
-HOSTILE = (b'<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-           b'<a href="javascript:window.__pwned=3">click</a> &lt;ok&gt;')
+HOSTILE = (
+    b'<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    b'<a href="javascript:window.__pwned=3">click</a> &lt;ok&gt;'
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,9 @@ def rt():
         with LocalRuntime(port=0, allow_insecure=True, write_profile=False) as runtime:
             yield runtime
     finally:
-        os.environ.pop("LSW_ENDPOINT_CACHE_TTL_S") if saved is None else os.environ.__setitem__("LSW_ENDPOINT_CACHE_TTL_S", saved)
+        os.environ.pop("LSW_ENDPOINT_CACHE_TTL_S") if saved is None else os.environ.__setitem__(
+            "LSW_ENDPOINT_CACHE_TTL_S", saved
+        )
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +115,7 @@ def test_first_render_and_page_weight(rt, browser):
         watched = open_page(browser)
         page = watched.page
         if n == 0:
+
             def transferred(req) -> None:
                 url = req.url.split("#")[0]
                 if "/console/assets/" in url or url.endswith("/console"):
@@ -123,8 +128,10 @@ def test_first_render_and_page_weight(rt, browser):
         page.context.close()
     total_kb = sum(wire.values()) / 1024
     warm = statistics.median(renders[1:])
-    print(f"\nconsole page weight: {len(wire)} files, {total_kb:.1f} KB transferred (gzip); first render: "
-          f"first load {renders[0]:.0f} ms, median of the next five {warm:.0f} ms ({', '.join(f'{r:.0f}' for r in renders[1:])})")
+    print(
+        f"\nconsole page weight: {len(wire)} files, {total_kb:.1f} KB transferred (gzip); first render: "
+        f"first load {renders[0]:.0f} ms, median of the next five {warm:.0f} ms ({', '.join(f'{r:.0f}' for r in renders[1:])})"
+    )
     assert len(wire) == len(assets.FILES) + 1  # the page and every file it lists, nothing else
     # Chromium fetches the favicon itself and does not always report its size (it is 0.3 KB).
     assert [url for url, size in wire.items() if size <= 0 and not url.endswith("icon.svg")] == []
@@ -175,14 +182,18 @@ def test_an_operator_creates_an_endpoint_watches_deliveries_rotates_and_redrives
         expect(page.get_by_role("dialog")).to_be_hidden()
         rx.secret = new_secret
         assert ingest(rt, event("order.completed", "evt_console_2"))[0] == 202
-        expect(page.locator("table.attempts tbody tr", has_text="evt_console_2")).to_contain_text("delivered", timeout=20_000)
+        expect(page.locator("table.attempts tbody tr", has_text="evt_console_2")).to_contain_text(
+            "delivered", timeout=20_000
+        )
         assert rx.wait_for(2)[1].verified is True
 
         # A rejected event is dead-lettered at once; its hostile excerpt is shown as text.
         rx.default = Reply(400, {"Content-Type": "text/html"}, HOSTILE)
         fetched: list[tuple[float, str]] = []  # when each attempts answer and stats request reached us
         page.on("response", lambda r: "/attempts" in r.url and fetched.append((time.monotonic(), "attempts")))
-        page.on("request", lambda r: r.url.split("?")[0].endswith("/stats") and fetched.append((time.monotonic(), "stats")))
+        page.on(
+            "request", lambda r: r.url.split("?")[0].endswith("/stats") and fetched.append((time.monotonic(), "stats"))
+        )
         assert ingest(rt, event("order.updated", "evt_console_dead"))[0] == 202
         dead_row = page.locator("table.attempts tbody tr", has_text="evt_console_dead")
         expect(dead_row).to_contain_text("dead-lettered", timeout=20_000)
@@ -242,7 +253,9 @@ def test_endpoint_actions_from_the_screen(rt, browser):
     watched = open_page(browser)
     page = watched.page
     with Receiver() as rx:
-        status, created = admin(rt, "POST", "/endpoints", {"name": "Reviews", "url": rx.url("/r"), "events": ["review.*"]})
+        status, created = admin(
+            rt, "POST", "/endpoints", {"name": "Reviews", "url": rx.url("/r"), "events": ["review.*"]}
+        )
         assert status == 201, created
         eid = created["id"]
         assert ingest(rt, event("review.created", "evt_actions_1"))[0] == 202
@@ -305,8 +318,9 @@ def test_endpoint_actions_from_the_screen(rt, browser):
 
 
 def test_a_read_only_link_shows_no_changes_and_the_server_refuses_them(rt, browser, shots):
-    status, created = admin(rt, "POST", "/endpoints", {"name": "Analytics", "url": "http://127.0.0.1:9/a", "events": ["*"],
-                                                       "active": False})
+    status, created = admin(
+        rt, "POST", "/endpoints", {"name": "Analytics", "url": "http://127.0.0.1:9/a", "events": ["*"], "active": False}
+    )
     assert status == 201, created
     watched = open_page(browser)
     page = watched.page
@@ -320,7 +334,8 @@ def test_a_read_only_link_shows_no_changes_and_the_server_refuses_them(rt, brows
     expect(page.get_by_role("link", name="Settings")).to_have_count(0)
     screen(page, shots, "read-only")
     # Hidden buttons are not the protection: the page's own session is refused by the server.
-    refused = page.evaluate("""async ([base, id]) => {
+    refused = page.evaluate(
+        """async ([base, id]) => {
         const answers = [];
         for (const [method, path] of [["POST", `/endpoints/${id}/resume`], ["GET", `/endpoints/${id}/secret`],
                                       ["DELETE", `/endpoints/${id}`], ["POST", "/endpoints"]]) {
@@ -329,7 +344,9 @@ def test_a_read_only_link_shows_no_changes_and_the_server_refuses_them(rt, brows
           answers.push([r.status, (await r.json()).error.code]);
         }
         return answers;
-      }""", [page.evaluate("document.documentElement.dataset.base"), created["id"]])
+      }""",
+        [page.evaluate("document.documentElement.dataset.base"), created["id"]],
+    )
     assert refused == [[403, "read_only"]] * 4
     assert admin(rt, "GET", f"/endpoints/{created['id']}")[1]["active"] is False
     no_errors(watched, expected_http=(403,))

@@ -14,11 +14,11 @@ import webbrowser
 from contextlib import redirect_stdout
 
 import pytest
+from tests.local_stack import create_endpoint, rt  # noqa: F401 - rt: the module-scoped runtime
+from tests.test_console_access import as_session, http
 
 from litestore_webhooks import cli
 from litestore_webhooks.core import portal
-from tests.local_stack import create_endpoint, rt  # noqa: F401 - rt: the module-scoped runtime
-from tests.test_console_access import as_session, http
 
 
 def console(rt, *args: str) -> tuple[int, str]:
@@ -71,7 +71,11 @@ def test_flags_scope_the_session(rt):
     code, out = console(rt, "--no-open", "--read-only", "--ttl", "30m", "--endpoint", "Console CLI scope")
     assert code == 0 and "(read-only, 1 endpoint(s), until " in out
     claims = portal.Claims.from_json(json.dumps(_claims(token_in(out))))
-    assert (claims.read_only, claims.endpoint_ids, claims.expires_at - claims.issued_at) == (True, (endpoint["id"],), 1800)
+    assert (claims.read_only, claims.endpoint_ids, claims.expires_at - claims.issued_at) == (
+        True,
+        (endpoint["id"],),
+        1800,
+    )
     code, out = console(rt, "--no-open", "--json")
     assert code == 0 and json.loads(out)["kind"] == "link"
 

@@ -23,19 +23,27 @@ def test_a_signed_token_verifies_to_its_claims():
     claims = link(read_only=True, endpoint_ids=(EP,))
     assert portal.verify(portal.sign(claims, KEY), KEY, now=NOW + 10) == claims
     session = portal.session_for(claims)
-    assert (session.kind, session.expires_at, session.read_only, session.endpoint_ids) == ("session", claims.expires_at, True, (EP,))
+    assert (session.kind, session.expires_at, session.read_only, session.endpoint_ids) == (
+        "session",
+        claims.expires_at,
+        True,
+        (EP,),
+    )
     assert session.id != claims.id
 
 
-@pytest.mark.parametrize("mangle, reason", [
-    (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),  # signature changed
-    (lambda t: portal.sign(link(), b"another key"), "bad_signature"),  # forged: signed with another key
-    (lambda t: "lsw2" + t[4:], "malformed"),
-    (lambda t: t.replace(".", "", 1), "malformed"),
-    (lambda t: "lsw1.!!!.xx", "bad_signature"),  # the signature is checked before the claims are read
-    (lambda t: t + "." + t, "malformed"),
-    (lambda t: "x" * 5000, "malformed"),
-])
+@pytest.mark.parametrize(
+    "mangle, reason",
+    [
+        (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),  # signature changed
+        (lambda t: portal.sign(link(), b"another key"), "bad_signature"),  # forged: signed with another key
+        (lambda t: "lsw2" + t[4:], "malformed"),
+        (lambda t: t.replace(".", "", 1), "malformed"),
+        (lambda t: "lsw1.!!!.xx", "bad_signature"),  # the signature is checked before the claims are read
+        (lambda t: t + "." + t, "malformed"),
+        (lambda t: "x" * 5000, "malformed"),
+    ],
+)
 def test_tampered_or_forged_tokens_are_refused(mangle, reason):
     token = portal.sign(link(), KEY)
     with pytest.raises(portal.TokenError) as err:
@@ -65,13 +73,16 @@ def test_expired_and_future_tokens_are_refused():
         portal.verify(future, KEY, now=NOW)
 
 
-@pytest.mark.parametrize("claims", [
-    {"v": 1, "kind": "admin", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": None},
-    {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": "soon", "ro": False, "eps": None},
-    {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": 0, "eps": None},
-    {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": ["../etc"]},
-    {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": None, "admin": True},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"v": 1, "kind": "admin", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": None},
+        {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": "soon", "ro": False, "eps": None},
+        {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": 0, "eps": None},
+        {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": ["../etc"]},
+        {"v": 1, "kind": "link", "jti": "x", "iat": NOW, "exp": NOW + 60, "ro": False, "eps": None, "admin": True},
+    ],
+)
 def test_claims_of_the_wrong_shape_are_refused_even_when_signed(claims):
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     signed = f"lsw1.{payload}"
@@ -88,8 +99,14 @@ def test_the_header_wins_over_the_cookie_and_the_csrf_header_is_recognised():
     assert portal.csrf_ok({"X-Litestore-Console": "1"}) and not portal.csrf_ok({"X-Litestore-Console": "yes"})
 
 
-def event(token: str | None = None, *, cookie: bool = False, csrf: bool = True, resource: str = "/console/api/{proxy+}",
-          method: str = "GET") -> dict:
+def event(
+    token: str | None = None,
+    *,
+    cookie: bool = False,
+    csrf: bool = True,
+    resource: str = "/console/api/{proxy+}",
+    method: str = "GET",
+) -> dict:
     headers = {}
     if token and cookie:
         headers["Cookie"] = f"lsw_console={token}"
@@ -97,8 +114,13 @@ def event(token: str | None = None, *, cookie: bool = False, csrf: bool = True, 
         headers["X-Litestore-Session"] = token
     if csrf:
         headers["X-Litestore-Console"] = "1"
-    return {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:api/v1/GET/x", "resource": resource,
-            "httpMethod": method, "headers": headers}
+    return {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:1:api/v1/GET/x",
+        "resource": resource,
+        "httpMethod": method,
+        "headers": headers,
+    }
 
 
 def effect(answer: dict) -> str:
@@ -113,12 +135,15 @@ def test_authorizer_admits_sessions_and_passes_their_claims_on():
     assert answer["context"]["via"] == "header"
 
 
-@pytest.mark.parametrize("request_event", [
-    event(None),
-    event(portal.sign(link(), b"forged")),
-    event(portal.sign(portal.new_link(NOW - 7200, 3600), KEY)),  # expired an hour ago
-    event("lsw1.garbage.garbage"),
-])
+@pytest.mark.parametrize(
+    "request_event",
+    [
+        event(None),
+        event(portal.sign(link(), b"forged")),
+        event(portal.sign(portal.new_link(NOW - 7200, 3600), KEY)),  # expired an hour ago
+        event("lsw1.garbage.garbage"),
+    ],
+)
 def test_authorizer_answers_401_to_missing_forged_expired_or_malformed_tokens(request_event):
     with pytest.raises(Exception, match="^Unauthorized$"):
         decide(request_event, KEY, NOW)
@@ -137,4 +162,6 @@ def test_authorizer_refuses_a_cookie_session_without_the_csrf_header():
     token = portal.sign(portal.session_for(link()), KEY)
     assert effect(decide(event(token, cookie=True), KEY, NOW)) == "Allow"
     assert effect(decide(event(token, cookie=True, csrf=False), KEY, NOW)) == "Deny"
-    assert effect(decide(event(token, cookie=False, csrf=False), KEY, NOW)) == "Allow"  # a header cannot be forged cross-site
+    assert (
+        effect(decide(event(token, cookie=False, csrf=False), KEY, NOW)) == "Allow"
+    )  # a header cannot be forged cross-site

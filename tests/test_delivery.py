@@ -13,24 +13,23 @@ import random
 import socket
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import pytest
 import trustme
-from receivers import Receiver, Reply, ca_bundle
 
 from litestore_webhooks import delivery, verify
 from litestore_webhooks.aws import clients, event_sources, queues
+from litestore_webhooks.aws.kms import SecretBox
 from litestore_webhooks.aws.store import Store, from_ddb
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core import retry
 from litestore_webhooks.core.canonical import canonical_bytes
-from litestore_webhooks.core.endpoint import Endpoint
-from litestore_webhooks.aws.kms import SecretBox
-from litestore_webhooks.core.endpoint import SigningSecrets
+from litestore_webhooks.core.endpoint import Endpoint, SigningSecrets
 from litestore_webhooks.provisioning import EndpointResources, Provisioner, load_endpoint, secrets_of
+from receivers import Receiver, Reply, ca_bundle
 
 FAST = {"maxAttempts": 5, "initialDelay": 500, "backoffMultiplier": 2.0, "maxDelay": 30_000}
 
@@ -60,8 +59,16 @@ def sent(monkeypatch) -> list[dict[str, Any]]:
 
     def spy(queue_url: str, messages: list[queues.OutgoingMessage]) -> dict[str, str | None]:
         call = next(numbering)
-        calls.extend({"queue": queue_url, "attributes": dict(m.attributes), "delay_s": m.delay_s,
-                      "at_ms": time.time() * 1000, "call": call} for m in messages)
+        calls.extend(
+            {
+                "queue": queue_url,
+                "attributes": dict(m.attributes),
+                "delay_s": m.delay_s,
+                "at_ms": time.time() * 1000,
+                "call": call,
+            }
+            for m in messages
+        )
         return real(queue_url, messages)
 
     monkeypatch.setattr(queues, "send_batch", spy)
@@ -83,34 +90,52 @@ def signing_secrets(settings: Settings, endpoint: Endpoint) -> SigningSecrets:
 
 def publish(res: EndpointResources, event_id: str = "evt_1", **attributes: Any) -> bytes:
     """What SNS raw delivery puts into the endpoint queue: the canonical body, attribute `event`."""
-    body = canonical_bytes({
-        "event": "order.created", "id": event_id, "timestamp": "2026-08-01T10:00:00.000Z", "data": {"orderId": "o1"},
-    })
+    body = canonical_bytes(
+        {
+            "event": "order.created",
+            "id": event_id,
+            "timestamp": "2026-08-01T10:00:00.000Z",
+            "data": {"orderId": "o1"},
+        }
+    )
     queues.send(res.queue_url, body.decode(), {queues.EVENT: "order.created", **attributes})
     return body
 
 
 def receive(url: str, wait_s: int = 0) -> list[dict[str, Any]]:
-    return clients.client("sqs").receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"],
-        WaitTimeSeconds=wait_s,
-    ).get("Messages", [])
+    return (
+        clients.client("sqs")
+        .receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+            WaitTimeSeconds=wait_s,
+        )
+        .get("Messages", [])
+    )
 
 
 def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
     """A Lambda SQS event for received messages (lower-case attribute keys, as Lambda sends them)."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": m.get("Attributes", {}),
-        "messageAttributes": {
-            k: {"stringValue": v["StringValue"], "dataType": v["DataType"]} for k, v in m.get("MessageAttributes", {}).items()
-        },
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
 
 
 def pump(settings: Settings, res: EndpointResources, wait_s: int = 0) -> dict[str, Any]:
@@ -178,13 +203,17 @@ def test_fails_twice_then_succeeds_on_attempt_3_with_the_policy_delays(settings,
     assert hops[1]["attributes"][queues.FIRST_ATTEMPT_AT] == hops[0]["attributes"][queues.FIRST_ATTEMPT_AT]
     log = attempts(settings)
     assert [(a["attempt"], a["status"], a.get("httpStatus")) for a in log] == [
-        (1, "retry_scheduled", 503), (2, "retry_scheduled", 500), (3, "delivered", 200),
+        (1, "retry_scheduled", 503),
+        (2, "retry_scheduled", 500),
+        (3, "delivered", 200),
     ]
     assert log[0]["nextRetryAt"] and "nextRetryAt" not in log[2] and log[2]["test"] is False
     # What was stored is what the admin API shows (its fields, absent ones as null).
     assert set(log[0]) - {"attemptKey", "expiresAt"} <= set(Store.ATTEMPT_FIELDS)
     assert set(log[0]) - {"attemptKey", "expiresAt", "error", "responseExcerpt"} == set(Store.ATTEMPT_FIELDS) - {
-        "error", "responseExcerpt"}
+        "error",
+        "responseExcerpt",
+    }
     assert receive(res.queue_url) == [] and dead_letters(res) == []
     assert Store(settings).delivered_among(endpoint.id, ["evt_1"]) == {"evt_1"}
 
@@ -201,7 +230,10 @@ def test_exhausted_retries_dead_letter_with_reason_attempts_and_last_status(sett
     a = attrs_of(dead)
     assert a[queues.REASON] == "retries_exhausted"
     assert (a[queues.ATTEMPTS], a[queues.LAST_STATUS], a[queues.EVENT], a[queues.ENDPOINT_ID]) == (
-        "2", "503", "order.created", endpoint.id,
+        "2",
+        "503",
+        "order.created",
+        endpoint.id,
     )
     assert a[queues.FIRST_ATTEMPT_AT] <= a[queues.LAST_ATTEMPT_AT]
     assert queues.LAST_ERROR not in a
@@ -252,7 +284,11 @@ def test_redirect_is_not_followed_and_dead_letters(settings):
         publish(res)
         pump(settings, res)
     (dead,) = dead_letters(res)
-    assert (attrs_of(dead)[queues.REASON], attrs_of(dead)[queues.LAST_STATUS], len(rx.requests)) == ("redirect", "301", 1)
+    assert (attrs_of(dead)[queues.REASON], attrs_of(dead)[queues.LAST_STATUS], len(rx.requests)) == (
+        "redirect",
+        "301",
+        1,
+    )
 
 
 def test_410_dead_letters_and_pauses_the_endpoint(settings):
@@ -268,8 +304,10 @@ def test_410_dead_letters_and_pauses_the_endpoint(settings):
 
 
 def test_retry_after_seconds_and_date_on_429_set_the_delay(settings, sent):
-    when = datetime.now(timezone.utc) + timedelta(seconds=300)
-    with Receiver(Reply(429, {"Retry-After": "120"}), Reply(429, {"Retry-After": format_datetime(when, usegmt=True)})) as rx:
+    when = datetime.now(UTC) + timedelta(seconds=300)
+    with Receiver(
+        Reply(429, {"Retry-After": "120"}), Reply(429, {"Retry-After": format_datetime(when, usegmt=True)})
+    ) as rx:
         _, res = make_endpoint(settings, rx.url())
         publish(res, "evt_1")
         publish(res, "evt_2")
@@ -413,7 +451,9 @@ def test_duplicate_event_in_one_batch_shares_a_retry_and_a_failure(settings, sen
 
         monkeypatch.setattr(queues, "send_batch", failing)  # the retry cannot be scheduled: redeliver both
         response = process(settings, res, messages)
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(m["MessageId"] for m in messages)
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+        m["MessageId"] for m in messages
+    )
     assert len(rx.requests) == 2
 
 
@@ -483,7 +523,10 @@ def test_early_hop_is_re_delayed_without_a_post(settings, sent):
     not_before = int(time.time() * 1000) + 1_800_000  # 30 min: two more hops of <= 900 s
     with Receiver() as rx:
         _, res = make_endpoint(settings, rx.url())
-        publish(res, **{queues.ATTEMPT: 3, queues.NOT_BEFORE: not_before, queues.FIRST_ATTEMPT_AT: "2026-08-01T10:00:00.000Z"})
+        publish(
+            res,
+            **{queues.ATTEMPT: 3, queues.NOT_BEFORE: not_before, queues.FIRST_ATTEMPT_AT: "2026-08-01T10:00:00.000Z"},
+        )
         sent.clear()
         assert pump(settings, res) == {"batchItemFailures": []}
     assert rx.requests == []
@@ -558,13 +601,26 @@ def test_failure_streak_auto_pauses_and_a_success_resets_it(settings, capsys):
     # each 400 was also dead-lettered (rejected)
     published = sorted(operational_events(eager), key=lambda e: e["timestamp"])
     assert sorted(e["data"]["eventId"] for e in published if e["event"] == "webhooks.delivery.dead_lettered") == [
-        "evt_1", "evt_2", "evt_4", "evt_5", "evt_6"]
+        "evt_1",
+        "evt_2",
+        "evt_4",
+        "evt_5",
+        "evt_6",
+    ]
     reported = [e for e in published if e["event"].startswith("webhooks.endpoint.")]
-    assert [e["event"] for e in reported] == ["webhooks.endpoint.failing", "webhooks.endpoint.recovered",
-                                              "webhooks.endpoint.failing", "webhooks.endpoint.paused"]
+    assert [e["event"] for e in reported] == [
+        "webhooks.endpoint.failing",
+        "webhooks.endpoint.recovered",
+        "webhooks.endpoint.failing",
+        "webhooks.endpoint.paused",
+    ]
     assert reported[1]["data"]["failures"] == 2 and reported[0]["data"]["lastStatus"] == 400
     assert {k: reported[3]["data"][k] for k in ("endpointId", "reason", "consecutiveFailures", "lastStatus")} == {
-        "endpointId": endpoint.id, "reason": "auto_disabled", "consecutiveFailures": 3, "lastStatus": 400}
+        "endpointId": endpoint.id,
+        "reason": "auto_disabled",
+        "consecutiveFailures": 3,
+        "lastStatus": 400,
+    }
 
 
 def operational_events(settings: Settings) -> list[dict[str, Any]]:
@@ -599,9 +655,16 @@ def test_deliver_now_makes_one_logged_synchronous_attempt(settings, sent):
     with Receiver(Reply(500, body=b"nope")) as rx:
         endpoint, res = make_endpoint(settings, rx.url())
         secrets = signing_secrets(settings, endpoint)
-        record = delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", settings=settings)
+        record = delivery.deliver_now(
+            endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", settings=settings
+        )
         (request,) = rx.wait_for(1)
-    assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == ("failed", 500, "nope", True)
+    assert (record["status"], record["httpStatus"], record["responseExcerpt"], record["test"]) == (
+        "failed",
+        500,
+        "nope",
+        True,
+    )
     verify(request.body, request.headers, secrets.secret)
     assert sent == [] and [a["status"] for a in attempts(settings, "evt_test")] == ["failed"]
 
@@ -610,8 +673,12 @@ def test_test_sends_carry_the_test_marker_header_and_deliveries_do_not(settings)
     with Receiver() as rx:
         endpoint, res = make_endpoint(settings, rx.url())
         secrets = signing_secrets(settings, endpoint)
-        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings)
-        delivery.deliver_now(endpoint, secrets, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings)
+        delivery.deliver_now(
+            endpoint, secrets, b'{"ping":true}', "evt_test", "webhook.test", test=True, settings=settings
+        )
+        delivery.deliver_now(
+            endpoint, secrets, b'{"ping":true}', "evt_now", "order.created", test=False, settings=settings
+        )
         publish(res)
         pump(settings, res)
         test_send, synchronous, queued = rx.wait_for(3)
@@ -657,7 +724,8 @@ def test_a_retry_policy_change_applies_to_the_next_batch(settings, sent):
         publish(res, "evt_after")
         pump(settings, res)
     assert [(m["queue"], m["attributes"].get(queues.REASON)) for m in sent] == [
-        (res.queue_url, None), (res.dlq_url, "retries_exhausted"),
+        (res.queue_url, None),
+        (res.dlq_url, "retries_exhausted"),
     ]
 
 

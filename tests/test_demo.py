@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from litestore_webhooks.cli import profile
 import seed_catalog as catalog
+from litestore_webhooks.cli import profile
 from litestore_webhooks.core.endpoint import subscribes
 from litestore_webhooks.demo import ENDPOINTS_FILE, quick_start
 
@@ -25,8 +25,9 @@ BIN = Path(sys.executable).parent
 
 def test_demo_tour_ends_by_itself_with_every_delivery_accounted_for():
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "litestore_webhooks.demo", "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "litestore_webhooks.demo", "--json"], capture_output=True, text=True, timeout=120
+    )
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert took < 120
@@ -42,8 +43,14 @@ def test_demo_tour_ends_by_itself_with_every_delivery_accounted_for():
     deliveries = examples + retried + rejected
     assert (examples, deliveries) == (15, 19)
     assert {k: v for k, v in summary.items() if k != "seconds"} == {
-        "eventsPublished": len(catalog.CATALOG) + 2, "deliveries": deliveries, "attempts": deliveries + 3,
-        "retries": 2, "deadLettered": 1, "redriven": 1, "verified": deliveries + 3, "badSignatures": 0,
+        "eventsPublished": len(catalog.CATALOG) + 2,
+        "deliveries": deliveries,
+        "attempts": deliveries + 3,
+        "retries": 2,
+        "deadLettered": 1,
+        "redriven": 1,
+        "verified": deliveries + 3,
+        "badSignatures": 0,
     }
     assert summary["seconds"] < took
 
@@ -51,8 +58,13 @@ def test_demo_tour_ends_by_itself_with_every_delivery_accounted_for():
     assert "all 15 deliveries arrived exactly once, signatures verified" in out
     attempts = [line.split() for line in lines if line.lstrip().startswith("attempt ")]
     statuses = [(words[1], words[5], words[6].rstrip(",")) for words in attempts]
-    assert statuses == [("1", "503", "retry_scheduled"), ("2", "503", "retry_scheduled"), ("3", "200", "delivered"),
-                        ("1", "400", "dead_lettered"), ("1", "200", "delivered")]
+    assert statuses == [
+        ("1", "503", "retry_scheduled"),
+        ("2", "503", "retry_scheduled"),
+        ("3", "200", "delivered"),
+        ("1", "400", "dead_lettered"),
+        ("1", "200", "delivered"),
+    ]
     assert "reason=rejected lastStatus=400 attempts=1" in out
     assert "redriven 1, remaining 0" in out and "dead letters left: 0" in out
     assert not [line for line in lines if '"level"' in line or '"_aws"' in line]  # runtime logs stay out of the tour
@@ -115,7 +127,11 @@ def test_the_printed_quick_start_delivers_the_documents_example_event_signed():
         rx.wait_for(lambda line: line.startswith("receiving webhooks at"))
         (written,) = [p for p in profile.running_local_profiles() if p.port == api_port]
         assert (written.url, written.api_key, written.admin_token, written.pid) == (
-            f"http://127.0.0.1:{api_port}/v1", "local-key", "local-admin", local.pid)
+            f"http://127.0.0.1:{api_port}/v1",
+            "local-key",
+            "local-admin",
+            local.pid,
+        )
 
         created = json.loads(subprocess.run(register, capture_output=True, text=True, check=True).stdout)
         assert created["url"] == f"http://127.0.0.1:{rx_port}/webhooks/litestore"
@@ -145,8 +161,14 @@ def test_demo_receivers_answer_401_to_a_bad_signature_as_the_documents_handler_d
     with Receiver(secret="email-secret-456") as rx:
         answers = []
         for secret in ("email-secret-456", "wrong-secret"):
-            headers = signature_headers(body=body, event_id="evt_1", event_type="user.registered", attempt=1,
-                                        secrets=[secret], timestamp=int(time.time()))
+            headers = signature_headers(
+                body=body,
+                event_id="evt_1",
+                event_type="user.registered",
+                attempt=1,
+                secrets=[secret],
+                timestamp=int(time.time()),
+            )
             try:
                 with urllib.request.urlopen(urllib.request.Request(rx.url(), body, headers), timeout=5) as resp:
                     answers.append((resp.status, resp.read()))

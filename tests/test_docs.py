@@ -29,7 +29,11 @@ def test_docs_and_the_openapi_document_open_without_credentials(rt):
 def test_the_document_declares_admin_and_api_key_schemes_and_the_ingest_routes(rt):
     doc = json.loads(get(rt, "/openapi.json")[1])
     schemes = doc["components"]["securitySchemes"]
-    assert schemes["admin"] == {**schemes["admin"], "type": "http", "scheme": "bearer"}  # local runtime: the admin token
+    assert schemes["admin"] == {
+        **schemes["admin"],
+        "type": "http",
+        "scheme": "bearer",
+    }  # local runtime: the admin token
     assert schemes["apiKey"] == {**schemes["apiKey"], "type": "apiKey", "in": "header", "name": "x-api-key"}
     assert doc["security"] == [{"admin": []}]
     for path in ("/events", "/events/batch"):

@@ -6,23 +6,27 @@ from __future__ import annotations
 import json
 import re
 import socket
+from datetime import UTC
 
 import boto3
 import pytest
-
-from litestore_webhooks import cli, config
-from litestore_webhooks.aws.store import Store
 from tests.local_stack import create_endpoint, rt  # noqa: F401 - rt: the module-scoped runtime
 from tests.receivers import Receiver, Reply
 from tests.test_local_runtime import admin
+
+from litestore_webhooks import cli, config
+from litestore_webhooks.aws.store import Store
 
 
 def doctor(capsys, *argv: str) -> tuple[int, list[list[str]], str]:
     """Exit code, the checklist as [status, check name, detail] rows, and stdout + stderr."""
     code = cli.main([*argv, "doctor"] if "doctor" not in argv else list(argv))
     out = capsys.readouterr()
-    rows = [re.split(r"\s{2,}", line.strip(), maxsplit=2) for line in out.out.splitlines()
-            if re.match(r"(ok|FAIL|skip)\s", line)]
+    rows = [
+        re.split(r"\s{2,}", line.strip(), maxsplit=2)
+        for line in out.out.splitlines()
+        if re.match(r"(ok|FAIL|skip)\s", line)
+    ]
     return code, rows, out.out + out.err
 
 
@@ -38,8 +42,14 @@ def test_every_step_passes_on_the_local_runtime_and_the_test_event_arrives(rt, o
     endpoint, rx = orders
     code, rows, text = doctor(capsys, "--local", "doctor", "--endpoint", "Orders")
     assert code == 0, text
-    assert [(r[0], r[1]) for r in rows] == [("ok", "target"), ("ok", "API reachable"), ("ok", "admin access"),
-                                            ("ok", "API key"), ("ok", "event catalog"), ("ok", "test send")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("ok", "target"),
+        ("ok", "API reachable"),
+        ("ok", "admin access"),
+        ("ok", "API key"),
+        ("ok", "event catalog"),
+        ("ok", "test send"),
+    ]
     assert rows[0][2] == f"local runtime at {rt.base_url}"
     assert "400" in rows[3][2] and "nothing was published" in rows[3][2]
     assert rows[5][2].startswith("order.completed to Orders") and "delivered, HTTP 200" in rows[5][2]
@@ -55,9 +65,9 @@ def test_the_probe_event_is_refused_and_never_stored(rt, capsys):
 
 
 def _today():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(minutes=1)
 
 
@@ -65,8 +75,14 @@ def test_json_lists_each_check_and_the_test_sends_attempt(rt, orders, capsys):
     code = cli.main(["--local", "--json", "doctor", "--endpoint", "Orders", "--event", "order.updated"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["ok"] is True
-    assert [c["name"] for c in report["checks"]] == ["target", "API reachable", "admin access", "API key",
-                                                      "event catalog", "test send"]
+    assert [c["name"] for c in report["checks"]] == [
+        "target",
+        "API reachable",
+        "admin access",
+        "API key",
+        "event catalog",
+        "test send",
+    ]
     attempt = report["checks"][-1]["attempt"]
     assert (attempt["status"], attempt["eventType"], attempt["test"]) == ("delivered", "order.updated", True)
 
@@ -79,7 +95,9 @@ def test_a_failing_endpoint_fails_the_test_send_with_its_answer(rt, capsys):
         finally:
             admin(rt, "DELETE", f"/endpoints/{endpoint['id']}")
     assert code == 1
-    assert rows[-1][:2] == ["FAIL", "test send"] and "review.approved to Down" in rows[-1][2] and "HTTP 503" in rows[-1][2]
+    assert (
+        rows[-1][:2] == ["FAIL", "test send"] and "review.approved to Down" in rows[-1][2] and "HTTP 503" in rows[-1][2]
+    )
     assert f"hint: litestore-webhooks attempts {endpoint['id']} --status failed" in text
     assert "1 of 6 checks failed" in text
 
@@ -87,8 +105,13 @@ def test_a_failing_endpoint_fails_the_test_send_with_its_answer(rt, capsys):
 def test_wrong_credentials_fail_their_steps_with_a_hint_and_skip_what_needs_them(rt, capsys):
     code, rows, text = doctor(capsys, "--local", "--admin-token", "wrong", "--api-key", "wrong")
     assert code == 1
-    assert [(r[0], r[1]) for r in rows] == [("ok", "target"), ("ok", "API reachable"), ("FAIL", "admin access"),
-                                            ("FAIL", "API key"), ("skip", "event catalog")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("ok", "target"),
+        ("ok", "API reachable"),
+        ("FAIL", "admin access"),
+        ("FAIL", "API key"),
+        ("skip", "event catalog"),
+    ]
     assert "hint: check --admin-token (or LITESTORE_WEBHOOKS_ADMIN_TOKEN)" in text
     assert "HTTP 403" in rows[3][2] and "hint: check --api-key (or LITESTORE_WEBHOOKS_API_KEY)" in text
 
@@ -108,8 +131,10 @@ def stack(rt):
     """A stack whose outputs point at the local runtime, as a deployed stack's point at its API."""
     cfn, apigw = (boto3.client(service, region_name="eu-west-1") for service in ("cloudformation", "apigateway"))
     key = apigw.create_api_key(name="ingest", value=rt.api_key, enabled=True)["id"]
-    template = {"Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
-                "Outputs": {"ApiUrl": {"Value": rt.base_url + "/"}, "ApiKeyId": {"Value": key}}}
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"ApiUrl": {"Value": rt.base_url + "/"}, "ApiKeyId": {"Value": key}},
+    }
     cfn.create_stack(StackName="DoctorStack", TemplateBody=json.dumps(template))
     yield "DoctorStack"
     cfn.delete_stack(StackName="DoctorStack")
@@ -135,7 +160,8 @@ def test_stack_without_a_region_says_how_to_set_one(monkeypatch, tmp_path, capsy
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     assert cli.main(["--stack", "LitestoreWebhooks", "endpoints", "list"]) == 2
-    assert capsys.readouterr().err == ("error: cannot read stack LitestoreWebhooks: no AWS region is set; "
-                                       "set AWS_REGION or pass --region\n")
+    assert capsys.readouterr().err == (
+        "error: cannot read stack LitestoreWebhooks: no AWS region is set; set AWS_REGION or pass --region\n"
+    )
     code, rows, text = doctor(capsys, "--stack", "LitestoreWebhooks")
     assert code == 1 and rows[0][:2] == ["FAIL", "target"] and "hint: set AWS_REGION or pass --region" in text

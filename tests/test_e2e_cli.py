@@ -12,19 +12,22 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from litestore_webhooks import verify
-import seed_catalog as catalog
 from tests.local_stack import dead_letters, poll, rt, settle  # noqa: F401 - rt: the module-scoped runtime
 from tests.receivers import Receiver, Reply
 
+import seed_catalog as catalog
+from litestore_webhooks import verify
+
 CLI = Path(sys.executable).with_name("litestore-webhooks")
-SECRETS = {"Order Processing": "order-secret-123", "Email Service": "email-secret-456",
-           "Analytics": "analytics-secret-789"}
+SECRETS = {
+    "Order Processing": "order-secret-123",
+    "Email Service": "email-secret-456",
+    "Analytics": "analytics-secret-789",
+}
 
 # The document's "Multiple Endpoints" block, pasted as written (bare keys, comment), URLs made local;
 # the Email Service gets a short retry policy so its failures reach the dead-letter queue quickly.
@@ -54,8 +57,11 @@ secret: "analytics-secret-789"
 
 def run(rt, *args: str, env: dict[str, str] | None = None, code: int = 0) -> subprocess.CompletedProcess[str]:
     """Run the console script; by default targeted through the environment, as an operator would."""
-    target = {"LITESTORE_WEBHOOKS_URL": rt.base_url, "LITESTORE_WEBHOOKS_ADMIN_TOKEN": rt.admin_token,
-              "LITESTORE_WEBHOOKS_API_KEY": rt.api_key}
+    target = {
+        "LITESTORE_WEBHOOKS_URL": rt.base_url,
+        "LITESTORE_WEBHOOKS_ADMIN_TOKEN": rt.admin_token,
+        "LITESTORE_WEBHOOKS_API_KEY": rt.api_key,
+    }
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LITESTORE_WEBHOOKS_")}
     full_env = {**inherited, **(target if env is None else env), "NO_COLOR": "1"}
     proc = subprocess.run([str(CLI), *args], env=full_env, capture_output=True, text=True, timeout=60)
@@ -65,8 +71,11 @@ def run(rt, *args: str, env: dict[str, str] | None = None, code: int = 0) -> sub
 
 @pytest.fixture(scope="module")
 def receivers():
-    rxs = {"orders": Receiver(), "email": Receiver(default=Reply(400, body=b"unknown template")),
-           "analytics": Receiver()}
+    rxs = {
+        "orders": Receiver(),
+        "email": Receiver(default=Reply(400, body=b"unknown template")),
+        "analytics": Receiver(),
+    }
     yield rxs
     for rx in rxs.values():
         rx.close()
@@ -140,7 +149,8 @@ def test_published_event_is_delivered_signed_and_shows_in_attempts(rt, applied, 
     assert row.split()[2:6] == ["order.updated", "1", "delivered", "200"]
     attempts = json.loads(run(rt, "attempts", "Order Processing", "--json").stdout)["data"]
     assert [(a["eventId"], a["status"], a["endpointId"]) for a in attempts if a["eventId"] == "evt_cli_order_1"] == [
-        ("evt_cli_order_1", "delivered", by_name["Order Processing"])]
+        ("evt_cli_order_1", "delivered", by_name["Order Processing"])
+    ]
 
 
 def test_send_test_event_reports_the_receivers_answer(rt, applied, receivers):
@@ -179,13 +189,16 @@ def test_dead_letters_are_listed_then_redriven_once_the_receiver_is_fixed(rt, ap
 
 def test_replay_redelivers_a_time_range_to_one_endpoint_only(rt, applied, receivers):
     _, _, by_name = applied
-    since = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    since = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     orders, analytics = receivers["orders"], receivers["analytics"]
     sent = ["evt_cli_replay_1", "evt_cli_replay_2"]
     for event_id in sent:
         publish(rt, "product.purchased", event_id)
-    poll(lambda: set(sent) <= set(ids(orders)) and set(sent) <= set(ids(analytics)), timeout=15,
-         what="both events delivered to both subscribers")
+    poll(
+        lambda: set(sent) <= set(ids(orders)) and set(sent) <= set(ids(analytics)),
+        timeout=15,
+        what="both events delivered to both subscribers",
+    )
     settle(rt, by_name.values())
     orders_before, analytics_before = len(orders.requests), len(analytics.requests)
 

@@ -10,10 +10,6 @@ from collections import defaultdict
 from datetime import datetime
 
 import pytest
-
-from litestore_webhooks import verify
-import seed_catalog as catalog
-from litestore_webhooks.core.endpoint import subscribes
 from tests.local_stack import (
     FAST_RETRIES,
     attempts,
@@ -28,6 +24,10 @@ from tests.local_stack import (
 from tests.receivers import Reply
 from tests.test_local_runtime import admin, call, ingest
 
+import seed_catalog as catalog
+from litestore_webhooks import verify
+from litestore_webhooks.core.endpoint import subscribes
+
 TYPES = sorted(catalog.CATALOG)
 SECRET = "e2e-delivery-secret-123"
 
@@ -41,11 +41,17 @@ def at(stamp: str) -> float:
 
 
 def test_exact_prefix_and_wildcard_subscriptions_get_exactly_their_events(rt, scratch):
-    subscriptions = {"exact": ["order.updated"], "prefix": ["order.*"], "several": ["review.created", "user.*"],
-                     "all": ["*"]}
+    subscriptions = {
+        "exact": ["order.updated"],
+        "prefix": ["order.*"],
+        "several": ["review.created", "user.*"],
+        "all": ["*"],
+    }
     rxs = {name: scratch.receiver() for name in subscriptions}
-    endpoints = {name: scratch.endpoint(f"routing {name}", rxs[name].url(), events, secret=SECRET)
-                 for name, events in subscriptions.items()}
+    endpoints = {
+        name: scratch.endpoint(f"routing {name}", rxs[name].url(), events, secret=SECRET)
+        for name, events in subscriptions.items()
+    }
     published = [event(t, f"evt_route_{t}") for t in TYPES]
     for e in published:
         assert ingest(rt, e)[0] == 202
@@ -81,7 +87,10 @@ def test_retries_then_success_with_the_delays_in_the_attempt_log(rt, scratch):
     log = poll(lambda: len(found := attempts(rt, ep["id"])) == 3 and found, timeout=10, what="three attempts logged")
     log.sort(key=lambda a: a["attempt"])
     assert [(a["attempt"], a["status"], a["httpStatus"]) for a in log] == [
-        (1, "retry_scheduled", 503), (2, "retry_scheduled", 500), (3, "delivered", 200)]
+        (1, "retry_scheduled", 503),
+        (2, "retry_scheduled", 500),
+        (3, "delivered", 200),
+    ]
     assert log[1]["responseExcerpt"] == "try later" and log[2].get("nextRetryAt") is None
     for n, (attempt, request_after) in enumerate(zip(log[:2], requests[1:]), start=1):
         nominal_ms = 200 * 2 ** (n - 1)
@@ -95,8 +104,9 @@ def test_retries_then_success_with_the_delays_in_the_attempt_log(rt, scratch):
 
 def test_exhausted_and_rejected_events_are_dead_lettered_and_redrive_delivers_them(rt, scratch):
     rx = scratch.receiver(default=Reply(503))
-    ep = scratch.endpoint("down", rx.url(), ["order.*", "review.created"], secret=SECRET,
-                         retryPolicy={**FAST_RETRIES, "maxAttempts": 2})
+    ep = scratch.endpoint(
+        "down", rx.url(), ["order.*", "review.created"], secret=SECRET, retryPolicy={**FAST_RETRIES, "maxAttempts": 2}
+    )
     exhausted, rejected = event("order.completed", "evt_dead_exhausted"), event("review.created", "evt_dead_rejected")
     assert ingest(rt, exhausted)[0] == 202
     rx.wait_for(2, timeout=20)
@@ -105,17 +115,26 @@ def test_exhausted_and_rejected_events_are_dead_lettered_and_redrive_delivers_th
 
     dead = poll(lambda: len(d := dead_letters(rt, ep["id"])) == 2 and d, timeout=20, what="two dead letters")
     by_id = {d["id"]: d for d in dead}
-    assert (by_id[exhausted["id"]]["reason"], by_id[exhausted["id"]]["lastStatus"],
-            by_id[exhausted["id"]]["attempts"]) == ("retries_exhausted", 503, 2)
-    assert (by_id[rejected["id"]]["reason"], by_id[rejected["id"]]["lastStatus"],
-            by_id[rejected["id"]]["attempts"]) == ("rejected", 400, 1)
+    assert (
+        by_id[exhausted["id"]]["reason"],
+        by_id[exhausted["id"]]["lastStatus"],
+        by_id[exhausted["id"]]["attempts"],
+    ) == ("retries_exhausted", 503, 2)
+    assert (
+        by_id[rejected["id"]]["reason"],
+        by_id[rejected["id"]]["lastStatus"],
+        by_id[rejected["id"]]["attempts"],
+    ) == ("rejected", 400, 1)
     assert by_id[exhausted["id"]]["event"] == "order.completed"
     assert len(dead_letters(rt, ep["id"])) == 2  # peeking consumed nothing
     assert stats(rt, ep["id"])["deadLetterDepth"] == 2
     assert sorted(ids_of(rx.requests)) == sorted([exhausted["id"]] * 2 + [rejected["id"]])
     logged = sorted((a["eventId"], a["attempt"], a["status"], a["httpStatus"]) for a in attempts(rt, ep["id"]))
-    assert logged == [(exhausted["id"], 1, "retry_scheduled", 503), (exhausted["id"], 2, "dead_lettered", 503),
-                      (rejected["id"], 1, "dead_lettered", 400)]
+    assert logged == [
+        (exhausted["id"], 1, "retry_scheduled", 503),
+        (exhausted["id"], 2, "dead_lettered", 503),
+        (rejected["id"], 1, "dead_lettered", 400),
+    ]
 
     rx.default = Reply(200)  # fixed
     status, result = admin(rt, "POST", f"/endpoints/{ep['id']}/dead-letters/redrive", {"ids": [rejected["id"]]})
@@ -137,8 +156,10 @@ def test_a_paused_endpoint_buffers_and_gets_everything_on_resume(rt, scratch):
     status, paused = admin(rt, "POST", f"/endpoints/{ep['id']}/pause")
     assert status == 200 and paused["active"] is False and paused["pausedReason"] == "manual"
 
-    sent = [event(t, f"evt_pause_{i}") for i, t in enumerate(["content.submitted", "content.approved",
-                                                              "content.rejected"] * 2)]
+    sent = [
+        event(t, f"evt_pause_{i}")
+        for i, t in enumerate(["content.submitted", "content.approved", "content.rejected"] * 2)
+    ]
     for e in sent:
         assert ingest(rt, e)[0] == 202
     other.wait_for(len(sent), timeout=20)  # the other subscriber is not held up
@@ -158,8 +179,14 @@ def test_a_repeated_id_is_a_duplicate_and_delivered_once(rt, scratch):
     rx = scratch.receiver()
     ep = scratch.endpoint("dedup", rx.url(), ["user.registered"], secret=SECRET)
     sent = event("user.registered", "evt_dup_1")
-    assert ingest(rt, sent) == (202, {"id": sent["id"], "event": "user.registered", "duplicate": False, "version": 1, "deprecated": False})
-    assert ingest(rt, sent) == (200, {"id": sent["id"], "event": "user.registered", "duplicate": True, "version": 1, "deprecated": False})
+    assert ingest(rt, sent) == (
+        202,
+        {"id": sent["id"], "event": "user.registered", "duplicate": False, "version": 1, "deprecated": False},
+    )
+    assert ingest(rt, sent) == (
+        200,
+        {"id": sent["id"], "event": "user.registered", "duplicate": True, "version": 1, "deprecated": False},
+    )
     status, body = call(rt, "POST", "/events/batch", {"events": [sent]}, {"x-api-key": rt.api_key})
     assert status == 200, body
     rx.wait_for(1, timeout=15)
@@ -177,13 +204,15 @@ def test_200_events_to_3_endpoints_with_30_percent_failures_all_end_delivered_or
         script = [Reply(503) if rng.random() < 0.3 else Reply(200) for _ in range(2000)]
         scripts.append(script)
         rxs.append(scratch.receiver(*script))
-    eps = [scratch.endpoint(f"load {n}", rx.url(), events, secret=SECRET, retryPolicy=FAST_RETRIES,
-                           maxConcurrency=10)
-           for n, (rx, events) in enumerate(zip(rxs, subscriptions))]
+    eps = [
+        scratch.endpoint(f"load {n}", rx.url(), events, secret=SECRET, retryPolicy=FAST_RETRIES, maxConcurrency=10)
+        for n, (rx, events) in enumerate(zip(rxs, subscriptions))
+    ]
     published = [event(TYPES[i % len(TYPES)], f"evt_load_{i:03d}") for i in range(200)]
     for start in range(0, len(published), 20):
-        status, body = call(rt, "POST", "/events/batch", {"events": published[start:start + 20]},
-                            {"x-api-key": rt.api_key})
+        status, body = call(
+            rt, "POST", "/events/batch", {"events": published[start : start + 20]}, {"x-api-key": rt.api_key}
+        )
         assert status == 202, body
     expected = [{e["id"] for e in published if subscribes(events, e["event"])} for events in subscriptions]
 
@@ -192,8 +221,9 @@ def test_200_events_to_3_endpoints_with_30_percent_failures_all_end_delivered_or
         return {json.loads(q.body)["id"] for i, q in enumerate(list(rx.requests)) if scripts[n][i].status == 200}
 
     def finished() -> bool:
-        return all(len(delivered(n)) + stats(rt, ep["id"])["deadLetterDepth"] == len(expected[n])
-                   for n, ep in enumerate(eps))
+        return all(
+            len(delivered(n)) + stats(rt, ep["id"])["deadLetterDepth"] == len(expected[n]) for n, ep in enumerate(eps)
+        )
 
     poll(finished, timeout=90, what="every event delivered or dead-lettered", interval=0.5)
     settle(rt, [ep["id"] for ep in eps])
@@ -211,5 +241,7 @@ def test_200_events_to_3_endpoints_with_30_percent_failures_all_end_delivered_or
         # Repeats (retries, at-least-once) carry the same id and the very same body: no event under two ids.
         assert set(bodies) == expected[n] and all(len(b) == 1 for b in bodies.values())
         twice = sum(1 for i, q in enumerate(rxs[n].requests) if scripts[n][i].status == 200) - len(ok)
-        print(f"endpoint {n}: {len(expected[n])} events, {len(ok)} delivered, {len(dead)} dead-lettered, "
-              f"{len(rxs[n].requests)} requests, {twice} repeated successes")
+        print(
+            f"endpoint {n}: {len(expected[n])} events, {len(ok)} delivered, {len(dead)} dead-lettered, "
+            f"{len(rxs[n].requests)} requests, {twice} repeated successes"
+        )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from litestore_webhooks import verify
-import seed_catalog as catalog
-from litestore_webhooks.local.runtime import LocalRuntime
 from tests.receivers import Receiver
 from tests.test_local_runtime import admin, ingest
+
+import seed_catalog as catalog
+from litestore_webhooks import verify
+from litestore_webhooks.local.runtime import LocalRuntime
 
 # The document's "Multiple Endpoints".
 ENDPOINTS = (
@@ -22,13 +23,15 @@ ENDPOINTS = (
 
 
 def test_documents_endpoints_receive_exactly_their_events():
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     examples = [{**t.example, "timestamp": now} for t in catalog.CATALOG.values()]
     receivers = [Receiver() for _ in ENDPOINTS]
     try:
         with LocalRuntime(port=0, allow_insecure=True) as rt:
             for (name, events, secret), rx in zip(ENDPOINTS, receivers):
-                status, body = admin(rt, "POST", "/endpoints", {"name": name, "url": rx.url(), "events": events, "secret": secret})
+                status, body = admin(
+                    rt, "POST", "/endpoints", {"name": name, "url": rx.url(), "events": events, "secret": secret}
+                )
                 assert status == 201, body
             started = time.monotonic()
             for event in examples:

@@ -37,20 +37,41 @@ def test_an_ops_endpoint_hears_of_a_new_endpoint_and_of_a_dead_letter(rt, scratc
     broken_rx = scratch.receiver(default=Reply(400))  # 400: not retryable, dead-lettered at once
     orders = scratch.endpoint("orders-broken", broken_rx.url(), ["order.*"], retryPolicy=FAST_RETRIES)
 
-    created = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_CREATED, orders["id"]), timeout=20,
-                   what="webhooks.endpoint.created for the new endpoint")
-    assert created[0]["data"] == {"endpointId": orders["id"], "name": "orders-broken", "url": broken_rx.url(),
-                                  "events": ["order.*"], "active": True}
+    created = poll(
+        lambda: _about(_ops(ops_rx), system.ENDPOINT_CREATED, orders["id"]),
+        timeout=20,
+        what="webhooks.endpoint.created for the new endpoint",
+    )
+    assert created[0]["data"] == {
+        "endpointId": orders["id"],
+        "name": "orders-broken",
+        "url": broken_rx.url(),
+        "events": ["order.*"],
+        "active": True,
+    }
     assert created[0]["id"].startswith("evt_")
 
     assert ingest(rt, event("order.completed", "evt_ops_dead_1"))[0] == 202
-    dead = poll(lambda: _about(_ops(ops_rx), system.DELIVERY_DEAD_LETTERED, orders["id"]), timeout=20,
-                what="webhooks.delivery.dead_lettered")
-    assert dead[0]["data"] == {"endpointId": orders["id"], "name": "orders-broken", "url": broken_rx.url(),
-                               "eventId": "evt_ops_dead_1", "eventType": "order.completed", "reason": "rejected",
-                               "attempts": 1, "lastStatus": 400}
-    failing = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_FAILING, orders["id"]), timeout=20,
-                   what="webhooks.endpoint.failing")
+    dead = poll(
+        lambda: _about(_ops(ops_rx), system.DELIVERY_DEAD_LETTERED, orders["id"]),
+        timeout=20,
+        what="webhooks.delivery.dead_lettered",
+    )
+    assert dead[0]["data"] == {
+        "endpointId": orders["id"],
+        "name": "orders-broken",
+        "url": broken_rx.url(),
+        "eventId": "evt_ops_dead_1",
+        "eventType": "order.completed",
+        "reason": "rejected",
+        "attempts": 1,
+        "lastStatus": 400,
+    }
+    failing = poll(
+        lambda: _about(_ops(ops_rx), system.ENDPOINT_FAILING, orders["id"]),
+        timeout=20,
+        what="webhooks.endpoint.failing",
+    )
     assert failing[0]["data"]["lastStatus"] == 400 and failing[0]["data"]["failingSince"]
     assert [d["id"] for d in dead_letters(rt, orders["id"])] == ["evt_ops_dead_1"]
     # delivered as any event is: an attempt in the ops endpoint's log, the event shown by the admin API
@@ -61,24 +82,31 @@ def test_an_ops_endpoint_hears_of_a_new_endpoint_and_of_a_dead_letter(rt, scratc
     # recovered, then paused and resumed by hand, then the secret rotated and the endpoint deleted
     broken_rx.default = Reply(200)
     assert ingest(rt, event("order.completed", "evt_ops_ok_1"))[0] == 202
-    recovered = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_RECOVERED, orders["id"]), timeout=20,
-                     what="webhooks.endpoint.recovered")
+    recovered = poll(
+        lambda: _about(_ops(ops_rx), system.ENDPOINT_RECOVERED, orders["id"]),
+        timeout=20,
+        what="webhooks.endpoint.recovered",
+    )
     assert recovered[0]["data"]["failures"] == 1
     assert admin(rt, "POST", f"/endpoints/{orders['id']}/pause")[0] == 200
     assert admin(rt, "POST", f"/endpoints/{orders['id']}/resume")[0] == 200
     assert admin(rt, "PATCH", f"/endpoints/{orders['id']}", {"events": ["order.*", "review.*"]})[0] == 200
     assert admin(rt, "POST", f"/endpoints/{orders['id']}/secret/rotate", {})[0] == 200
     assert admin(rt, "DELETE", f"/endpoints/{orders['id']}")[0] == 204
-    deleted = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_DELETED, orders["id"]), timeout=20,
-                   what="webhooks.endpoint.deleted")
+    deleted = poll(
+        lambda: _about(_ops(ops_rx), system.ENDPOINT_DELETED, orders["id"]),
+        timeout=20,
+        what="webhooks.endpoint.deleted",
+    )
     got = {e["event"]: e["data"] for e in _ops(ops_rx) if e["data"]["endpointId"] == orders["id"]}
     assert got[system.ENDPOINT_PAUSED]["reason"] == "manual"
     assert system.ENDPOINT_RESUMED in got
     assert got[system.ENDPOINT_UPDATED]["changed"] == ["events"]
     assert got[system.ENDPOINT_UPDATED]["events"] == ["order.*", "review.*"]
     assert "previousSecretExpiresAt" in got[system.SECRET_ROTATED]
-    assert not any("secret" in k.lower() and k != "previousSecretExpiresAt"
-                   for e in _ops(ops_rx) for k in e["data"])  # never the secret
+    assert not any(
+        "secret" in k.lower() and k != "previousSecretExpiresAt" for e in _ops(ops_rx) for k in e["data"]
+    )  # never the secret
     assert deleted[0]["data"]["name"] == "orders-broken"
 
 
@@ -106,8 +134,11 @@ def test_no_loop_an_ops_endpoint_that_fails_does_not_report_on_itself(rt, scratc
     # the sink gets (at least) its own created event and the watcher's, and refuses them: dead letters
     poll(lambda: dead_letters(rt, sink["id"]), timeout=20, what="the sink's dead letters")
     target = scratch.endpoint("orders-for-loop", scratch.receiver().url(), ["order.*"])
-    poll(lambda: _about(_ops(watcher_rx), system.ENDPOINT_CREATED, target["id"]), timeout=20,
-         what="the watcher hears of a later endpoint")
+    poll(
+        lambda: _about(_ops(watcher_rx), system.ENDPOINT_CREATED, target["id"]),
+        timeout=20,
+        what="the watcher hears of a later endpoint",
+    )
     settle(rt, [sink["id"], watcher["id"]])
     about_sink = [e["event"] for e in _ops(watcher_rx) if e["data"]["endpointId"] == sink["id"]]
     assert about_sink == [system.ENDPOINT_CREATED]  # no dead_lettered, failing or paused about it
@@ -136,11 +167,17 @@ def test_an_endpoint_that_answers_410_is_reported_paused_as_gone(rt, scratch):  
     scratch.endpoint("ops-gone-watch", ops_rx.url(), ["webhooks.*"], secret=OPS_SECRET)
     gone = scratch.endpoint("orders-gone", scratch.receiver(default=Reply(410)).url(), ["order.*"])
     assert ingest(rt, event("order.completed", "evt_ops_gone_1"))[0] == 202
-    paused = poll(lambda: _about(_ops(ops_rx), system.ENDPOINT_PAUSED, gone["id"]), timeout=20,
-                  what="webhooks.endpoint.paused (gone)")
+    paused = poll(
+        lambda: _about(_ops(ops_rx), system.ENDPOINT_PAUSED, gone["id"]),
+        timeout=20,
+        what="webhooks.endpoint.paused (gone)",
+    )
     assert {k: paused[0]["data"][k] for k in ("reason", "lastStatus")} == {"reason": "gone", "lastStatus": 410}
-    dead = poll(lambda: _about(_ops(ops_rx), system.DELIVERY_DEAD_LETTERED, gone["id"]), timeout=20,
-                what="webhooks.delivery.dead_lettered (gone)")
+    dead = poll(
+        lambda: _about(_ops(ops_rx), system.DELIVERY_DEAD_LETTERED, gone["id"]),
+        timeout=20,
+        what="webhooks.delivery.dead_lettered (gone)",
+    )
     assert dead[0]["data"]["reason"] == "gone"
     status, shown = admin(rt, "GET", f"/endpoints/{gone['id']}")
     assert (shown["active"], shown["pausedReason"]) == (False, "gone")
@@ -154,11 +191,16 @@ def test_the_stored_catalog_holds_the_system_types_and_filters_are_checked_again
     origins = {t["name"]: t["origin"] for t in listed["data"]}
     names = [t["name"] for t in system.SYSTEM_TYPES]
     assert {n: origins.get(n) for n in names} == dict.fromkeys(names, "system")
-    made = scratch.endpoint("ops-endpoint-events", scratch.receiver().url(),
-                            ["webhooks.endpoint.*", system.DELIVERY_DEAD_LETTERED])
+    made = scratch.endpoint(
+        "ops-endpoint-events", scratch.receiver().url(), ["webhooks.endpoint.*", system.DELIVERY_DEAD_LETTERED]
+    )
     assert made["events"] == ["webhooks.endpoint.*", system.DELIVERY_DEAD_LETTERED]
-    status, refused = admin(rt, "POST", "/endpoints", {"name": "ops-typo", "url": scratch.receiver().url(),
-                                                       "events": ["webhooks.endpoints.*"]})
+    status, refused = admin(
+        rt,
+        "POST",
+        "/endpoints",
+        {"name": "ops-typo", "url": scratch.receiver().url(), "events": ["webhooks.endpoints.*"]},
+    )
     assert status == 400 and "no event type in namespace 'webhooks.endpoints'" in refused["error"]["message"], refused
     status, body = admin(rt, "PATCH", f"/event-types/{system.SECRET_ROTATED}", {"description": "Mine."})
     assert (status, body["error"]["code"]) == (409, "system_event_type"), body

@@ -17,15 +17,12 @@ import stat
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tests.local_stack import event, poll, rt, scratch  # noqa: F401 - rt, scratch: fixtures
 from tests.receivers import Reply
 from tests.test_local_runtime import admin, call
@@ -35,23 +32,35 @@ HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[Hdelivered \u202eko\x9b31m\x7f"  # OSC ti
 RAW_CONTROLS = ("\x1b", "\x07", "\u202e", "\x9b", "\x7f")
 
 
-def cli(*args: str, env: dict[str, str], code: int | None = 0, stdin: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str], code: int | None = 0, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """The console script with only `env`'s targeting (no LITESTORE_WEBHOOKS_* from the outer shell)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LITESTORE_WEBHOOKS_")}
-    proc = subprocess.run([str(CLI), *args], env={**inherited, "NO_COLOR": "1", **env}, capture_output=True,
-                          text=True, timeout=timeout, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(CLI), *args],
+        env={**inherited, "NO_COLOR": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
     if code is not None:
         assert proc.returncode == code, (args, proc.returncode, proc.stdout, proc.stderr)
     return proc
 
 
 def target(rt) -> dict[str, str]:
-    return {"LITESTORE_WEBHOOKS_URL": rt.base_url, "LITESTORE_WEBHOOKS_ADMIN_TOKEN": rt.admin_token,
-            "LITESTORE_WEBHOOKS_API_KEY": rt.api_key}
+    return {
+        "LITESTORE_WEBHOOKS_URL": rt.base_url,
+        "LITESTORE_WEBHOOKS_ADMIN_TOKEN": rt.admin_token,
+        "LITESTORE_WEBHOOKS_API_KEY": rt.api_key,
+    }
 
 
 # -- runtimes as separate processes ----------------------------------------------------------------
+
 
 @dataclass
 class RuntimeProcess:
@@ -81,10 +90,12 @@ class RuntimeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()  # never leave a runtime behind; say what it was doing
             self.proc.wait(timeout=10)
-            raise AssertionError(f"the runtime did not stop within 60 s of signal {sig}: {''.join(self.err)[-3000:]}")
+            raise AssertionError(
+                f"the runtime did not stop within 60 s of signal {sig}: {''.join(self.err)[-3000:]}"
+            ) from None
         for reader in self.readers:
             reader.join(5)
-        return "".join(self.out[self.banner_lines:]), "".join(self.err)
+        return "".join(self.out[self.banner_lines :]), "".join(self.err)
 
 
 def _drain(stream, into: list[str], banner: threading.Event | None = None) -> None:
@@ -96,22 +107,33 @@ def _drain(stream, into: list[str], banner: threading.Event | None = None) -> No
 
 def start_runtime(env: dict[str, str], *flags: str, timeout: float = 60) -> RuntimeProcess:
     """`litestore-webhooks local --port 0 ...`, returned once its banner is out."""
-    proc = subprocess.Popen([str(CLI), "local", "--port", "0", *flags], env={**os.environ, **env}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(CLI), "local", "--port", "0", *flags],
+        env={**os.environ, **env},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     out: list[str] = []
     err: list[str] = []
     banner = threading.Event()
-    readers = [threading.Thread(target=_drain, args=(proc.stdout, out, banner), daemon=True),
-               threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)]
+    readers = [
+        threading.Thread(target=_drain, args=(proc.stdout, out, banner), daemon=True),
+        threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     if not banner.wait(timeout):
         proc.kill()
         raise AssertionError(f"no banner within {timeout} s: {out} {''.join(err)[-3000:]}")
-    lines = out[:next(i for i, line in enumerate(out) if line.startswith("Ctrl-C")) + 1]
-    fields = {m.group(1): m.group(2) for m in (re.match(r"  (API|API key|Admin token)\s{2,}(\S+)", x) for x in lines) if m}
-    return RuntimeProcess(proc, fields["API"], fields["Admin token"], fields["API key"], "".join(lines), out, err,
-                          readers, len(lines))
+    lines = out[: next(i for i, line in enumerate(out) if line.startswith("Ctrl-C")) + 1]
+    fields = {
+        m.group(1): m.group(2) for m in (re.match(r"  (API|API key|Admin token)\s{2,}(\S+)", x) for x in lines) if m
+    }
+    return RuntimeProcess(
+        proc, fields["API"], fields["Admin token"], fields["API key"], "".join(lines), out, err, readers, len(lines)
+    )
 
 
 @contextmanager
@@ -140,10 +162,16 @@ def names_listed(proc: subprocess.CompletedProcess[str]) -> list[str]:
 
 # -- issue 14.3: two local runtimes ----------------------------------------------------------------
 
+
 def test_stopping_a_second_local_runtime_leaves_the_first_reachable_with_local(cache):
     with runtime_process(cache) as first:
-        status, _ = call(first, "POST", "/endpoints", {"name": "on the first", "url": "https://first.example/hook",
-                                                        "events": ["*"]}, {"Authorization": f"Bearer {first.admin_token}"})
+        status, _ = call(
+            first,
+            "POST",
+            "/endpoints",
+            {"name": "on the first", "url": "https://first.example/hook", "events": ["*"]},
+            {"Authorization": f"Bearer {first.admin_token}"},
+        )
         assert status == 201
         with runtime_process(cache):
             pass  # a second runtime starts and is stopped (Ctrl-C) again
@@ -154,8 +182,13 @@ def test_stopping_a_second_local_runtime_leaves_the_first_reachable_with_local(c
 
 def test_with_two_runtimes_up_local_names_both_and_local_port_picks_one(cache):
     with runtime_process(cache) as first, runtime_process(cache) as second:
-        status, _ = call(first, "POST", "/endpoints", {"name": "on the first", "url": "https://first.example/hook",
-                                                        "events": ["*"]}, {"Authorization": f"Bearer {first.admin_token}"})
+        status, _ = call(
+            first,
+            "POST",
+            "/endpoints",
+            {"name": "on the first", "url": "https://first.example/hook", "events": ["*"]},
+            {"Authorization": f"Bearer {first.admin_token}"},
+        )
         assert status == 201
         found = profiles(cache)
         assert sorted(found) == sorted([first.port, second.port])
@@ -168,7 +201,9 @@ def test_with_two_runtimes_up_local_names_both_and_local_port_picks_one(cache):
         assert ambiguous.stdout == "" and len(ambiguous.stderr.splitlines()) == 1
         assert f"{first.port}" in ambiguous.stderr and f"{second.port}" in ambiguous.stderr
         assert "--local PORT" in ambiguous.stderr
-        assert names_listed(cli("--local", str(first.port), "--json", "endpoints", "list", env=cache)) == ["on the first"]
+        assert names_listed(cli("--local", str(first.port), "--json", "endpoints", "list", env=cache)) == [
+            "on the first"
+        ]
         assert names_listed(cli("--json", "endpoints", "list", "--local", str(second.port), env=cache)) == []
         missing = cli("--local", "1", "endpoints", "list", env=cache, code=1)
         assert "no local runtime on port 1" in missing.stderr and str(first.port) in missing.stderr
@@ -185,6 +220,7 @@ def test_with_two_runtimes_up_local_names_both_and_local_port_picks_one(cache):
 
 # -- issue 14.10: port in use, --version -------------------------------------------------------------
 
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     with socket.socket() as sock:
@@ -194,16 +230,28 @@ def busy_port() -> Iterator[int]:
 
 
 def test_a_port_in_use_is_named_with_what_to_do(cache, busy_port):
-    proc = subprocess.run([str(CLI), "local", "--port", str(busy_port)], env={**os.environ, **cache},
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(CLI), "local", "--port", str(busy_port)],
+        env={**os.environ, **cache},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.splitlines()[-1] == (f"error: cannot start: port {busy_port} on 127.0.0.1 is already in use "
-                                            "(another `litestore-webhooks local`?); pick a free one with --port")
-    receiver = subprocess.run([sys.executable, "-m", "litestore_webhooks.local.receiver", "--port", str(busy_port)],
-                              capture_output=True, text=True, timeout=30)
+    assert proc.stderr.splitlines()[-1] == (
+        f"error: cannot start: port {busy_port} on 127.0.0.1 is already in use "
+        "(another `litestore-webhooks local`?); pick a free one with --port"
+    )
+    receiver = subprocess.run(
+        [sys.executable, "-m", "litestore_webhooks.local.receiver", "--port", str(busy_port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert receiver.returncode == 1 and "Traceback" not in receiver.stderr
-    assert receiver.stderr == (f"error: cannot listen on 127.0.0.1:{busy_port}: the port is already in use; "
-                               "pick a free one with --port\n")
+    assert receiver.stderr == (
+        f"error: cannot listen on 127.0.0.1:{busy_port}: the port is already in use; pick a free one with --port\n"
+    )
 
 
 def test_version():
@@ -215,6 +263,7 @@ def test_version():
 
 # -- issue 14.11: http:// on a local runtime without --allow-insecure-endpoints ------------------------
 
+
 def test_a_local_runtime_says_which_flag_allows_http_and_loopback_urls(cache):
     with runtime_process(cache) as strict:
         bearer = {"Authorization": f"Bearer {strict.admin_token}"}
@@ -223,7 +272,9 @@ def test_a_local_runtime_says_which_flag_allows_http_and_loopback_urls(cache):
             assert status == 400, body
             (detail,) = body["error"]["details"]
             assert "--allow-insecure-endpoints" in detail["message"], detail
-        status, created = call(strict, "POST", "/endpoints", {"url": "https://example.com/hook", "events": ["*"]}, bearer)
+        status, created = call(
+            strict, "POST", "/endpoints", {"url": "https://example.com/hook", "events": ["*"]}, bearer
+        )
         assert status == 201
         status, body = call(strict, "PATCH", f"/endpoints/{created['id']}", {"url": "http://127.0.0.1:3000/h"}, bearer)
         assert status == 400 and "--allow-insecure-endpoints" in json.dumps(body)
@@ -233,6 +284,7 @@ def test_a_local_runtime_says_which_flag_allows_http_and_loopback_urls(cache):
 
 # -- issue 14.8: pipes -----------------------------------------------------------------------------------
 
+
 def test_piping_a_long_listing_into_head_exits_quietly(rt, tmp_path):
     """A table is written line by line, so the CLI meets the closed pipe and must exit as git and ls do
     (141, nothing on stderr). --json goes out in one write, which the kernel cuts short without an
@@ -241,8 +293,12 @@ def test_piping_a_long_listing_into_head_exits_quietly(rt, tmp_path):
     path = tmp_path / "events.json"
     path.write_text(json.dumps(events))
     for flags, codes in ((["-v"], {141}), (["--json"], {0, 141})):
-        producer = subprocess.Popen([str(CLI), *flags, "events", "publish", str(path)], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env={**os.environ, **target(rt), "NO_COLOR": "1"})
+        producer = subprocess.Popen(
+            [str(CLI), *flags, "events", "publish", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **target(rt), "NO_COLOR": "1"},
+        )
         head = subprocess.Popen(["head", "-1"], stdin=producer.stdout, stdout=subprocess.PIPE, text=True)
         producer.stdout.close()  # head alone holds the read end now
         first_line, _ = head.communicate(timeout=60)
@@ -254,6 +310,7 @@ def test_piping_a_long_listing_into_head_exits_quietly(rt, tmp_path):
 
 # -- issue 14.9: readable ------------------------------------------------------------------------------
 
+
 def test_paused_endpoints_say_paused_and_why(rt, scratch):
     env = target(rt)
     manual = scratch.endpoint("Paused by hand", "https://paused.example/hook", ["*"])
@@ -261,8 +318,11 @@ def test_paused_endpoints_say_paused_and_why(rt, scratch):
     gone = scratch.endpoint("Receiver gone", rx.url(), ["review.created"])
     cli("endpoints", "pause", "Paused by hand", env=env)
     assert call(rt, "POST", "/events", event("review.created", "evt_paused_1"), {"x-api-key": rt.api_key})[0] == 202
-    poll(lambda: admin(rt, "GET", f"/endpoints/{gone['id']}")[1]["pausedReason"] == "gone", timeout=20,
-         what="the 410 endpoint paused")
+    poll(
+        lambda: admin(rt, "GET", f"/endpoints/{gone['id']}")[1]["pausedReason"] == "gone",
+        timeout=20,
+        what="the 410 endpoint paused",
+    )
     rows = {line.split()[0]: line for line in cli("endpoints", "list", env=env).stdout.splitlines()[1:]}
     assert rows[manual["id"]].endswith("paused (manual)") and rows[gone["id"]].endswith("paused (gone)")
     assert re.search(r"^status\s+paused \(manual\)$", cli("endpoints", "show", manual["id"], env=env).stdout, re.M)
@@ -309,8 +369,9 @@ def test_publishing_many_events_prints_totals_first_and_rows_only_for_failures(r
 
 
 def test_the_sample_receiver_prints_whole_lines_under_load():
-    proc = subprocess.Popen([sys.executable, "-m", "litestore_webhooks.local.receiver", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "litestore_webhooks.local.receiver", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(re.search(r"127\.0\.0\.1:(\d+)", proc.stdout.readline()).group(1))
         senders, per_sender = 16, 25
@@ -321,8 +382,10 @@ def test_the_sample_receiver_prints_whole_lines_under_load():
             start.wait()
             for i in range(per_sender):
                 body = json.dumps({"event": "order.updated", "id": f"evt_{n:02d}_{i:02d}"}).encode()
-                sock.sendall(b"POST /webhooks/litestore HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                sock.sendall(
+                    b"POST /webhooks/litestore HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
                 assert sock.recv(4096).startswith(b"HTTP/1.1 200")
 
         threads = [threading.Thread(target=send, args=(n, c)) for n, c in enumerate(connections)]
@@ -336,13 +399,16 @@ def test_the_sample_receiver_prints_whole_lines_under_load():
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     lines = out.splitlines()
-    pattern = re.compile(r"\d\d:\d\d:\d\d POST /webhooks/litestore order\.updated evt_\d\d_\d\d attempt=\? "
-                         r"signature not checked -> 200")
+    pattern = re.compile(
+        r"\d\d:\d\d:\d\d POST /webhooks/litestore order\.updated evt_\d\d_\d\d attempt=\? "
+        r"signature not checked -> 200"
+    )
     assert [line for line in lines if not pattern.fullmatch(line)] == []
     assert len(lines) == senders * per_sender
 
 
 # -- issue 14.10: consistent ------------------------------------------------------------------------------
+
 
 def test_rotate_secret_suggests_the_follow_up_with_the_same_target_and_no_token(rt, scratch):
     made = scratch.endpoint("Rotating", "https://rotating.example/hook", ["*"])
@@ -369,9 +435,12 @@ def test_listings_page_for_the_user_beyond_the_apis_page_size(rt, scratch):
     failing = scratch.endpoint("Refuses all", rx.url(), ["order.updated"])
     events = [event("order.updated", f"evt_many_dlq_{i:03d}") for i in range(130)]
     for i in range(0, len(events), 100):
-        assert call(rt, "POST", "/events/batch", {"events": events[i:i + 100]}, {"x-api-key": rt.api_key})[0] == 202
-    poll(lambda: admin(rt, "GET", f"/endpoints/{failing['id']}/stats")[1]["deadLetterDepth"] >= 130, timeout=60,
-         what="130 dead letters")
+        assert call(rt, "POST", "/events/batch", {"events": events[i : i + 100]}, {"x-api-key": rt.api_key})[0] == 202
+    poll(
+        lambda: admin(rt, "GET", f"/endpoints/{failing['id']}/stats")[1]["deadLetterDepth"] >= 130,
+        timeout=60,
+        what="130 dead letters",
+    )
     env = target(rt)
     listed = cli("--json", "dlq", "list", "Refuses all", "--limit", "120", env=env)
     assert len(json.loads(listed.stdout)["data"]) == 120
@@ -385,6 +454,7 @@ def test_listings_page_for_the_user_beyond_the_apis_page_size(rt, scratch):
 
 
 # -- issue 13.14: what a receiver answers cannot drive the terminal ---------------------------------------
+
 
 def test_receiver_answers_are_printed_escaped_and_json_stays_exact(rt, scratch):
     rx = scratch.receiver(default=Reply(500, body=HOSTILE.encode()))

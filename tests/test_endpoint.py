@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,7 +54,7 @@ WEBHOOKS = [
         "secret": "analytics-secret-789",
     },
 ]
-NOW = datetime(2024, 1, 15, 10, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -118,8 +118,14 @@ def test_max_delay_default_follows_a_larger_initial_delay() -> None:
 @pytest.mark.parametrize(
     "policy",
     [
-        {"maxAttempts": 0}, {"maxAttempts": 21}, {"backoffMultiplier": 0.5}, {"backoffMultiplier": 11},
-        {"initialDelay": -1}, {"maxDelay": 86_400_001}, {"maxAttempts": "5"}, {"max_attempts": 5},
+        {"maxAttempts": 0},
+        {"maxAttempts": 21},
+        {"backoffMultiplier": 0.5},
+        {"backoffMultiplier": 11},
+        {"initialDelay": -1},
+        {"maxDelay": 86_400_001},
+        {"maxAttempts": "5"},
+        {"max_attempts": 5},
     ],
 )
 def test_retry_policy_bounds(policy: dict[str, Any]) -> None:
@@ -130,9 +136,17 @@ def test_retry_policy_bounds(policy: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("timeout", 0), ("timeout", 30001), ("maxConcurrency", 1), ("maxConcurrency", 1001),
-        ("name", ""), ("name", "x" * 101), ("description", "x" * 501), ("active", "true"), ("timeout", "10000"),
-        ("secret", "short"), ("secret", "has space in it"),
+        ("timeout", 0),
+        ("timeout", 30001),
+        ("maxConcurrency", 1),
+        ("maxConcurrency", 1001),
+        ("name", ""),
+        ("name", "x" * 101),
+        ("description", "x" * 501),
+        ("active", "true"),
+        ("timeout", "10000"),
+        ("secret", "short"),
+        ("secret", "has space in it"),
     ],
 )
 def test_field_bounds(field: str, value: Any) -> None:
@@ -149,8 +163,10 @@ def test_field_bounds_inclusive(field: str, value: int) -> None:
 def test_unknown_key_rejected_listing_allowed_keys() -> None:
     text = error_text(spec(webhookUrl="https://x.example/"))
     assert "'webhookUrl'" in text
-    assert ("allowed: name, url, events, active, retryPolicy, description, timeout, maxConcurrency, rateLimit, headers, "
-            "secret, sensitiveHeaders") in text
+    assert (
+        "allowed: name, url, events, active, retryPolicy, description, timeout, maxConcurrency, rateLimit, headers, "
+        "secret, sensitiveHeaders"
+    ) in text
 
 
 def test_events_required_and_non_empty() -> None:
@@ -192,8 +208,18 @@ def test_camel_case_json_round_trip() -> None:
     loaded = EndpointSpec.model_validate(copy.deepcopy(WEBHOOK_CONFIG))
     dumped = json.loads(loaded.model_dump_json())
     assert set(dumped) == {
-        "name", "url", "secret", "events", "active", "retryPolicy", "description", "timeout", "maxConcurrency",
-        "rateLimit", "headers", "sensitiveHeaders",
+        "name",
+        "url",
+        "secret",
+        "events",
+        "active",
+        "retryPolicy",
+        "description",
+        "timeout",
+        "maxConcurrency",
+        "rateLimit",
+        "headers",
+        "sensitiveHeaders",
     }
     assert set(dumped["retryPolicy"]) == {"maxAttempts", "backoffMultiplier", "initialDelay", "maxDelay"}
     assert EndpointSpec.model_validate(dumped) == loaded
@@ -220,8 +246,10 @@ def test_the_stored_endpoint_holds_no_secret_and_refuses_one() -> None:
 
 
 def test_secrets_never_in_repr() -> None:
-    secrets = SigningSecrets(secret="order-secret-123",
-                             previousSecrets=[PreviousSecret(secret="old-secret-000", expiresAt="2024-01-16T10:30:00Z")])
+    secrets = SigningSecrets(
+        secret="order-secret-123",
+        previousSecrets=[PreviousSecret(secret="old-secret-000", expiresAt="2024-01-16T10:30:00Z")],
+    )
     for text in (repr(secrets), str(secrets), repr(EndpointSpec.model_validate(spec()))):
         assert "order-secret-123" not in text and "old-secret-000" not in text
     stored = endpoint()
@@ -286,7 +314,10 @@ def test_from_item_survives_insecure_flag_turned_off() -> None:
         (["order.*"], {"event": [{"prefix": "order."}]}),
         (["*"], {"event": [{"anything-but": {"prefix": "webhooks."}}]}),  # "*": all but the operational types
         (["order.*", "*"], {"event": [{"anything-but": {"prefix": "webhooks."}}]}),
-        (["*", "webhooks.endpoint.*"], {"event": [{"anything-but": {"prefix": "webhooks."}}, {"prefix": "webhooks.endpoint."}]}),
+        (
+            ["*", "webhooks.endpoint.*"],
+            {"event": [{"anything-but": {"prefix": "webhooks."}}, {"prefix": "webhooks.endpoint."}]},
+        ),
         (["webhooks.*"], {"event": [{"prefix": "webhooks."}]}),
         (["product.purchased", "order.*"], {"event": ["product.purchased", {"prefix": "order."}]}),
         (["product.purchased", "product.purchased"], {"event": ["product.purchased"]}),
@@ -304,8 +335,16 @@ def _sns_accepts(policy: dict[str, Any], event: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    "events", [["*"], ["order.*"], ["product.purchased", "order.*"], ["user.registered", "review.created"],
-               ["webhooks.*"], ["*", "webhooks.delivery.dead_lettered"], ["webhooks.endpoint.*", "order.*"]]
+    "events",
+    [
+        ["*"],
+        ["order.*"],
+        ["product.purchased", "order.*"],
+        ["user.registered", "review.created"],
+        ["webhooks.*"],
+        ["*", "webhooks.delivery.dead_lettered"],
+        ["webhooks.endpoint.*", "order.*"],
+    ],
 )
 def test_subscribes_agrees_with_filter_policy(events: list[str]) -> None:
     for name in [*catalog.event_names(), *catalog.SYSTEM]:

@@ -8,14 +8,14 @@ import threading
 from typing import Any
 
 import pytest
+from tests.local_stack import rt  # noqa: F401 - the module-scoped runtime fixture
+from tests.test_local_runtime import admin
 
 from litestore_webhooks.aws import event_sources
 from litestore_webhooks.aws.store import NameTaken, Store
 from litestore_webhooks.core.endpoint import name_key
 from litestore_webhooks.core.errors import ApiError
-from litestore_webhooks.provisioning import RESOURCES, Provisioner
-from tests.local_stack import rt  # noqa: F401 - the module-scoped runtime fixture
-from tests.test_local_runtime import admin
+from litestore_webhooks.provisioning import Provisioner
 
 URL = "https://hooks.example.com/in"
 
@@ -47,7 +47,9 @@ def test_name_key_ignores_case_unicode_forms_and_spacing():
 def test_a_second_endpoint_with_the_same_name_is_refused(prov):
     first = make(prov, "Orders")
     error = taken(lambda: make(prov, "orders ", url="https://other.example.com/in"))
-    assert error.message == f"an endpoint named 'orders ' already exists ({first.id}); rename it or use a different name"
+    assert (
+        error.message == f"an endpoint named 'orders ' already exists ({first.id}); rename it or use a different name"
+    )
     assert error.details == {"name": "orders ", "endpointId": first.id}
     assert [e["name"] for e in prov.store.all_endpoint_items()] == ["Orders"]
 
@@ -87,8 +89,10 @@ def test_reconcile_claims_old_names_and_reports_a_duplicate_pair_instead_of_fail
         prov.store.update_endpoint_fields(endpoint.id, {"name": "Orders"})
     fixes = prov.reconcile()
     holder, other = (first, second) if f"{first.id}: claimed the name 'Orders'" in fixes else (second, first)
-    report = (f"{other.id}: the name 'Orders' is also {holder.id}'s: rename one of them "
-              f"(PATCH /endpoints/{other.id} with a new name)")
+    report = (
+        f"{other.id}: the name 'Orders' is also {holder.id}'s: rename one of them "
+        f"(PATCH /endpoints/{other.id} with a new name)"
+    )
     assert sorted(fixes) == sorted([f"{holder.id}: claimed the name 'Orders'", report])
     assert prov.reconcile() == [report]
     prov.update(other.id, {"name": "Orders (old)"})  # the one without the claim renames freely
@@ -138,8 +142,13 @@ def test_claim_name_reports_the_holder(aws):
 def post(rt, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
     from tests.test_local_runtime import call
 
-    return call(rt, "POST", "/endpoints", {"url": "http://127.0.0.1:9/hooks", "events": ["*"], **body},
-                {"Authorization": f"Bearer {rt.admin_token}", **(headers or {})})
+    return call(
+        rt,
+        "POST",
+        "/endpoints",
+        {"url": "http://127.0.0.1:9/hooks", "events": ["*"], **body},
+        {"Authorization": f"Bearer {rt.admin_token}", **(headers or {})},
+    )
 
 
 @pytest.fixture
@@ -153,10 +162,16 @@ def test_api_refuses_a_duplicate_name_on_create_and_rename_with_409(rt, clean):
     status, orders = post(rt, {"name": "Orders"})
     assert status == 201
     status, body = post(rt, {"name": "ORDERS"})
-    assert (status, body) == (409, {"error": {
-        "code": "name_taken",
-        "message": f"an endpoint named 'ORDERS' already exists ({orders['id']}); rename it or use a different name",
-        "details": {"name": "ORDERS", "endpointId": orders["id"]}}})
+    assert (status, body) == (
+        409,
+        {
+            "error": {
+                "code": "name_taken",
+                "message": f"an endpoint named 'ORDERS' already exists ({orders['id']}); rename it or use a different name",
+                "details": {"name": "ORDERS", "endpointId": orders["id"]},
+            }
+        },
+    )
     status, other = post(rt, {"name": "Billing"})
     status, body = admin(rt, "PATCH", f"/endpoints/{other['id']}", {"name": "orders"})
     assert (status, body["error"]["code"]) == (409, "name_taken")
@@ -209,12 +224,17 @@ def test_apply_matches_names_as_the_api_compares_them(rt, clean, tmp_path, capsy
     url = {n: f"http://127.0.0.1:9/{n}" for n in (1, 2)}
     ids = {name: post(rt, {"name": name, "url": url[n]})[1]["id"] for n, name in ((1, "Orders"), (2, "Billing"))}
     config = tmp_path / "webhooks.json"
-    config.write_text(json.dumps([{"name": "billing", "url": url[1], "events": ["*"]},
-                                  {"name": "Orders", "url": url[2], "events": ["*"]}]))
+    config.write_text(
+        json.dumps(
+            [{"name": "billing", "url": url[1], "events": ["*"]}, {"name": "Orders", "url": url[2], "events": ["*"]}]
+        )
+    )
     assert cli.main(["--local", "--json", "endpoints", "apply", str(config), "--yes"]) == 0
     plan = json.loads(capsys.readouterr().out)["plan"]
     assert [(s["action"], s["id"], s["changes"]) for s in plan] == [
-        ("update", ids["Billing"], ["name", "url"]), ("update", ids["Orders"], ["url"])]
+        ("update", ids["Billing"], ["name", "url"]),
+        ("update", ids["Orders"], ["url"]),
+    ]
     listed = {e["id"]: (e["name"], e["url"]) for e in admin(rt, "GET", "/endpoints")[1]["data"]}
     assert listed == {ids["Billing"]: ("billing", url[1]), ids["Orders"]: ("Orders", url[2])}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from litestore_webhooks.core.envelope import ID_PATTERN, Envelope, build_envelop
 from litestore_webhooks.core.errors import ValidationFailed
 
 # The document's examples are dated 2024-01-15; validate them as if received the next morning.
-NOW = datetime(2024, 1, 16, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 16, 9, 0, tzinfo=UTC)
 
 
 def example(name: str = "content.approved") -> dict:
@@ -107,7 +107,7 @@ def test_plus_zero_offset_normalised_to_z():
 def test_timestamp_generated_when_absent():
     raw = example()
     del raw["timestamp"]
-    now = datetime(2024, 1, 16, 9, 0, 1, 234567, tzinfo=timezone.utc)
+    now = datetime(2024, 1, 16, 9, 0, 1, 234567, tzinfo=UTC)
     assert build_envelope(raw, catalog.SNAPSHOT, now=now).timestamp == "2024-01-16T09:00:01.234Z"
 
 
@@ -125,15 +125,15 @@ def test_malformed_or_non_utc_timestamp_rejected(timestamp):
 def test_future_timestamp_rejected():
     raw = example()
     raw["timestamp"] = "2024-01-16T10:00:01Z"
-    assert problems(raw) == [
-        {"path": "timestamp", "message": "2024-01-16T10:00:01Z is more than 1 hour in the future"}
-    ]
+    assert problems(raw) == [{"path": "timestamp", "message": "2024-01-16T10:00:01Z is more than 1 hour in the future"}]
 
 
 def test_old_timestamp_rejected():
     raw = example()
     raw["timestamp"] = "2014-01-01T00:00:00Z"
-    assert problems(raw) == [{"path": "timestamp", "message": "2014-01-01T00:00:00Z is more than 3650 days in the past"}]
+    assert problems(raw) == [
+        {"path": "timestamp", "message": "2014-01-01T00:00:00Z is more than 3650 days in the past"}
+    ]
     raw["timestamp"] = "2023-12-01T00:00:00Z"  # weeks old: a backfill or the document's test event, accepted
     assert build_envelope(raw, catalog.SNAPSHOT, now=NOW).timestamp == "2023-12-01T00:00:00Z"
 
@@ -142,7 +142,8 @@ def test_window_is_configurable():
     raw = example()
     raw["timestamp"] = "2023-12-01T00:00:00Z"
     assert problems(raw, max_age=timedelta(days=30)) == [
-        {"path": "timestamp", "message": "2023-12-01T00:00:00Z is more than 30 days in the past"}]
+        {"path": "timestamp", "message": "2023-12-01T00:00:00Z is more than 30 days in the past"}
+    ]
     raw["timestamp"] = "2024-01-16T09:10:00Z"
     assert problems(raw, max_skew_future=timedelta(minutes=5)) == [
         {"path": "timestamp", "message": "2024-01-16T09:10:00Z is more than 5 minutes in the future"}
@@ -181,7 +182,10 @@ def test_every_problem_is_reported_at_once():
     raw = {"event": ["x"], "id": "../x", "timestamp": 5, "data": "nope", "extra": 1}
     assert problems(raw) == [
         {"path": "event", "message": "expected string"},
-        {"path": "id", "message": "must be 1-128 characters of A-Z a-z 0-9 _ . : - including at least one letter or digit"},
+        {
+            "path": "id",
+            "message": "must be 1-128 characters of A-Z a-z 0-9 _ . : - including at least one letter or digit",
+        },
         {"path": "timestamp", "message": "expected string"},
         {"path": "data", "message": "expected object"},
         {"path": "extra", "message": "unknown field"},

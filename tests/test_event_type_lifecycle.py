@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from litestore_webhooks.core.event_types.errors import (
 from litestore_webhooks.core.event_types.records import EventType, EventTypeDraft
 from litestore_webhooks.core.event_types.snapshot import CatalogSnapshot
 
-NOW = datetime(2024, 1, 16, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 16, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 SCHEMA = {
     "type": "object",

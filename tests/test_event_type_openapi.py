@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema_rs
@@ -17,7 +17,7 @@ from litestore_webhooks.core.event_types.openapi import HEADERS, RESPONSES, expo
 from litestore_webhooks.core.event_types.records import EventType, EventTypeDraft
 from litestore_webhooks.core.event_types.seed import plan_seed
 
-NOW = datetime(2024, 1, 16, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 16, 9, 0, tzinfo=UTC)
 
 
 def catalog() -> dict[str, EventType]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import seed_catalog as catalog
 from litestore_webhooks.core.event_types import lifecycle
 from litestore_webhooks.core.event_types.records import EventType, EventTypeDraft
 from litestore_webhooks.core.event_types.seed import content_digest, plan_seed, seed_drafts
 
-NOW = datetime(2024, 1, 16, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 16, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
 DOCUMENTED = [
     "commission.earned", "content.approved", "content.rejected", "content.submitted", "creator.registered",

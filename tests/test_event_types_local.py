@@ -20,8 +20,9 @@ def test_a_type_created_through_the_api_is_accepted_by_the_next_publish_and_deli
     hook = scratch.endpoint("catalog everything", rx.url("/all"), ["*"], secret="catalog-local-secret-1")
     status, body = ingest(rt, {"event": "parcel.dispatched", "id": "evt_parcel_0", "data": {"orderId": "o-0"}})
     assert status == 400 and body["error"]["details"][0]["path"] == "event"
-    status, created = admin(rt, "POST", "/event-types", {"name": "parcel.dispatched", "description": "Sent.",
-                                                          "schema": SCHEMA})
+    status, created = admin(
+        rt, "POST", "/event-types", {"name": "parcel.dispatched", "description": "Sent.", "schema": SCHEMA}
+    )
     assert status == 201, created
     status, body = ingest(rt, {"event": "parcel.dispatched", "id": "evt_parcel_1", "data": {"orderId": "o-1"}})
     assert status == 202 and body["version"] == 1, body
@@ -35,8 +36,12 @@ def test_an_accept_mode_type_takes_any_object_and_a_tightening_needs_force(rt):
     body = {"name": "parcel.weighed", "description": "Weighed.", "schema": SCHEMA, "mode": "accept"}
     assert admin(rt, "POST", "/event-types", body)[0] == 201
     assert ingest(rt, {"event": "parcel.weighed", "data": {"grams": 12, "nested": {"any": [True]}}})[0] == 202
-    status, refused = admin(rt, "PATCH", "/event-types/parcel.weighed",
-                            {"schema": {**SCHEMA, "required": ["orderId", "grams"]}, "mode": "enforce"})
+    status, refused = admin(
+        rt,
+        "PATCH",
+        "/event-types/parcel.weighed",
+        {"schema": {**SCHEMA, "required": ["orderId", "grams"]}, "mode": "enforce"},
+    )
     assert status == 409 and "pass force" in refused["error"]["message"]
     assert any(d["path"] == "data.grams" for d in refused["error"]["details"])
 
@@ -44,8 +49,18 @@ def test_an_accept_mode_type_takes_any_object_and_a_tightening_needs_force(rt):
 def test_cli_manages_the_catalog(rt, tmp_path):
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
-    out = run(rt, "event-types", "create", "parcel.lost", "--description", "Lost in transit.",
-              "--schema", f"@{schema}", "--group", "Parcels").stdout
+    out = run(
+        rt,
+        "event-types",
+        "create",
+        "parcel.lost",
+        "--description",
+        "Lost in transit.",
+        "--schema",
+        f"@{schema}",
+        "--group",
+        "Parcels",
+    ).stdout
     assert "created parcel.lost (version 1, enforce)" in out
     listed = run(rt, "event-types", "list", "--group", "Parcels").stdout
     assert listed.splitlines()[0].split()[:3] == ["TYPE", "V", "MODE"] and "parcel.lost" in listed
@@ -70,8 +85,10 @@ def test_cli_manages_the_catalog(rt, tmp_path):
     plan = run(rt, "--json", "event-types", "apply", str(exported), "--yes")
     result = json.loads(plan.stdout)
     assert [u["name"] for u in result["plan"]["updated"]] == ["parcel.lost"] and result["applied"] is True
-    assert json.loads(run(rt, "--json", "event-types", "show", "parcel.lost").stdout)["description"] == \
-        "Lost, and the carrier says so."
+    assert (
+        json.loads(run(rt, "--json", "event-types", "show", "parcel.lost").stdout)["description"]
+        == "Lost, and the carrier says so."
+    )
 
     assert run(rt, "event-types", "delete", "parcel.lost", code=2).returncode == 2  # asks; nobody to answer
     assert "deleted parcel.lost" in run(rt, "event-types", "delete", "parcel.lost", "--yes").stdout

@@ -28,14 +28,18 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
 from tests.local_stack import create_endpoint, event, rt  # noqa: F401 - rt: the module-scoped runtime
 from tests.receivers import Receiver
 from tests.test_local_runtime import admin, ingest
 
 EXAMPLES = 12  # per operation, mode and id source: ~15 s on an idle 2-core machine, under a minute loaded
-CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection)
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+)
 EVENT_ID = "evt_fuzz_1"
 EVENT_TYPE = "fuzz.target"
 
@@ -47,16 +51,18 @@ def target(rt):
     with Receiver() as rx:
         endpoint = create_endpoint(rt, "fuzz target", rx.url(), ["*"], retryPolicy={"maxAttempts": 1})
         assert ingest(rt, event("user.registered", EVENT_ID))[0] in (200, 202)
-        assert admin(rt, "POST", "/event-types", {"name": EVENT_TYPE, "description": "Fuzzed.",
-                                                  "schema": {"type": "object"}})[0] in (201, 409)
+        assert admin(
+            rt, "POST", "/event-types", {"name": EVENT_TYPE, "description": "Fuzzed.", "schema": {"type": "object"}}
+        )[0] in (201, 409)
         yield {"endpoint_id": endpoint["id"], "event_id": EVENT_ID, "name": EVENT_TYPE}
         assert admin(rt, "DELETE", f"/endpoints/{endpoint['id']}")[0] in (204, 404)  # its name is free again
         assert admin(rt, "DELETE", f"/event-types/{EVENT_TYPE}")[0] in (204, 404)
 
 
 def load_schema(rt) -> Any:
-    request = urllib.request.Request(rt.base_url + "/openapi.json",
-                                     headers={"Authorization": f"Bearer {rt.admin_token}"})
+    request = urllib.request.Request(
+        rt.base_url + "/openapi.json", headers={"Authorization": f"Bearer {rt.admin_token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as resp:
         schema = schemathesis.openapi.from_dict(json.load(resp))
     # The harness sends the admin token on every case, so a case without it (or with a mangled one)
@@ -72,8 +78,14 @@ def fuzz(rt, operation: Any, mode: GenerationMode, path_parameters: dict[str, st
     auth = {"Authorization": f"Bearer {rt.admin_token}"}
     found: dict[tuple[str, int], str] = {}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     def run(case: Any) -> None:
         response = case.call(base_url=rt.base_url, headers=auth, timeout=30)
@@ -82,8 +94,9 @@ def fuzz(rt, operation: Any, mode: GenerationMode, path_parameters: dict[str, st
                 case.validate_response(response, checks=[check], headers=auth)
             except (AssertionError, BaseExceptionGroup) as failure:
                 key = (check.__name__, response.status_code)
-                found.setdefault(key, f"{operation.label} [{mode.value}] {check.__name__}: {failure}\n"
-                                      f"  {case.as_curl_command()}")
+                found.setdefault(
+                    key, f"{operation.label} [{mode.value}] {check.__name__}: {failure}\n  {case.as_curl_command()}"
+                )
 
     try:
         run()
@@ -101,7 +114,7 @@ def test_admin_api_survives_schemathesis(rt, target):
     failures: list[str] = []
     for operation in operations:
         fixed = {name: value for name, value in target.items() if "{" + name + "}" in operation.path}
-        for path_parameters in ([None, fixed] if fixed else [None]):
+        for path_parameters in [None, fixed] if fixed else [None]:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 failures += fuzz(rt, operation, mode, path_parameters)
     print(f"schemathesis: {len(operations)} operations in {time.monotonic() - started:.1f}s")
@@ -112,8 +125,12 @@ def test_admin_api_survives_schemathesis(rt, target):
 def test_replay_over_millennia_answers_at_once(rt, target):
     """Was a one-query-per-day scan from year 383 to 3098: the API timed out (a 504 behind API Gateway)."""
     started = time.monotonic()
-    status, body = admin(rt, "POST", f"/endpoints/{target['endpoint_id']}/replay",
-                         {"until": "3098-07-14T00:31:50.90Z", "since": "0383-04-27T12:10:59.4884Z"})
+    status, body = admin(
+        rt,
+        "POST",
+        f"/endpoints/{target['endpoint_id']}/replay",
+        {"until": "3098-07-14T00:31:50.90Z", "since": "0383-04-27T12:10:59.4884Z"},
+    )
     assert status == 200 and body["queued"] >= 1 and body["truncated"] is False, body
     assert time.monotonic() - started < 5
 
@@ -153,14 +170,18 @@ def test_openapi_documents_the_answers_actually_served(rt):
     assert "HTTPValidationError" not in json.dumps(doc)
 
 
-@pytest.mark.parametrize("route", ["/endpoints/{id}/secret/rotate", "/endpoints/{id}/dead-letters/redrive",
-                                   "/portal/sessions"])
+@pytest.mark.parametrize(
+    "route", ["/endpoints/{id}/secret/rotate", "/endpoints/{id}/dead-letters/redrive", "/portal/sessions"]
+)
 def test_a_null_body_is_no_object(rt, target, route):
     """Was a 200 (schemathesis, on the merged tree): a JSON null where an optional object body goes
     was taken for no body at all and the defaults applied (here: a rotated secret)."""
-    request = urllib.request.Request(rt.base_url + route.replace("{id}", target["endpoint_id"]), data=b"null",
-                                     method="POST", headers={"Content-Type": "application/json",
-                                                             "Authorization": f"Bearer {rt.admin_token}"})
+    request = urllib.request.Request(
+        rt.base_url + route.replace("{id}", target["endpoint_id"]),
+        data=b"null",
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {rt.admin_token}"},
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     body = json.loads(refused.value.read())

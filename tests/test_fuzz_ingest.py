@@ -12,32 +12,42 @@ from __future__ import annotations
 import copy
 import json
 import os
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_ingest import call, request
-from test_reliability_input import World, stamp, world  # noqa: F401 - `world` is the module fixture
 
-from litestore_webhooks import resources as r
 import seed_catalog as catalog
+from litestore_webhooks import resources as r
 from litestore_webhooks.core.canonical import CanonicalJSONError, canonical_bytes, parse_json
 from litestore_webhooks.core.envelope import Envelope, build_envelope
 from litestore_webhooks.core.errors import ValidationFailed
+from test_ingest import call, request
+from test_reliability_input import World, stamp, world  # noqa: F401 - `world` is the module fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 # LSW_FUZZ_EXAMPLES raises the bound for a long run by hand.
-FUZZ = settings(max_examples=int(os.environ.get("LSW_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=int(os.environ.get("LSW_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 CONTENT_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", None])
 
 # Text that includes lone surrogates (json.dumps escapes them as \udXXX, which the parser must refuse).
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
-SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
-           | st.floats(allow_nan=True, allow_infinity=True) | TEXT)
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-                    max_leaves=12)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | TEXT
+)
+JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=12
+)
 
 
 def oracle(raw: bytes) -> Envelope | None:
@@ -72,7 +82,9 @@ def check_single(world: World, raw: bytes, content_type: str | None = "applicati
         return status
     assert status in (200, 202), (status, body, raw[:200])
     sent = parse_json(raw)
-    want = expected.to_dict() | {k: body["id"] if k == "id" else None for k in ("id", "timestamp") if sent.get(k) is None}
+    want = expected.to_dict() | {
+        k: body["id"] if k == "id" else None for k in ("id", "timestamp") if sent.get(k) is None
+    }
     assert (body["id"], body["event"]) == (want["id"], want["event"])
     if status == 202:  # published exactly once, as the canonical body (filled-in fields aside)
         (got,) = published
@@ -145,8 +157,9 @@ def mutated_envelopes(draw: st.DrawFn) -> dict[str, Any]:
         elif kind == "id":
             doc["id"] = draw(st.from_regex(r"[A-Za-z0-9_.:-]{1,130}", fullmatch=True) | TEXT)
         elif kind == "timestamp":
-            doc["timestamp"] = draw(st.datetimes(timezones=st.just(timezone.utc)).map(
-                lambda d: d.isoformat().replace("+00:00", "Z")) | TEXT)
+            doc["timestamp"] = draw(
+                st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat().replace("+00:00", "Z")) | TEXT
+            )
         else:
             doc["event"] = draw(st.sampled_from(catalog.event_names()) | TEXT)
     return doc
@@ -167,12 +180,28 @@ def _dumps(doc: Any) -> bytes | None:
 
 @FUZZ
 @given(doc=mutated_envelopes())
-@example(doc={"event": "order.updated", "id": "evt_fz_rt", "timestamp": None,
-              "data": {"orderId": "o", "status": "s", "updatedAt": "2024-01-15T11:00:00Z", "x": -0.0}})
+@example(
+    doc={
+        "event": "order.updated",
+        "id": "evt_fz_rt",
+        "timestamp": None,
+        "data": {"orderId": "o", "status": "s", "updatedAt": "2024-01-15T11:00:00Z", "x": -0.0},
+    }
+)
 # Found by this fuzzer: a float JavaScript prints without exponent (8.6e19 -> "86143687258626650000") is
 # published as those digits, which Python reads back as an int; the bytes are the canonical ones.
-@example(doc={"event": "review.approved", "id": "evt_fz_big", "data": {
-    "reviewId": "r", "approvedBy": "m", "approvedAt": "2024-01-15T16:30:00Z", "x": [8.614368725862665e19, 5.6e102]}})
+@example(
+    doc={
+        "event": "review.approved",
+        "id": "evt_fz_big",
+        "data": {
+            "reviewId": "r",
+            "approvedBy": "m",
+            "approvedAt": "2024-01-15T16:30:00Z",
+            "x": [8.614368725862665e19, 5.6e102],
+        },
+    }
+)
 def test_mutated_envelopes_are_accepted_exactly_when_valid(world, doc):
     raw = _dumps(doc)
     if raw is not None:
@@ -218,6 +247,7 @@ def test_mutated_batches_answer_per_event_exactly_as_single_events_would(world, 
 
 def test_the_fuzzers_reach_acceptance():
     """Guard: mutated envelopes are valid often enough that the 2xx side of the property is exercised."""
+
     @settings(max_examples=60, deadline=None, database=None)
     @given(doc=mutated_envelopes())
     def count(doc: dict[str, Any]) -> None:
@@ -226,4 +256,3 @@ def test_the_fuzzers_reach_acceptance():
     seen: list[bool] = []
     count()
     assert 0.1 < sum(seen) / len(seen) < 0.95, sum(seen)
-

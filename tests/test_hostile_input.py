@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest import call, request
+from tests.hostile_bodies import SHAPES, Shape, benign
 
 from litestore_webhooks.core.canonical import CanonicalJSONError, parse_json
 from litestore_webhooks.resources import MAX_BATCH_BODY_BYTES
-from tests.hostile_bodies import SHAPES, Shape, benign
+from test_ingest import call, request
 
 # Parsing a hostile body may cost this many times a benign body of the same size. The dearest
 # shape, 1.5 million empty arrays, costs ~9x: CPython's garbage collector re-walks the containers
@@ -78,8 +78,10 @@ def test_parsing_is_linear_in_the_body_for_every_hostile_shape(shape: Shape, qui
         hostile, good = shape.build(size), benign(size)
         assert len(hostile) <= size and len(good) <= size
         seconds[size] = _medians(lambda: _parse(hostile), lambda: _parse(good), runs=5 if size == SMALL else 3)
-        print(f"[{shape.name}] {len(hostile):,} bytes: {seconds[size][0] * 1000:.1f} ms, "
-              f"benign {seconds[size][1] * 1000:.1f} ms")
+        print(
+            f"[{shape.name}] {len(hostile):,} bytes: {seconds[size][0] * 1000:.1f} ms, "
+            f"benign {seconds[size][1] * 1000:.1f} ms"
+        )
         assert seconds[size][0] <= PARSE_RATIO * seconds[size][1], (shape.name, size, seconds[size])
     half, full = seconds[MAX_BATCH_BODY_BYTES // 2][0], seconds[MAX_BATCH_BODY_BYTES][0]
     # Linear: ~2x (up to ~2.5x where the collector's 25% steps fall differently); quadratic: 4x.
@@ -124,8 +126,10 @@ def test_every_hostile_shape_at_the_batch_limit_is_a_small_4xx_costing_about_a_b
     answers = {}
     for shape in SHAPES:
         spent, status, body = answers[shape.name] = _handler(shape.build(MAX_BATCH_BODY_BYTES))
-        print(f"[{shape.name}] {status} {body['error']['code']} in {spent * 1000:.0f} ms "
-              f"(benign {good * 1000:.0f} ms), answer {len(json.dumps(body)):,} bytes")
+        print(
+            f"[{shape.name}] {status} {body['error']['code']} in {spent * 1000:.0f} ms "
+            f"(benign {good * 1000:.0f} ms), answer {len(json.dumps(body)):,} bytes"
+        )
     assert {name: status for name, (_, status, _) in answers.items() if not 400 <= status < 500} == {}
     assert {name: spent for name, (spent, _, _) in answers.items() if spent > HANDLER_RATIO * good} == {}
     assert {name: len(json.dumps(body)) for name, (_, _, body) in answers.items() if len(json.dumps(body)) > 4096} == {}
@@ -147,7 +151,9 @@ def _lambda_answer(event: dict) -> tuple[int, dict, int]:
 def test_a_batch_with_473928_unknown_keys_is_answered_with_the_first_50(aws) -> None:
     """The issue's repro answered 20 MB; the answer now lists 50 problems, as the envelope does."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    keys = [digits[i // 36**3] + digits[i // 36**2 % 36] + digits[i // 36 % 36] + digits[i % 36] for i in range(473_928)]
+    keys = [
+        digits[i // 36**3] + digits[i // 36**2 % 36] + digits[i // 36 % 36] + digits[i % 36] for i in range(473_928)
+    ]
     raw = ('{"events":[{}],' + ",".join(f'"{k}":0' for k in keys) + "}").encode()
     assert len(raw) <= MAX_BATCH_BODY_BYTES
     status, body, size = _lambda_answer(request("/events/batch", raw=raw))
@@ -164,19 +170,26 @@ def _worst_batches() -> dict[str, bytes]:
 
     def events(key: str) -> list[dict]:
         """100 events, each with 4 bad fields and 60 unknown keys: more than 50 problems."""
-        return [{"event": astral * 2, "id": astral, "timestamp": control, "data": [],
-                 **{f"{key}{i:02d}": 0 for i in range(60)}} for _ in range(100)]
+        return [
+            {
+                "event": astral * 2,
+                "id": astral,
+                "timestamp": control,
+                "data": [],
+                **{f"{key}{i:02d}": 0 for i in range(60)},
+            }
+            for _ in range(100)
+        ]
 
     quotes = '"' * 1_500_000  # a key that json.dumps doubles, and the answer doubles again
     return {
         "100 events x 50 problems, keys of emoji": json.dumps({"events": events(astral)}, ensure_ascii=False).encode(),
-        "100 events x 50 problems, keys of control characters":
-            json.dumps({"events": events(control[:40])}, ensure_ascii=False).encode(),
-        "a 4.6 MB number that overflows a double": b'{"events":[{"x":1' + b"0" * 4_600_000 + b'.0}]}',
-        "an unsafe integer under a key of 1.5 million quotes":
-            json.dumps({"events": [{quotes: 2**53}]}).encode(),
-        "a lone surrogate under a key of 1.5 million quotes":
-            json.dumps({"events": [{quotes: "\ud800"}]}).encode(),
+        "100 events x 50 problems, keys of control characters": json.dumps(
+            {"events": events(control[:40])}, ensure_ascii=False
+        ).encode(),
+        "a 4.6 MB number that overflows a double": b'{"events":[{"x":1' + b"0" * 4_600_000 + b".0}]}",
+        "an unsafe integer under a key of 1.5 million quotes": json.dumps({"events": [{quotes: 2**53}]}).encode(),
+        "a lone surrogate under a key of 1.5 million quotes": json.dumps({"events": [{quotes: "\ud800"}]}).encode(),
     }
 
 
@@ -213,8 +226,8 @@ def _reference_depth(body: bytes) -> int:
     outside strings; an unclosed string runs to the end."""
     depth, prefix_sums, in_string, i = 0, [], False, 0
     while i < len(body):
-        char = body[i:i + 1]
-        if char == b"\\" and body[i + 1:i + 2] in (b"\\", b'"'):
+        char = body[i : i + 1]
+        if char == b"\\" and body[i + 1 : i + 2] in (b"\\", b'"'):
             i += 2
             continue
         if char == b'"':
@@ -233,9 +246,11 @@ def _value_depth(value: object) -> int:
 
 _MARKS = st.text(alphabet='"\\[]{}a,:', max_size=60)
 _STRINGS = st.text(alphabet=st.sampled_from('"\\[]{}ab\n\u00e9\U0001f600'), max_size=8)
-_VALUES = st.recursive(st.none() | st.integers() | _STRINGS,
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_STRINGS, inner, max_size=3),
-                       max_leaves=20)
+_VALUES = st.recursive(
+    st.none() | st.integers() | _STRINGS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_STRINGS, inner, max_size=3),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -258,5 +273,7 @@ def test_a_batch_with_many_unknown_keys_still_says_what_is_wrong_with_events(aws
     raw = json.dumps({"events": "not a list", **{f"k{i:03d}": 0 for i in range(500)}}).encode()
     status, body, _ = _lambda_answer(request("/events/batch", raw=raw))
     assert status == 400
-    assert body["error"]["details"] == [{"path": "events", "message": "expected array"},
-                                        *({"path": f"k{i:03d}", "message": "unknown field"} for i in range(49))]
+    assert body["error"]["details"] == [
+        {"path": "events", "message": "expected array"},
+        *({"path": f"k{i:03d}", "message": "unknown field"} for i in range(49)),
+    ]

@@ -20,7 +20,7 @@ import copy
 import os
 import sys
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests import iam_policy as iam  # noqa: E402
+from tests.local_lambda_api import LambdaApiOverRegistry  # noqa: E402
+from tests.local_stack import FAST_RETRIES, attempts, dead_letters, event, poll, settle, stats  # noqa: E402
+from tests.receivers import Receiver, Reply  # noqa: E402
+from tests.test_local_runtime import admin, call, ingest  # noqa: E402
+from tests.test_reliability_faults import Faults  # noqa: E402
 
 from litestore_webhooks import config  # noqa: E402
 from litestore_webhooks import resources as r  # noqa: E402
@@ -37,12 +44,6 @@ from litestore_webhooks.core import portal  # noqa: E402
 from litestore_webhooks.handlers import catalog_seed, cleanup  # noqa: E402
 from litestore_webhooks.local import invoke  # noqa: E402
 from litestore_webhooks.local.runtime import LocalRuntime  # noqa: E402
-from tests import iam_policy as iam  # noqa: E402
-from tests.local_lambda_api import LambdaApiOverRegistry  # noqa: E402
-from tests.local_stack import FAST_RETRIES, attempts, dead_letters, event, poll, settle, stats  # noqa: E402
-from tests.receivers import Receiver, Reply  # noqa: E402
-from tests.test_local_runtime import admin, call, ingest  # noqa: E402
-from tests.test_reliability_faults import Faults  # noqa: E402
 
 SECRET = "iam-conformance-secret-1"
 CLEANUP = "cleanup"  # the cleanup function's key in the policies (its name is generated)
@@ -57,7 +58,6 @@ HARNESS_CALLS = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "sqs:GetQueueUrl"
 def _template() -> dict:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
     import aws_cdk as cdk
-
     from infra.context import StackSettings, cdk_json_context
     from infra.stack import LitestoreWebhooksStack
 
@@ -77,8 +77,17 @@ def _flow(rt: LocalRuntime) -> None:
         status, a = call(rt, "POST", "/endpoints", spec, {**bearer, "Idempotency-Key": "iam-1"})
         assert status == 201, a
         assert call(rt, "POST", "/endpoints", spec, {**bearer, "Idempotency-Key": "iam-1"})[1]["id"] == a["id"]
-        status, b = admin(rt, "POST", "/endpoints", {"name": "reviews", "url": failing.url(), "events": ["review.*"],
-                                                     "retryPolicy": {**FAST_RETRIES, "maxAttempts": 2}})
+        status, b = admin(
+            rt,
+            "POST",
+            "/endpoints",
+            {
+                "name": "reviews",
+                "url": failing.url(),
+                "events": ["review.*"],
+                "retryPolicy": {**FAST_RETRIES, "maxAttempts": 2},
+            },
+        )
         assert status == 201, b
         status, c = admin(rt, "POST", "/endpoints", {"name": "users", "url": gone.url(), "events": ["user.registered"]})
         assert status == 201, c
@@ -86,14 +95,21 @@ def _flow(rt: LocalRuntime) -> None:
         assert admin(rt, "GET", f"/endpoints/{a['id']}")[0] == 200
         assert admin(rt, "GET", "/event-types")[0] == 200
         # the catalog: every route, a type's whole life, and an event of it
-        shipped = {"name": "order.shipped", "description": "Shipped.", "schema": {"type": "object", "required": ["orderId"]}}
+        shipped = {
+            "name": "order.shipped",
+            "description": "Shipped.",
+            "schema": {"type": "object", "required": ["orderId"]},
+        }
         assert admin(rt, "POST", "/event-types", shipped)[0] == 201
         assert admin(rt, "PATCH", "/event-types/order.shipped", {"schema": {"type": "object"}})[1]["version"] == 2
         for path in ("/event-types/order.shipped", "/event-types/order.shipped/versions", "/event-types/openapi.json"):
             assert admin(rt, "GET", path)[0] == 200, path
         assert admin(rt, "POST", "/event-types/order.shipped/deprecate", {"message": "Gone soon."})[0] == 200
         assert admin(rt, "POST", "/event-types/order.shipped/restore")[0] == 200
-        assert admin(rt, "POST", "/event-types/import", {"eventTypes": [{**shipped, "schema": {"type": "object"}}]})[0] == 200
+        assert (
+            admin(rt, "POST", "/event-types/import", {"eventTypes": [{**shipped, "schema": {"type": "object"}}]})[0]
+            == 200
+        )
         assert ingest(rt, {"event": "order.shipped", "id": "evt_iam_shipped", "data": {}})[0] == 202
         assert admin(rt, "DELETE", "/event-types/order.shipped")[0] == 204
         assert admin(rt, "DELETE", "/event-types/content.rejected")[0] == 204  # seeded: a tombstone stays
@@ -101,7 +117,9 @@ def _flow(rt: LocalRuntime) -> None:
         link = admin(rt, "POST", "/portal/sessions", {"ttl": 600})[1]["token"]
         as_console = {portal.CSRF_HEADER: "1"}
         console_key.forget()  # the authorizer runs in its own container on AWS: it reads the key itself
-        status, opened = call(rt, "POST", "/console/session", {"mode": "header"}, {**as_console, portal.SESSION_HEADER: link})
+        status, opened = call(
+            rt, "POST", "/console/session", {"mode": "header"}, {**as_console, portal.SESSION_HEADER: link}
+        )
         assert status == 200, opened
         as_console[portal.SESSION_HEADER] = opened["token"]
         assert call(rt, "GET", f"{r.CONSOLE_API_PREFIX}/endpoints", None, as_console)[0] == 200
@@ -117,8 +135,11 @@ def _flow(rt: LocalRuntime) -> None:
         faults.add("dynamodb.PutItem", "error", "dlv#")  # its delivered marker then rides in the attempt-log batch
         assert ingest(rt, first)[0] == 202
         assert ingest(rt, first)[0] == 200  # a duplicate
-        batch = [event("order.completed", "evt_iam_2"), event("review.created", "evt_iam_3"),
-                 event("user.registered", "evt_iam_4")]
+        batch = [
+            event("order.completed", "evt_iam_2"),
+            event("review.created", "evt_iam_3"),
+            event("user.registered", "evt_iam_4"),
+        ]
         assert call(rt, "POST", "/events/batch", {"events": batch}, {"x-api-key": rt.api_key})[0] == 202
         unpublished = event("order.updated", "evt_iam_5")
         faults.add("sns.PublishBatch", "error", unpublished["id"])  # the claim is released: a retry is not a duplicate
@@ -126,22 +147,32 @@ def _flow(rt: LocalRuntime) -> None:
         assert ingest(rt, unpublished)[0] == 202
         ok.wait_for(3, timeout=20)
         poll(lambda: dead_letters(rt, b["id"]), timeout=20, what="the failing endpoint's dead letter")
-        poll(lambda: admin(rt, "GET", f"/endpoints/{c['id']}")[1]["pausedReason"] == "gone", timeout=20,
-             what="the 410 endpoint paused")
+        poll(
+            lambda: admin(rt, "GET", f"/endpoints/{c['id']}")[1]["pausedReason"] == "gone",
+            timeout=20,
+            what="the 410 endpoint paused",
+        )
 
         assert attempts(rt, a["id"])
         for path in (f"/events/{first['id']}", f"/events/{first['id']}/attempts", f"/endpoints/{a['id']}/stats"):
             assert admin(rt, "GET", path)[0] == 200, path
         # the failing receiver is fixed, the endpoint's filter and concurrency change, its dead letter is redriven
         failing.default = Reply(200)
-        assert admin(rt, "PATCH", f"/endpoints/{b['id']}", {"events": ["review.*", "user.*"], "maxConcurrency": 3,
-                                                             "description": "fixed"})[0] == 200
+        assert (
+            admin(
+                rt,
+                "PATCH",
+                f"/endpoints/{b['id']}",
+                {"events": ["review.*", "user.*"], "maxConcurrency": 3, "description": "fixed"},
+            )[0]
+            == 200
+        )
         assert admin(rt, "POST", f"/endpoints/{b['id']}/dead-letters/redrive", {"ids": ["evt_iam_3"]})[0] == 200
         failing.wait_for(3, timeout=20)
         assert admin(rt, "DELETE", f"/endpoints/{b['id']}/dead-letters?confirm=true")[0] in (200, 204)
         assert admin(rt, "POST", f"/endpoints/{b['id']}/dead-letters/redrive", {})[0] == 200
         assert admin(rt, "POST", f"/events/{first['id']}/resend", {"endpointIds": [a["id"]]})[0] in (200, 202)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         window = {"since": (now - timedelta(minutes=5)).isoformat(), "until": (now + timedelta(minutes=1)).isoformat()}
         assert admin(rt, "POST", f"/endpoints/{a['id']}/replay", window)[0] in (200, 202)
         assert admin(rt, "POST", f"/endpoints/{a['id']}/test", {"event": "order.updated"})[0] == 200
@@ -185,13 +216,20 @@ def conformance():
                 client.meta.events.register("provide-client-params", recorder)
             lambda_api.attach(cleanup_clients["lambda"])
             with invoke.acting_as(CLEANUP):
-                removed = cleanup.cleanup({"Prefix": rt.prefix, "TopicArn": settings.topic_arn,
-                                           "DeliveryFunctionArn": iam._function_arn(settings.delivery_function, world)},
-                                          cleanup_clients)
+                removed = cleanup.cleanup(
+                    {
+                        "Prefix": rt.prefix,
+                        "TopicArn": settings.topic_arn,
+                        "DeliveryFunctionArn": iam._function_arn(settings.delivery_function, world),
+                    },
+                    cleanup_clients,
+                )
             assert removed == {"subscriptions": 2, "mappings": 2, "queues": 4}  # the last two endpoints
             # the deploy-time seed, after a release whose seed brings a type this catalog lacks
             table = settings.event_types_table
-            clients.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": "types"}, "sk": {"S": "order.updated"}})
+            clients.client("dynamodb").delete_item(
+                TableName=table, Key={"pk": {"S": "types"}, "sk": {"S": "order.updated"}}
+            )
             with invoke.acting_as(SEED):
                 assert catalog_seed.seed_catalog(table)["written"] == {"order.updated": "create"}
         finally:
@@ -199,13 +237,23 @@ def conformance():
             event_sources.use(rt.registry)
     (key,) = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::KMS::Key"]
     (console_key,) = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::SecretsManager::Secret"]
-    policies = iam.role_policies(template, iam.Resolver(template, world, {f"{key}.Arn": settings.secrets_key_arn,
-                                                                          console_key: settings.console_key_secret}))
-    (cleanup_fn,) = [k for k, v in template["Resources"].items()
-                     if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == cleanup.__name__ + ".handler"]
+    policies = iam.role_policies(
+        template,
+        iam.Resolver(
+            template, world, {f"{key}.Arn": settings.secrets_key_arn, console_key: settings.console_key_secret}
+        ),
+    )
+    (cleanup_fn,) = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == cleanup.__name__ + ".handler"
+    ]
     policies[CLEANUP] = policies.pop(cleanup_fn)
-    (seed_fn,) = [k for k, v in template["Resources"].items()
-                  if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == catalog_seed.__name__ + ".handler"]
+    (seed_fn,) = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"] == catalog_seed.__name__ + ".handler"
+    ]
     policies[SEED] = policies.pop(seed_fn)
     functions = [spec.name(r.DEFAULT_PREFIX) for spec in r.FUNCTIONS] + [CLEANUP, SEED]
     return {"policies": policies, "recorder": recorder, "functions": functions}
@@ -227,7 +275,7 @@ def test_removing_any_statement_is_reported_as_missing(conformance):
         for n, statement in enumerate(policies[function]):
             if set(statement.actions) <= set(iam.NOT_CALLED_BY_OUR_CODE):
                 continue
-            trimmed = {**policies, function: policies[function][:n] + policies[function][n + 1:]}
+            trimmed = {**policies, function: policies[function][:n] + policies[function][n + 1 :]}
             missing = iam.check(trimmed, recorded, [function]).missing
             assert missing and all(m.startswith(f"{function}: missing ") for m in missing), (function, statement)
 
@@ -249,12 +297,18 @@ def test_a_condition_key_the_action_does_not_support_is_reported(conformance):
     policies, recorded = conformance["policies"], conformance["recorder"].by_function
     admin_fn = r.ADMIN_FUNCTION.name(r.DEFAULT_PREFIX)
     (subscribe,) = [s for s in policies[admin_fn] if "sns:Subscribe" in s.actions]
-    wrong = replace(subscribe, conditions={**subscribe.conditions, "StringEquals": {
-        **subscribe.conditions["StringEquals"], "sqs:QueueName": ["x"]}})
+    wrong = replace(
+        subscribe,
+        conditions={
+            **subscribe.conditions,
+            "StringEquals": {**subscribe.conditions["StringEquals"], "sqs:QueueName": ["x"]},
+        },
+    )
     trimmed = [wrong if s is subscribe else s for s in policies[admin_fn]]
     findings = iam.check({**policies, admin_fn: trimmed}, recorded, [admin_fn])
-    assert any("conditions sns:Subscribe on sqs:QueueName, which the action does not support" in c
-               for c in findings.conditions)
+    assert any(
+        "conditions sns:Subscribe on sqs:QueueName, which the action does not support" in c for c in findings.conditions
+    )
 
 
 def test_get_event_source_mapping_is_allowed_with_and_without_lambda_function_arn(conformance):

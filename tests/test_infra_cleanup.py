@@ -35,13 +35,23 @@ class _Raw:
 
 
 # The error answers AWS gives, in each service's protocol.
-IN_USE = (409, {"x-amzn-ErrorType": "ResourceInUseException"},
-          b'{"Type":"User","Message":"Cannot delete the event source mapping because it is in use."}')
+IN_USE = (
+    409,
+    {"x-amzn-ErrorType": "ResourceInUseException"},
+    b'{"Type":"User","Message":"Cannot delete the event source mapping because it is in use."}',
+)
 LAMBDA_THROTTLED = (429, {"x-amzn-ErrorType": "TooManyRequestsException"}, b'{"Type":"User","message":"Rate exceeded"}')
-SNS_THROTTLED = (400, {}, b'<ErrorResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
-                          b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>')
-SQS_THROTTLED = (400, {"x-amzn-query-error": "RequestThrottled;Sender"},
-                 b'{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}')
+SNS_THROTTLED = (
+    400,
+    {},
+    b'<ErrorResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+    b"<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+)
+SQS_THROTTLED = (
+    400,
+    {"x-amzn-query-error": "RequestThrottled;Sender"},
+    b'{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}',
+)
 
 
 class Faults:
@@ -109,8 +119,9 @@ def stack(aws):
     role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
     def function(name: str) -> str:
-        return lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
-                                   Handler="handler.handler", Code={"ZipFile": _zip()})["FunctionArn"]
+        return lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler", Code={"ZipFile": _zip()}
+        )["FunctionArn"]
 
     def queue(name: str) -> tuple[str, str]:
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -130,9 +141,14 @@ def stack(aws):
     lam.create_event_source_mapping(EventSourceArn=other_arn, FunctionName=neighbour_fn)
     queue(f"{PREFIX}-unrelated")  # under the prefix but not an endpoint queue
     yield {
-        "clients": clients, "faults": Faults(clients), "mappings": mappings,
+        "clients": clients,
+        "faults": Faults(clients),
+        "mappings": mappings,
         "props": {"Prefix": PREFIX, "TopicArn": topic, "DeliveryFunctionArn": delivery},
-        "delivery": delivery, "neighbour_fn": neighbour_fn, "topic": topic, "other_topic": other_topic,
+        "delivery": delivery,
+        "neighbour_fn": neighbour_fn,
+        "topic": topic,
+        "other_topic": other_topic,
         "retry_waits": aws.waits,
     }
 
@@ -182,14 +198,17 @@ def test_mappings_already_deleting_are_not_deleted_again(stack, monkeypatch):
     assert stack["faults"].sent["DeleteEventSourceMapping"] == 0
 
 
-@pytest.mark.parametrize("operation, answer", [
-    ("ListSubscriptionsByTopic", SNS_THROTTLED),
-    ("Unsubscribe", SNS_THROTTLED),
-    ("ListEventSourceMappings", LAMBDA_THROTTLED),
-    ("DeleteEventSourceMapping", LAMBDA_THROTTLED),
-    ("ListQueues", SQS_THROTTLED),
-    ("DeleteQueue", SQS_THROTTLED),
-])
+@pytest.mark.parametrize(
+    "operation, answer",
+    [
+        ("ListSubscriptionsByTopic", SNS_THROTTLED),
+        ("Unsubscribe", SNS_THROTTLED),
+        ("ListEventSourceMappings", LAMBDA_THROTTLED),
+        ("DeleteEventSourceMapping", LAMBDA_THROTTLED),
+        ("ListQueues", SQS_THROTTLED),
+        ("DeleteQueue", SQS_THROTTLED),
+    ],
+)
 def test_throttled_calls_are_retried_with_backoff(stack, operation, answer):
     """botocore's adaptive retry mode: up to 10 attempts; 5 throttles in a row would have ended
     the cleanup under the default retry mode (5 attempts)."""
@@ -254,9 +273,13 @@ def _answer(monkeypatch) -> list[Any]:
 
 def _event(request_type: str, **extra: Any) -> dict[str, Any]:
     return {
-        "RequestType": request_type, "ResponseURL": "https://example.invalid/presigned", "StackId": "s",
-        "RequestId": "q", "LogicalResourceId": "L",
-        "ResourceProperties": {"Prefix": PREFIX, "TopicArn": "t", "DeliveryFunctionArn": "d"}, **extra,
+        "RequestType": request_type,
+        "ResponseURL": "https://example.invalid/presigned",
+        "StackId": "s",
+        "RequestId": "q",
+        "LogicalResourceId": "L",
+        "ResourceProperties": {"Prefix": PREFIX, "TopicArn": "t", "DeliveryFunctionArn": "d"},
+        **extra,
     }
 
 
@@ -292,8 +315,9 @@ def test_the_catalog_seed_answers_cloudformation_and_seeds_on_create_and_update(
     from litestore_webhooks.handlers import catalog_seed
 
     ran: list[str] = []
-    monkeypatch.setattr(catalog_seed, "seed_catalog", lambda table: ran.append(table) or {"written": {"a.b": "create"},
-                                                                                         "kept": {}})
+    monkeypatch.setattr(
+        catalog_seed, "seed_catalog", lambda table: ran.append(table) or {"written": {"a.b": "create"}, "kept": {}}
+    )
     sent = _answer(monkeypatch)
     event = {**_event(request_type), "ResourceProperties": {"Prefix": PREFIX, "TableName": "t", "SeedDigest": "d"}}
     catalog_seed.handler(event, Context(120_000))
@@ -311,7 +335,8 @@ def test_a_failed_seed_is_reported_to_cloudformation(monkeypatch):
 
     monkeypatch.setattr(catalog_seed, "seed_catalog", boom)
     sent = _answer(monkeypatch)
-    catalog_seed.handler({**_event("Create"), "ResourceProperties": {"Prefix": PREFIX, "TableName": "t"}},
-                         Context(120_000))
+    catalog_seed.handler(
+        {**_event("Create"), "ResourceProperties": {"Prefix": PREFIX, "TableName": "t"}}, Context(120_000)
+    )
     body = json.loads(sent[0].data)
     assert body["Status"] == "FAILED" and "AccessDenied on Query" in body["Reason"]

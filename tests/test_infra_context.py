@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import aws_cdk as cdk  # noqa: E402
-
 import app as cdk_app  # noqa: E402
+import aws_cdk as cdk  # noqa: E402
 from infra.context import StackSettings, cdk_json_context  # noqa: E402
+
 from litestore_webhooks import resources as r  # noqa: E402
 from litestore_webhooks.core.endpoint import ENDPOINT_ID_PATTERN, new_endpoint_id  # noqa: E402
 
@@ -38,7 +38,9 @@ def test_a_prefix_too_long_for_an_endpoints_dead_letter_queue_is_refused_at_synt
     with pytest.raises(ValueError) as refused:
         _build("a" * (LONGEST + 1))
     message = str(refused.value)
-    assert message.startswith(f"context prefix '{'a' * (LONGEST + 1)}' is {LONGEST + 1} characters, at most {LONGEST} fit")
+    assert message.startswith(
+        f"context prefix '{'a' * (LONGEST + 1)}' is {LONGEST + 1} characters, at most {LONGEST} fit"
+    )
     assert "an endpoint's dead-letter queue would be named" in message
     assert "81 characters, and SQS queue names have at most 80" in message
 
@@ -55,10 +57,19 @@ def test_the_longest_prefix_is_computed_from_every_derived_name():
     assert r.max_prefix_length(derived_names) == LONGEST
     names = derived_names("p" * LONGEST)
     assert {n.what for n in names} >= {
-        "the endpoints table", "the idempotency table", "the events table", "the attempts table",
-        "the ingest function", "the delivery function", "the admin function",
-        "the delivery function's log group", "the event topic", "the alarm topic",
-        "an endpoint's queue", "an endpoint's dead-letter queue", "the stack",
+        "the endpoints table",
+        "the idempotency table",
+        "the events table",
+        "the attempts table",
+        "the ingest function",
+        "the delivery function",
+        "the admin function",
+        "the delivery function's log group",
+        "the event topic",
+        "the alarm topic",
+        "an endpoint's queue",
+        "an endpoint's dead-letter queue",
+        "the stack",
     }
     assert all(n.problem() is None for n in names)
     (binding,) = [n for n in names if len(n.name) == n.max_length]
@@ -86,14 +97,23 @@ def test_names_at_the_longest_prefix_are_accepted_by_the_services_one_more_chara
             sqs.create_queue(QueueName=dlq)
 
 
-@pytest.mark.parametrize("prefix, names", [
-    ("my_stack", "the stack would be named 'LitestoreWebhooks-my_stack', and CloudFormation stack names may not contain '_'"),
-    ("my.stack", "the ingest function would be named 'my.stack-ingest', and Lambda function names may not contain '.'"),
-    ("my stack", "may not contain ' '"),
-    ("stack/1", "may not contain '/'"),
-    ("lsw-*", "may not contain '*'"),
-    ("café", "may not contain 'é'"),
-])
+@pytest.mark.parametrize(
+    "prefix, names",
+    [
+        (
+            "my_stack",
+            "the stack would be named 'LitestoreWebhooks-my_stack', and CloudFormation stack names may not contain '_'",
+        ),
+        (
+            "my.stack",
+            "the ingest function would be named 'my.stack-ingest', and Lambda function names may not contain '.'",
+        ),
+        ("my stack", "may not contain ' '"),
+        ("stack/1", "may not contain '/'"),
+        ("lsw-*", "may not contain '*'"),
+        ("café", "may not contain 'é'"),
+    ],
+)
 def test_characters_a_derived_name_cannot_hold_are_refused_naming_that_name(prefix, names):
     with pytest.raises(ValueError) as refused:
         StackSettings(prefix=prefix)
@@ -111,8 +131,10 @@ def test_every_allowed_character_passes_and_no_other_printable_one_does():
 
 
 def test_cdk_synth_prints_the_reason_not_a_traceback():
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**cdk_json_context(), "prefix": "a" * 60,
-                                                         "aws:cdk:bundling-stacks": []})}
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({**cdk_json_context(), "prefix": "a" * 60, "aws:cdk:bundling-stacks": []}),
+    }
     proc = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

@@ -10,10 +10,10 @@ import pytest
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from botocore.exceptions import ClientError
 
+import seed_catalog as catalog
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bus, clients, event_sources
 from litestore_webhooks.aws.store import Store
-import seed_catalog as catalog
 from litestore_webhooks.core.canonical import canonical_bytes
 
 # -- helpers ---------------------------------------------------------------------------
@@ -86,7 +86,8 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
             return out
         out += msgs
         sqs.delete_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
         )
 
 
@@ -115,6 +116,7 @@ def endpoints(aws, local_sources):
 @pytest.fixture
 def sns_failing(monkeypatch):
     """Make every PublishBatch call fail as a whole (the SNS client is shared, so patch it)."""
+
     def fail(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "PublishBatch")
 
@@ -126,11 +128,16 @@ def sns_failing(monkeypatch):
 
 def test_event_fans_out_to_subscribed_endpoints_only_and_is_stored(aws, endpoints):
     status, _, body = call(request(body=envelope("order.updated", "evt_up")))
-    assert (status, body) == (202, {"id": "evt_up", "event": "order.updated", "duplicate": False, "version": 1, "deprecated": False})
+    assert (status, body) == (
+        202,
+        {"id": "evt_up", "event": "order.updated", "duplicate": False, "version": 1, "deprecated": False},
+    )
     status, _, _ = call(request(body=envelope("order.completed", "evt_done")))
     assert status == 202
 
-    got = {kind: [m["MessageAttributes"]["event"]["StringValue"] for m in drain(url)] for kind, url in endpoints.items()}
+    got = {
+        kind: [m["MessageAttributes"]["event"]["StringValue"] for m in drain(url)] for kind, url in endpoints.items()
+    }
     assert {k: sorted(v) for k, v in got.items()} == {
         "exact": ["order.completed"],
         "prefix": ["order.completed", "order.updated"],
@@ -161,7 +168,13 @@ def test_duplicate_id_is_published_once(aws, endpoints):
     first = call(request(body=envelope(event_id="evt_dup")))
     second = call(request(body=envelope(event_id="evt_dup")))
     assert first[0] == 202 and first[2]["duplicate"] is False
-    assert second[0] == 200 and second[2] == {"id": "evt_dup", "event": "order.completed", "duplicate": True, "version": 1, "deprecated": False}
+    assert second[0] == 200 and second[2] == {
+        "id": "evt_dup",
+        "event": "order.completed",
+        "duplicate": True,
+        "version": 1,
+        "deprecated": False,
+    }
     assert len(drain(endpoints["all"])) == 1
 
 
@@ -216,15 +229,33 @@ def test_unexpected_exception_is_a_generic_500(aws, monkeypatch):
         (request(body="{}", content_type="text/plain"), 415, "unsupported_media_type"),
         (request(body="{}", content_type=None), 415, "unsupported_media_type"),
         (request(body="{}", content_type="application/json; charset=latin-1"), 415, "unsupported_media_type"),
-        (request("/events/batch", body="{}", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
+        (
+            request("/events/batch", body="{}", content_type="application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
         (request(body="x" * (r.MAX_EVENT_BYTES + 1)), 413, "payload_too_large"),
         (request(method="GET"), 405, "method_not_allowed"),
         (request("/events/batch", method="PUT", body="{}"), 405, "method_not_allowed"),
         (request("/nope", body="{}"), 404, "not_found"),
     ],
     ids=[
-        "unknown-type", "not-object", "not-json", "overflow", "unsafe-int", "invalid-utf8", "lone-surrogate",
-        "deep-nesting", "text-plain", "no-content-type", "latin1", "form", "too-large", "get", "put-batch", "unknown-path",
+        "unknown-type",
+        "not-object",
+        "not-json",
+        "overflow",
+        "unsafe-int",
+        "invalid-utf8",
+        "lone-surrogate",
+        "deep-nesting",
+        "text-plain",
+        "no-content-type",
+        "latin1",
+        "form",
+        "too-large",
+        "get",
+        "put-batch",
+        "unknown-path",
     ],
 )
 def test_bad_requests_get_the_common_error_shape(aws, event, status, code):
@@ -261,8 +292,10 @@ def test_powertools_request_validation_errors_use_the_common_shape():
     def things(limit: Annotated[int, Query()]):  # noqa: ANN202 - Powertools resolves annotations at runtime
         return {"limit": limit}
 
-    event = request("/things", method="GET", content_type=None) | {"queryStringParameters": {"limit": "abc"},
-                                                                     "multiValueQueryStringParameters": {"limit": ["abc"]}}
+    event = request("/things", method="GET", content_type=None) | {
+        "queryStringParameters": {"limit": "abc"},
+        "multiValueQueryStringParameters": {"limit": ["abc"]},
+    }
     resp = app.resolve(event, Context())
     assert resp["statusCode"] == 400
     body = json.loads(resp["body"])
@@ -296,12 +329,17 @@ def test_batch_mixed_is_207_with_one_result_per_item_in_order(aws, endpoints):
     assert status == 207
     res = body["results"]
     assert [(x["index"], x["id"], x["status"], x["duplicate"]) for x in res] == [
-        (0, "evt_m0", 202, False), (1, "evt_bad", 400, False), (2, "evt_m0", 200, True),
-        (3, "evt_seen", 200, True), (4, "evt_m4", 202, False),
+        (0, "evt_m0", 202, False),
+        (1, "evt_bad", 400, False),
+        (2, "evt_m0", 200, True),
+        (3, "evt_seen", 200, True),
+        (4, "evt_m4", 202, False),
     ]
     assert res[1]["error"]["code"] == "validation_failed" and res[1]["error"]["details"]
     assert sorted(m["MessageAttributes"]["event"]["StringValue"] for m in drain(endpoints["all"])) == [
-        "order.completed", "order.completed", "user.registered",
+        "order.completed",
+        "order.completed",
+        "user.registered",
     ]
 
 
@@ -312,7 +350,9 @@ def test_batch_all_invalid_is_400_with_per_item_details(aws):
     assert [d["status"] for d in body["error"]["details"]] == [400, 400]
 
 
-@pytest.mark.parametrize("doc", [{"events": []}, {"events": [{}] * (r.MAX_BATCH_EVENTS + 1)}, {"events": {}}, {"x": 1}, []])
+@pytest.mark.parametrize(
+    "doc", [{"events": []}, {"events": [{}] * (r.MAX_BATCH_EVENTS + 1)}, {"events": {}}, {"x": 1}, []]
+)
 def test_batch_shape_errors(aws, doc):
     status, _, body = call(request("/events/batch", body=doc))
     assert status == 400
@@ -362,7 +402,9 @@ def test_publish_batch_respects_entry_and_byte_limits(aws, monkeypatch):
 
     monkeypatch.setattr(clients.client("sns"), "publish_batch", record)
     big = "x" * 100_000
-    items = [(f"id/{i}", "{}", "order.completed") for i in range(23)] + [(f"big{i}", big, "order.updated") for i in range(3)]
+    items = [(f"id/{i}", "{}", "order.completed") for i in range(23)] + [
+        (f"big{i}", big, "order.updated") for i in range(3)
+    ]
     outcome = bus.publish_batch(aws.topic_arn, items)
     assert outcome == {item[0]: None for item in items}
     assert [len(c) for c in calls] == [10, 10, 5, 1]  # 3 small + 2 big fit 256 KiB; the third big one does not

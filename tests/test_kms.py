@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from tests.receivers import Receiver
+from tests.test_delivery import publish, pump
 
 from litestore_webhooks import delivery
 from litestore_webhooks.aws import clients, event_sources
@@ -17,8 +19,6 @@ from litestore_webhooks.aws.store import Store
 from litestore_webhooks.config import Settings
 from litestore_webhooks.core.endpoint import PreviousSecret, SigningSecrets
 from litestore_webhooks.provisioning import SEALED_SECRETS, Provisioner, load_endpoint_and_secrets, secrets_of
-from tests.receivers import Receiver
-from tests.test_delivery import publish, pump
 
 SECRET = "kms-test-secret-123"
 OLD = PreviousSecret(secret="kms-old-secret-456", expiresAt="2099-01-01T00:00:00.000Z")
@@ -98,9 +98,11 @@ def test_an_altered_or_foreign_value_is_refused_without_echoing_it(settings):
     sealed = Store(settings).get_endpoint_item(endpoint_id)[SEALED_SECRETS]
     version, key, nonce, data = sealed.split(".")
     flipped = data[:-6] + ("A" if data[-6] != "A" else "B") + data[-5:]
-    for value, why in [(".".join([version, key, nonce, flipped]), "do not open"),
-                       ("v0." + ".".join([key, nonce, data]), "not in the kms1 format"),
-                       (SECRET, "not in the kms1 format")]:
+    for value, why in [
+        (".".join([version, key, nonce, flipped]), "do not open"),
+        ("v0." + ".".join([key, nonce, data]), "not in the kms1 format"),
+        (SECRET, "not in the kms1 format"),
+    ]:
         with pytest.raises(SealError, match=why) as raised:
             box(settings).open(endpoint_id, value)
         assert SECRET not in str(raised.value) and data not in str(raised.value)
@@ -154,9 +156,14 @@ def test_the_data_key_cache_is_bounded_and_keeps_the_newest():
 def _plaintext_endpoint(settings: Settings, url: str = "https://hooks.example.com/in") -> str:
     """An endpoint item as the version before sealing wrote it: secret and previousSecrets in plaintext."""
     endpoint_id = create(settings, url)
-    Store(settings).update_endpoint_fields(endpoint_id, {
-        SEALED_SECRETS: None, "secret": SECRET, "previousSecrets": [OLD.model_dump()],
-    })
+    Store(settings).update_endpoint_fields(
+        endpoint_id,
+        {
+            SEALED_SECRETS: None,
+            "secret": SECRET,
+            "previousSecrets": [OLD.model_dump()],
+        },
+    )
     assert SECRET in json.dumps(raw_item(settings, endpoint_id))
     return endpoint_id
 
@@ -176,14 +183,19 @@ def test_a_plaintext_item_still_delivers_signed_with_its_secrets(settings):
 def test_the_next_admin_write_seals_a_plaintext_item(settings, write):
     endpoint_id = _plaintext_endpoint(settings)
     prov = Provisioner(settings, secrets=box(settings))
-    {"update": lambda: prov.update(endpoint_id, {"description": "x"}), "empty update": lambda: prov.update(endpoint_id, {}),
-     "pause": lambda: prov.pause(endpoint_id),
-     "resume": lambda: prov.resume(endpoint_id), "reconcile one": lambda: prov.reconcile(endpoint_id),
-     "reconcile all": lambda: prov.reconcile()}[write]()
+    {
+        "update": lambda: prov.update(endpoint_id, {"description": "x"}),
+        "empty update": lambda: prov.update(endpoint_id, {}),
+        "pause": lambda: prov.pause(endpoint_id),
+        "resume": lambda: prov.resume(endpoint_id),
+        "reconcile one": lambda: prov.reconcile(endpoint_id),
+        "reconcile all": lambda: prov.reconcile(),
+    }[write]()
     item = raw_item(settings, endpoint_id)
     assert "secret" not in item and "previousSecrets" not in item and SECRET not in json.dumps(item)
-    assert secrets_of(Store(settings).get_endpoint_item(endpoint_id), box(settings)) == \
-        SigningSecrets(secret=SECRET, previousSecrets=[OLD])
+    assert secrets_of(Store(settings).get_endpoint_item(endpoint_id), box(settings)) == SigningSecrets(
+        secret=SECRET, previousSecrets=[OLD]
+    )
 
 
 def test_delivery_never_seals_a_plaintext_item(settings, kms_calls):

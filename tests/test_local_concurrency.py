@@ -13,8 +13,9 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from litestore_webhooks.console import assets
 from tests.local_stack import rt  # noqa: F401 - rt: the module-scoped runtime
+
+from litestore_webhooks.console import assets
 
 
 def fetch(url: str) -> tuple[str, str, bytes]:
@@ -28,7 +29,9 @@ def fetch(url: str) -> tuple[str, str, bytes]:
 def test_concurrent_requests_each_get_their_own_answer(rt):
     version = assets.version()
     names = sorted(assets.FILES)
-    urls = [f"{rt.base_url}/console/assets/{version}/{name}" for name in names] * 6 + [f"{rt.base_url}/openapi.json"] * 8
+    urls = [f"{rt.base_url}/console/assets/{version}/{name}" for name in names] * 6 + [
+        f"{rt.base_url}/openapi.json"
+    ] * 8
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(fetch, urls))
     wrong = []

@@ -110,20 +110,33 @@ def test_dynamodb_requests_are_atomic_even_when_a_transaction_is_cancelled():
 
     try:
         ddb = client()
-        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         for start in range(0, 1500, 25):  # a table worth copying: the window the lost updates fell into
-            ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {"id": {"S": f"ep_{n}"}, "pad": {"S": "x" * 200}}}}
-                                                     for n in range(start, start + 25)]})
+            ddb.batch_write_item(
+                RequestItems={
+                    "t": [
+                        {"PutRequest": {"Item": {"id": {"S": f"ep_{n}"}, "pad": {"S": "x" * 200}}}}
+                        for n in range(start, start + 25)
+                    ]
+                }
+            )
         ddb.put_item(TableName="t", Item={"id": {"S": "name#x"}, "endpointId": {"S": "ep_0"}})
         bumps = 200
 
         def bump() -> None:
             c = client()
             for _ in range(bumps):
-                c.update_item(TableName="t", Key={"id": {"S": "counter"}}, UpdateExpression="ADD n :one",
-                              ExpressionAttributeValues={":one": {"N": "1"}})
+                c.update_item(
+                    TableName="t",
+                    Key={"id": {"S": "counter"}},
+                    UpdateExpression="ADD n :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
 
         cancelled = []
 
@@ -131,12 +144,24 @@ def test_dynamodb_requests_are_atomic_even_when_a_transaction_is_cancelled():
             c = client()
             for _ in range(60):
                 try:
-                    c.transact_write_items(TransactItems=[
-                        {"Put": {"TableName": "t", "Item": {"id": {"S": "ep_new"}},
-                                 "ConditionExpression": "attribute_not_exists(id)"}},
-                        {"Put": {"TableName": "t", "Item": {"id": {"S": "name#x"}, "endpointId": {"S": "ep_new"}},
-                                 "ConditionExpression": "attribute_not_exists(id)"}},
-                    ])
+                    c.transact_write_items(
+                        TransactItems=[
+                            {
+                                "Put": {
+                                    "TableName": "t",
+                                    "Item": {"id": {"S": "ep_new"}},
+                                    "ConditionExpression": "attribute_not_exists(id)",
+                                }
+                            },
+                            {
+                                "Put": {
+                                    "TableName": "t",
+                                    "Item": {"id": {"S": "name#x"}, "endpointId": {"S": "ep_new"}},
+                                    "ConditionExpression": "attribute_not_exists(id)",
+                                }
+                            },
+                        ]
+                    )
                 except c.exceptions.TransactionCanceledException:
                     cancelled.append(1)
 

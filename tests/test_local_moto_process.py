@@ -41,11 +41,16 @@ def test_the_process_serves_aws_and_the_queue_content_and_ends_on_stop():
     pid = server.pid
     assert pid and pid != os.getpid() and _alive(pid)
     try:
-        sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        sqs = boto3.client(
+            "sqs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
         q = sqs.create_queue(QueueName="peeked")["QueueUrl"]
-        sqs.send_message(QueueUrl=q, MessageBody="later", DelaySeconds=60,
-                         MessageAttributes={"a": {"DataType": "String", "StringValue": "1"}})
+        sqs.send_message(
+            QueueUrl=q,
+            MessageBody="later",
+            DelaySeconds=60,
+            MessageAttributes={"a": {"DataType": "String", "StringValue": "1"}},
+        )
         # A delayed message: ReceiveMessage cannot see it, the state file must.
         assert "Messages" not in sqs.receive_message(QueueUrl=q)
         peeked = moto_server.peek_messages("peeked", account="123456789012", region="us-east-1", endpoint_url=url)
@@ -127,7 +132,9 @@ PARENT = textwrap.dedent("""
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_moto_ends_when_the_runtime_process_is_killed(sig):
     """No stop(), no atexit: the child notices its parent is gone and exits."""
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         line = parent.stdout.readline()  # type: ignore[union-attr]
         moto_pid = int(line)

@@ -52,7 +52,9 @@ def registry(aws):
 
 def make_queue(visibility_s: int = 1) -> tuple[str, str]:
     sqs = clients.client("sqs")
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": str(visibility_s)})["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": str(visibility_s)})[
+        "QueueUrl"
+    ]
     return url, queues.queue_arn(url)
 
 
@@ -77,8 +79,9 @@ def run(registry, handler):
 
 
 def add(registry, arn, *, batch_size=10, max_concurrency=2, enabled=True, window=0) -> str:
-    return registry.create(arn, "fn", batch_size=batch_size, max_batching_window_s=window,
-                           max_concurrency=max_concurrency, enabled=enabled)
+    return registry.create(
+        arn, "fn", batch_size=batch_size, max_batching_window_s=window, max_concurrency=max_concurrency, enabled=enabled
+    )
 
 
 def test_records_look_like_lambdas_sqs_event(registry):
@@ -91,7 +94,9 @@ def test_records_look_like_lambdas_sqs_event(registry):
         (record,) = handler.wait_for(1)
         assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == arn
         assert record["awsRegion"] == "us-east-1" and record["body"] == '{"a":1}'
-        assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+        assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(
+            record["attributes"]
+        )
         assert record["messageAttributes"]["attempt"]["stringValue"] == "2"
         assert record["messageAttributes"]["attempt"]["dataType"] == "Number"
         assert queues.decode_attributes(record["messageAttributes"]) == {"event": "order.updated", "attempt": "2"}
@@ -137,12 +142,15 @@ def test_an_exception_fails_the_whole_batch(registry):
         p.stop()
 
 
-@pytest.mark.parametrize("result", [
-    {"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]},
-    {"batchItemFailures": [{"itemIdentifier": ""}]},
-    {"batchItemFailures": [{}]},
-    {"batchItemFailures": "nope"},
-])
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{}]},
+        {"batchItemFailures": "nope"},
+    ],
+)
 def test_malformed_failure_reports_fail_the_whole_batch(result):
     assert poller.failed_ids(result, {"m1", "m2"}) == {"m1", "m2"}
 
@@ -211,7 +219,8 @@ def test_batching_window_gathers_beyond_ten(registry):
     url, arn = make_queue(visibility_s=30)
     for i in range(0, 25, 5):
         clients.client("sqs").send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": str(i + j)} for j in range(5)])
+            QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": str(i + j)} for j in range(5)]
+        )
     handler = FakeDelivery()
     p = run(registry, handler)
     try:

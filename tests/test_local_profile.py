@@ -23,8 +23,12 @@ def test_runtime_writes_its_own_profile_and_leaves_anothers_alone(capsys):
     port = int(rt.base_url.split(":")[-1].split("/")[0])
     try:
         mine = _by_port()[port]
-        assert (mine.url, mine.api_key, mine.admin_token, mine.pid) == (rt.base_url, rt.api_key, rt.admin_token,
-                                                                         os.getpid())
+        assert (mine.url, mine.api_key, mine.admin_token, mine.pid) == (
+            rt.base_url,
+            rt.api_key,
+            rt.admin_token,
+            os.getpid(),
+        )
         assert mine.path == profile.profile_dir() / f"{port}.json"
         assert stat.S_IMODE(mine.path.stat().st_mode) == 0o600  # the admin token controls the local API
 

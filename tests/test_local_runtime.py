@@ -11,20 +11,30 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.receivers import Receiver, Reply
 
 from litestore_webhooks import resources as r
 from litestore_webhooks import verify
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
-from tests.receivers import Receiver, Reply
 
 SECRET = "local-test-secret-123"
 
 
-def call(rt: LocalRuntime, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-         base: str | None = None) -> tuple[int, Any]:
+def call(
+    rt: LocalRuntime,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    base: str | None = None,
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request((base or rt.base_url) + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        (base or rt.base_url) + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
@@ -57,10 +67,17 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def endpoint(rt, receiver):
-    status, body = admin(rt, "POST", "/endpoints", {
-        "name": "Content moderation", "url": receiver.url("/webhooks/litestore"),
-        "events": ["content.*"], "secret": SECRET,
-    })
+    status, body = admin(
+        rt,
+        "POST",
+        "/endpoints",
+        {
+            "name": "Content moderation",
+            "url": receiver.url("/webhooks/litestore"),
+            "events": ["content.*"],
+            "secret": SECRET,
+        },
+    )
     assert status == 201, body
     return body
 
@@ -112,8 +129,10 @@ def test_stack_resources_match_the_shared_definition(rt, endpoint):
     sns = session.client("sns", endpoint_url=rt.aws_endpoint_url)
     assert [t["TopicArn"].rsplit(":", 1)[1] for t in sns.list_topics()["Topics"]] == [r.topic_name()]
     sqs = session.client("sqs", endpoint_url=rt.aws_endpoint_url)
-    for name, spec in ((r.endpoint_queue_name(r.DEFAULT_PREFIX, endpoint["id"]), r.ENDPOINT_QUEUE),
-                       (r.dead_letter_queue_name(r.DEFAULT_PREFIX, endpoint["id"]), r.DEAD_LETTER_QUEUE)):
+    for name, spec in (
+        (r.endpoint_queue_name(r.DEFAULT_PREFIX, endpoint["id"]), r.ENDPOINT_QUEUE),
+        (r.dead_letter_queue_name(r.DEFAULT_PREFIX, endpoint["id"]), r.DEAD_LETTER_QUEUE),
+    ):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert int(attrs["VisibilityTimeout"]) == spec.visibility_timeout_s
@@ -121,9 +140,15 @@ def test_stack_resources_match_the_shared_definition(rt, endpoint):
         if spec.max_receive_count:
             assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == spec.max_receive_count
     # The mapping lives in the local registry, never in moto (moto would try to invoke it).
-    assert session.client("lambda", endpoint_url=rt.aws_endpoint_url).list_event_source_mappings()["EventSourceMappings"] == []
+    assert (
+        session.client("lambda", endpoint_url=rt.aws_endpoint_url).list_event_source_mappings()["EventSourceMappings"]
+        == []
+    )
     (mapping,) = rt.registry.mappings()
-    assert (mapping.batch_size, mapping.max_batching_window_s) == (r.EVENT_SOURCE.batch_size, r.EVENT_SOURCE.max_batching_window_s)
+    assert (mapping.batch_size, mapping.max_batching_window_s) == (
+        r.EVENT_SOURCE.batch_size,
+        r.EVENT_SOURCE.max_batching_window_s,
+    )
 
 
 def test_the_documents_example_event_arrives_signed(rt, endpoint, receiver):
@@ -162,8 +187,7 @@ def test_log_lines_name_their_own_invocation_while_others_run():
     from tests.test_local_poller import wait_until
     from tests.test_reliability_auth import LogTap
 
-    with Receiver(Reply(200, delay_s=1.0)) as rx, LocalRuntime(port=0, allow_insecure=True) as runtime, \
-            LogTap() as tap:
+    with Receiver(Reply(200, delay_s=1.0)) as rx, LocalRuntime(port=0, allow_insecure=True) as runtime, LogTap() as tap:
         status, body = admin(runtime, "POST", "/endpoints", {"url": rx.url(), "events": ["content.*"]})
         assert status == 201, body
         first = example_event()
@@ -173,13 +197,23 @@ def test_log_lines_name_their_own_invocation_while_others_run():
         assert ingest(runtime, second)[0] == 202
         assert admin(runtime, "GET", "/endpoints")[0] == 200
         rx.wait_for(2)
-        wait_until(lambda: all(admin(runtime, "GET", f"/events/{e['id']}/attempts")[1]["data"]
-                               for e in (first, second)), timeout=10)
+        wait_until(
+            lambda: all(admin(runtime, "GET", f"/events/{e['id']}/attempts")[1]["data"] for e in (first, second)),
+            timeout=10,
+        )
         lines = [json.loads(line) for line in tap.buffer.getvalue().splitlines() if line.startswith("{")]
         prefix = runtime.prefix
-    names = {r.INGEST_FUNCTION.name(prefix): "ingest", r.ADMIN_FUNCTION.name(prefix): "admin",
-             r.DELIVERY_FUNCTION.name(prefix): "delivery"}
+    names = {
+        r.INGEST_FUNCTION.name(prefix): "ingest",
+        r.ADMIN_FUNCTION.name(prefix): "admin",
+        r.DELIVERY_FUNCTION.name(prefix): "delivery",
+    }
     by_message = {"event accepted": "ingest", "delivery attempt": "delivery"}
-    seen = [(line["message"], names.get(line.get("function_name"))) for line in lines if line.get("message") in by_message]
-    assert len([m for m, _ in seen if m == "delivery attempt"]) == 2 and len([m for m, _ in seen if m == "event accepted"]) == 2
+    seen = [
+        (line["message"], names.get(line.get("function_name"))) for line in lines if line.get("message") in by_message
+    ]
+    assert (
+        len([m for m, _ in seen if m == "delivery attempt"]) == 2
+        and len([m for m, _ in seen if m == "event accepted"]) == 2
+    )
     assert all(by_message[message] == function for message, function in seen), seen

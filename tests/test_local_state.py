@@ -7,13 +7,14 @@ import json
 import os
 import stat
 
+from tests.receivers import Receiver
+from tests.test_local_runtime import admin, ingest
+
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import clients
 from litestore_webhooks.local import apigw
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
 from litestore_webhooks.local.state import save as save_state
-from tests.receivers import Receiver
-from tests.test_local_runtime import admin, ingest
 
 SECRET = "state-test-secret-123"
 
@@ -57,21 +58,27 @@ def test_endpoints_and_buffered_events_survive_a_restart(tmp_path):
 
             verify(request.body, request.headers, SECRET)  # same secret as before the restart
             # Sealed again under this run's KMS key: the table holds no plaintext, the API shows the secret.
-            stored = clients.client("dynamodb").get_item(TableName=r.ENDPOINTS_TABLE.name(rt.prefix),
-                                                         Key={"id": {"S": ep["id"]}})["Item"]
+            stored = clients.client("dynamodb").get_item(
+                TableName=r.ENDPOINTS_TABLE.name(rt.prefix), Key={"id": {"S": ep["id"]}}
+            )["Item"]
             assert SECRET not in json.dumps(stored) and "sealedSecrets" in stored
             assert admin(rt, "GET", f"/endpoints/{ep['id']}/secret")[1]["secret"] == SECRET
 
 
 def test_the_catalog_and_the_endpoints_holding_its_types_survive_a_restart(tmp_path):
     state = tmp_path / "state.json"
-    shipped = {"name": "order.shipped", "description": "Shipped.", "schema": {"type": "object", "required": ["orderId"]}}
+    shipped = {
+        "name": "order.shipped",
+        "description": "Shipped.",
+        "schema": {"type": "object", "required": ["orderId"]},
+    }
     with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
         assert admin(rt, "POST", "/event-types", shipped)[0] == 201
         assert admin(rt, "PATCH", "/event-types/order.shipped", {"schema": {"type": "object"}})[0] == 200
         assert admin(rt, "DELETE", "/event-types/content.rejected")[0] == 204  # a seeded one: its tombstone is kept
-        status, ep = admin(rt, "POST", "/endpoints", {"name": "shipping", "url": "http://127.0.0.1:9/",
-                                                      "events": ["order.shipped"]})
+        status, ep = admin(
+            rt, "POST", "/endpoints", {"name": "shipping", "url": "http://127.0.0.1:9/", "events": ["order.shipped"]}
+        )
         assert status == 201, ep
     with LocalRuntime(port=0, allow_insecure=True, state_file=state) as rt:
         status, restored = admin(rt, "GET", "/event-types/order.shipped")
@@ -91,8 +98,9 @@ def test_the_state_file_is_written_owner_only_and_atomically(tmp_path):
     previous = os.umask(0o022)
     try:
         with LocalRuntime(port=0, allow_insecure=True, state_file=fresh, write_profile=False) as rt:
-            status, ep = admin(rt, "POST", "/endpoints", {"url": "https://state.example/hook", "events": ["*"],
-                                                           "secret": SECRET})
+            status, ep = admin(
+                rt, "POST", "/endpoints", {"url": "https://state.example/hook", "events": ["*"], "secret": SECRET}
+            )
             assert status == 201, ep
             save_state(older)
     finally:

@@ -24,11 +24,19 @@ NAMES = [t["name"] for t in system.SYSTEM_TYPES]
 
 
 def test_the_issue_asks_for_these_nine_types():
-    assert sorted(NAMES) == sorted([
-        "webhooks.endpoint.created", "webhooks.endpoint.updated", "webhooks.endpoint.deleted",
-        "webhooks.endpoint.paused", "webhooks.endpoint.resumed", "webhooks.endpoint.failing",
-        "webhooks.endpoint.recovered", "webhooks.delivery.dead_lettered", "webhooks.secret.rotated",
-    ])
+    assert sorted(NAMES) == sorted(
+        [
+            "webhooks.endpoint.created",
+            "webhooks.endpoint.updated",
+            "webhooks.endpoint.deleted",
+            "webhooks.endpoint.paused",
+            "webhooks.endpoint.resumed",
+            "webhooks.endpoint.failing",
+            "webhooks.endpoint.recovered",
+            "webhooks.delivery.dead_lettered",
+            "webhooks.secret.rotated",
+        ]
+    )
     assert set(catalog.SYSTEM) == set(NAMES) and not set(catalog.CATALOG) & set(NAMES)
 
 
@@ -94,10 +102,15 @@ def test_the_schemas_refuse_what_the_system_never_sends():
     assert [p["path"] for p in validate(missing, schema, "data")] == ["data.endpointId"]
 
 
-@pytest.mark.parametrize(("pattern", "selected"), [
-    ("*", []), ("webhooks.*", NAMES), ("webhooks.endpoint.*", [n for n in NAMES if ".endpoint." in n]),
-    (system.SECRET_ROTATED, [system.SECRET_ROTATED]),
-])
+@pytest.mark.parametrize(
+    ("pattern", "selected"),
+    [
+        ("*", []),
+        ("webhooks.*", NAMES),
+        ("webhooks.endpoint.*", [n for n in NAMES if ".endpoint." in n]),
+        (system.SECRET_ROTATED, [system.SECRET_ROTATED]),
+    ],
+)
 def test_subscription_patterns(pattern, selected):
     catalog.validate_patterns([pattern])
     assert sorted(n for n in NAMES if catalog.matches(pattern, n)) == sorted(selected)

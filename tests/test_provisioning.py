@@ -89,8 +89,14 @@ def test_create_provisions_queue_dlq_subscription_and_mapping(aws, prov, local):
 
     [mapping] = local.mappings()
     assert mapping == event_sources.Mapping(
-        res.mapping_id, res.queue_arn, aws.delivery_function, r.EVENT_SOURCE.batch_size,
-        r.EVENT_SOURCE.max_batching_window_s, 7, True, res.queue_url,
+        res.mapping_id,
+        res.queue_arn,
+        aws.delivery_function,
+        r.EVENT_SOURCE.batch_size,
+        r.EVENT_SOURCE.max_batching_window_s,
+        7,
+        True,
+        res.queue_url,
     )
     item = prov.store.get_endpoint_item(ep.id)
     assert item[RESOURCES] == res.to_item() and load_endpoint(prov.store, ep.id)[0] == ep
@@ -98,7 +104,9 @@ def test_create_provisions_queue_dlq_subscription_and_mapping(aws, prov, local):
 
 def test_wildcard_subscription_filters_out_only_the_operational_events(prov):
     res = resources_of(prov, create(prov, ["*"]).id)
-    assert bus.filter_policy_of(subscription(res.subscription_arn)) == {"event": [{"anything-but": {"prefix": "webhooks."}}]}
+    assert bus.filter_policy_of(subscription(res.subscription_arn)) == {
+        "event": [{"anything-but": {"prefix": "webhooks."}}]
+    }
 
 
 def test_inactive_endpoint_gets_a_disabled_mapping(prov, local):
@@ -131,7 +139,9 @@ def test_update_changes_filter_concurrency_and_state_in_place(prov, local):
     updated = prov.update(ep.id, {"events": ["*"], "maxConcurrency": 3, "description": "all", "timeout": 5000})
     assert (updated.events, updated.maxConcurrency, updated.description, updated.timeout) == (["*"], 3, "all", 5000)
     assert resources_of(prov, ep.id) == before
-    assert bus.filter_policy_of(subscription(before.subscription_arn)) == {"event": [{"anything-but": {"prefix": "webhooks."}}]}
+    assert bus.filter_policy_of(subscription(before.subscription_arn)) == {
+        "event": [{"anything-but": {"prefix": "webhooks."}}]
+    }
     assert local.get(before.mapping_id)["max_concurrency"] == 3
 
     prov.update(ep.id, {"events": ["user.registered"], "active": False})
@@ -144,6 +154,7 @@ def test_update_changes_filter_concurrency_and_state_in_place(prov, local):
 def _failing(code: str = "ThrottlingException"):
     def fail(*args: Any, **kwargs: Any) -> None:
         raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "UpdateEventSourceMapping")
+
     return fail
 
 
@@ -156,7 +167,9 @@ def fail_next_call(service: str, operation: str, times: int = 1) -> None:
             return None
         left[0] -= 1
         return AWSResponse("https://injected.invalid/", 500, {}, None), {
-            "Error": {"Code": "InternalError", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+            "Error": {"Code": "InternalError", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        }
 
     clients.client(service).meta.events.register(f"before-call.{service}.{operation}", answer)
 
@@ -168,8 +181,16 @@ def _state(prov: Provisioner, endpoint_id: str, local: event_sources.LocalEventS
     """What a delivery sees of an endpoint: the stored item, the subscription's filter, the mapping."""
     stored, res = load_endpoint(prov.store, endpoint_id)
     mapping = local.get(res.mapping_id)
-    return (stored.events, stored.maxConcurrency, stored.url, stored.description, stored.active,
-            bus.filter_policy_of(subscription(res.subscription_arn)), mapping["max_concurrency"], mapping["enabled"])
+    return (
+        stored.events,
+        stored.maxConcurrency,
+        stored.url,
+        stored.description,
+        stored.active,
+        bus.filter_policy_of(subscription(res.subscription_arn)),
+        mapping["max_concurrency"],
+        mapping["enabled"],
+    )
 
 
 def test_a_patch_whose_mapping_update_fails_changes_nothing_and_says_retry(prov, local, monkeypatch):
@@ -180,22 +201,37 @@ def test_a_patch_whose_mapping_update_fails_changes_nothing_and_says_retry(prov,
     monkeypatch.setattr(local, "update", _failing())
     with pytest.raises(ApiError) as refused:
         prov.update(ep.id, PATCH)
-    assert (refused.value.status, refused.value.code, refused.value.details) == (503, "provisioning_failed", {"retryable": True})
+    assert (refused.value.status, refused.value.code, refused.value.details) == (
+        503,
+        "provisioning_failed",
+        {"retryable": True},
+    )
     assert "not updated" in refused.value.message and "ThrottlingException" in refused.value.message
     assert "retry" in refused.value.message
     assert _state(prov, ep.id, local) == before  # the filter was changed, then put back
 
     monkeypatch.undo()
     prov.update(ep.id, PATCH)  # the retry the answer asks for applies everything
-    assert _state(prov, ep.id, local) == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
-                                          {"event": [{"prefix": "user."}]}, 5, True)
+    assert _state(prov, ep.id, local) == (
+        ["user.*"],
+        5,
+        "https://hooks.example.com/v2",
+        "v2",
+        True,
+        {"event": [{"prefix": "user."}]},
+        5,
+        True,
+    )
     assert prov.reconcile(ep.id) == []
 
 
-@pytest.mark.parametrize("service, operation", [
-    ("sns", "SetSubscriptionAttributes"),  # the filter policy cannot change
-    ("dynamodb", "UpdateItem"),  # the resources changed, the item's write fails: they are put back
-])
+@pytest.mark.parametrize(
+    "service, operation",
+    [
+        ("sns", "SetSubscriptionAttributes"),  # the filter policy cannot change
+        ("dynamodb", "UpdateItem"),  # the resources changed, the item's write fails: they are put back
+    ],
+)
 def test_a_patch_whose_subscription_or_item_update_fails_changes_nothing(prov, local, service, operation):
     ep = create(prov, ["order.*"], maxConcurrency=2)
     before = _state(prov, ep.id, local)
@@ -240,14 +276,25 @@ def test_a_patch_whose_rollback_fails_too_says_so_and_the_retry_converges(prov, 
     assert refused.value.status == 503 and "may still differ" in refused.value.message
     monkeypatch.undo()
     prov.update(ep.id, PATCH)
-    assert _state(prov, ep.id, local)[:7] == (["user.*"], 5, "https://hooks.example.com/v2", "v2", True,
-                                              {"event": [{"prefix": "user."}]}, 5)
+    assert _state(prov, ep.id, local)[:7] == (
+        ["user.*"],
+        5,
+        "https://hooks.example.com/v2",
+        "v2",
+        True,
+        {"event": [{"prefix": "user."}]},
+        5,
+    )
 
 
 @pytest.mark.parametrize(
     ("changes", "path"),
-    [({"maxConcurrency": 1}, "maxConcurrency"), ({"secret": "x"}, "secret"), ({"url": "http://example.com"}, "url"),
-     ({"retryPolicy": {"maxAttempts": "5"}}, "retryPolicy.maxAttempts")],
+    [
+        ({"maxConcurrency": 1}, "maxConcurrency"),
+        ({"secret": "x"}, "secret"),
+        ({"url": "http://example.com"}, "url"),
+        ({"retryPolicy": {"maxAttempts": "5"}}, "retryPolicy.maxAttempts"),
+    ],
 )
 def test_invalid_updates_are_refused_and_change_nothing(prov, changes, path):
     ep = create(prov, ["*"])
@@ -269,7 +316,12 @@ def test_pause_disables_the_mapping_only_and_events_keep_buffering(aws, prov, lo
 
     prov.store.update_endpoint_fields(ep.id, {"failingSince": "2026-01-01T00:00:00.000Z", "consecutiveFailures": 12})
     resumed = prov.resume(ep.id)
-    assert (resumed.active, resumed.pausedReason, resumed.failingSince, resumed.consecutiveFailures) == (True, None, None, 0)
+    assert (resumed.active, resumed.pausedReason, resumed.failingSince, resumed.consecutiveFailures) == (
+        True,
+        None,
+        None,
+        0,
+    )
     assert load_endpoint(prov.store, ep.id)[0] == resumed
     assert local.get(res.mapping_id)["enabled"] is True
 
@@ -296,8 +348,11 @@ def test_lifecycle_writes_do_not_undo_a_concurrent_secret_rotation(prov, monkeyp
     box = SecretBox(prov.settings.secrets_key_arn)
     created = secrets_of(prov.store.get_endpoint_item(ep.id), box).secret
     _race(prov, monkeypatch, lambda eid: rotated.update(rotate(prov.store, box, eid, Rotation())))
-    {"pause": lambda: prov.pause(ep.id), "resume": lambda: prov.resume(ep.id),
-     "update": lambda: prov.update(ep.id, {"description": "x"})}[action]()
+    {
+        "pause": lambda: prov.pause(ep.id),
+        "resume": lambda: prov.resume(ep.id),
+        "update": lambda: prov.update(ep.id, {"description": "x"}),
+    }[action]()
 
     stored = secrets_of(prov.store.get_endpoint_item(ep.id), box)
     assert stored.secret == rotated["secret"] != created
@@ -308,7 +363,9 @@ def test_lifecycle_writes_do_not_undo_a_concurrent_secret_rotation(prov, monkeyp
 def test_lifecycle_writes_do_not_reset_concurrent_failure_counts(prov, monkeypatch, action):
     ep = create(prov, ["*"])
     _race(prov, monkeypatch, lambda eid: prov.store.count_endpoint_failures(eid, 3, at="2026-01-01T00:00:00.000Z"))
-    {"pause": lambda: prov.pause(ep.id, "auto_disabled"), "update": lambda: prov.update(ep.id, {"timeout": 5000})}[action]()
+    {"pause": lambda: prov.pause(ep.id, "auto_disabled"), "update": lambda: prov.update(ep.id, {"timeout": 5000})}[
+        action
+    ]()
 
     stored, _ = load_endpoint(prov.store, ep.id)
     assert (stored.consecutiveFailures, stored.failingSince) == (3, "2026-01-01T00:00:00.000Z")
@@ -407,14 +464,16 @@ def test_reconcile_repairs_drift_and_reports_it(aws, prov, local):
     sqs.delete_queue(QueueUrl=res.dlq_url)
 
     fixes = prov.reconcile()
-    assert sorted(f.split(": ", 1)[1] for f in fixes) == sorted([
-        f"created queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
-        f"reset Policy, VisibilityTimeout of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
-        "reset subscription filter policy",
-        "re-enabled raw message delivery",
-        "set mapping enabled to True",
-        "set mapping max_concurrency to 4",
-    ])
+    assert sorted(f.split(": ", 1)[1] for f in fixes) == sorted(
+        [
+            f"created queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
+            f"reset Policy, VisibilityTimeout of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
+            "reset subscription filter policy",
+            "re-enabled raw message delivery",
+            "set mapping enabled to True",
+            "set mapping max_concurrency to 4",
+        ]
+    )
     after = resources_of(prov, ep.id)
     assert json.loads(queue_attributes(after.queue_url)["RedrivePolicy"])["deadLetterTargetArn"] == after.dlq_arn
     assert prov.reconcile() == []
@@ -435,8 +494,12 @@ def test_reconcile_recreates_missing_subscription_and_mapping(prov, local):
     assert prov.reconcile(ep.id) == []
 
 
-TLS_DENY = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+TLS_DENY = {
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": "sqs:*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
 
 
 def policy_statements(url: str) -> list[dict[str, Any]]:
@@ -463,18 +526,28 @@ def test_reconcile_adds_the_tls_deny_to_queues_made_by_older_versions(aws, prov)
     ep = create(prov, ["*"])
     res = resources_of(prov, ep.id)
     sqs = clients.client("sqs")
-    older = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TopicDelivers", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage", "Resource": res.queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": aws.topic_arn}},
-    }]}
+    older = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TopicDelivers",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": res.queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": aws.topic_arn}},
+            }
+        ],
+    }
     sqs.set_queue_attributes(QueueUrl=res.queue_url, Attributes={"Policy": json.dumps(older)})
     sqs.set_queue_attributes(QueueUrl=res.dlq_url, Attributes={"Policy": ""})
 
-    assert sorted(prov.reconcile()) == sorted([
-        f"{ep.id}: reset Policy of queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
-        f"{ep.id}: reset Policy of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
-    ])
+    assert sorted(prov.reconcile()) == sorted(
+        [
+            f"{ep.id}: reset Policy of queue {r.dead_letter_queue_name(aws.prefix, ep.id)}",
+            f"{ep.id}: reset Policy of queue {r.endpoint_queue_name(aws.prefix, ep.id)}",
+        ]
+    )
     for url in (res.queue_url, res.dlq_url):
         assert any(s["Effect"] == "Deny" for s in policy_statements(url)), url
     assert prov.reconcile() == []
@@ -508,8 +581,17 @@ def test_a_rate_limited_endpoints_mapping_is_capped_at_its_max_concurrency(prov,
     """The rate limit's pacing (core/pacing.py) counts on the mapping running at most maxConcurrency
     deliveries: the cap is set on create and follows a change; a change of rateLimit alone leaves the
     mapping as it is (deliveries read the rate from the endpoint, per batch)."""
-    ep = prov.create(prov.parse_spec({"url": "https://hooks.example.com/in", "events": ["*"], "name": "paced",
-                                      "rateLimit": 3, "maxConcurrency": 3}))
+    ep = prov.create(
+        prov.parse_spec(
+            {
+                "url": "https://hooks.example.com/in",
+                "events": ["*"],
+                "name": "paced",
+                "rateLimit": 3,
+                "maxConcurrency": 3,
+            }
+        )
+    )
     mapping_id = resources_of(prov, ep.id).mapping_id
     assert local.get(mapping_id)["max_concurrency"] == 3
     assert prov.update(ep.id, {"rateLimit": 10}).rateLimit == 10
@@ -520,17 +602,30 @@ def test_a_rate_limited_endpoints_mapping_is_capped_at_its_max_concurrency(prov,
 
 def test_lambda_adapter_create_sends_the_exact_mapping(lambda_stub):
     adapter, stub = lambda_stub
-    stub.add_response("create_event_source_mapping", {"UUID": M1}, {
-        "EventSourceArn": QUEUE_ARN,
-        "FunctionName": "litestore-webhooks-delivery",
-        "Enabled": False,
-        "BatchSize": 10,
-        "MaximumBatchingWindowInSeconds": 0,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "ScalingConfig": {"MaximumConcurrency": 5},
-    })
-    assert adapter.create(QUEUE_ARN, "litestore-webhooks-delivery", batch_size=10, max_batching_window_s=0,
-                          max_concurrency=5, enabled=False) == M1
+    stub.add_response(
+        "create_event_source_mapping",
+        {"UUID": M1},
+        {
+            "EventSourceArn": QUEUE_ARN,
+            "FunctionName": "litestore-webhooks-delivery",
+            "Enabled": False,
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 0,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+    )
+    assert (
+        adapter.create(
+            QUEUE_ARN,
+            "litestore-webhooks-delivery",
+            batch_size=10,
+            max_batching_window_s=0,
+            max_concurrency=5,
+            enabled=False,
+        )
+        == M1
+    )
 
 
 def test_lambda_adapter_update_sends_only_what_changed_and_waits_out_in_use(lambda_stub, monkeypatch):
@@ -546,21 +641,41 @@ def test_lambda_adapter_update_sends_only_what_changed_and_waits_out_in_use(lamb
 
 def test_lambda_adapter_get_find_delete(lambda_stub):
     adapter, stub = lambda_stub
-    stub.add_response("get_event_source_mapping", {
-        "UUID": M1, "EventSourceArn": QUEUE_ARN, "FunctionArn": FUNCTION_ARN, "BatchSize": 10,
-        "MaximumBatchingWindowInSeconds": 0, "ScalingConfig": {"MaximumConcurrency": 5}, "State": "Disabled",
-    }, {"UUID": M1})
+    stub.add_response(
+        "get_event_source_mapping",
+        {
+            "UUID": M1,
+            "EventSourceArn": QUEUE_ARN,
+            "FunctionArn": FUNCTION_ARN,
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 0,
+            "ScalingConfig": {"MaximumConcurrency": 5},
+            "State": "Disabled",
+        },
+        {"UUID": M1},
+    )
     stub.add_client_error("get_event_source_mapping", "ResourceNotFoundException", expected_params={"UUID": M2})
-    stub.add_response("list_event_source_mappings", {"EventSourceMappings": [{"UUID": M1}]},
-                      {"EventSourceArn": QUEUE_ARN, "FunctionName": "fn"})
-    stub.add_response("list_event_source_mappings", {"EventSourceMappings": []},
-                      {"EventSourceArn": QUEUE_ARN, "FunctionName": "other"})
+    stub.add_response(
+        "list_event_source_mappings",
+        {"EventSourceMappings": [{"UUID": M1}]},
+        {"EventSourceArn": QUEUE_ARN, "FunctionName": "fn"},
+    )
+    stub.add_response(
+        "list_event_source_mappings",
+        {"EventSourceMappings": []},
+        {"EventSourceArn": QUEUE_ARN, "FunctionName": "other"},
+    )
     stub.add_response("delete_event_source_mapping", {}, {"UUID": M1})
     stub.add_client_error("delete_event_source_mapping", "ResourceNotFoundException", expected_params={"UUID": M1})
 
     assert adapter.get(M1) == {
-        "id": M1, "queue_arn": QUEUE_ARN, "function": FUNCTION_ARN, "batch_size": 10,
-        "max_batching_window_s": 0, "max_concurrency": 5, "enabled": False,
+        "id": M1,
+        "queue_arn": QUEUE_ARN,
+        "function": FUNCTION_ARN,
+        "batch_size": 10,
+        "max_batching_window_s": 0,
+        "max_concurrency": 5,
+        "enabled": False,
     }
     assert adapter.get(M2) is None
     assert adapter.find(QUEUE_ARN, "fn") == M1

@@ -25,9 +25,17 @@ def test_readme_node_example_verifies_our_signatures_and_rejects_tampering(tmp_p
     (tmp_path / "verify-litestore.js").write_text(_node_snippet())
     cases = []
     for secret, wrong in ((generate_secret(), generate_secret()), ("order-secret-123", "order-secret-124")):
-        body = '{"event":"user.registered","id":"evt_1","timestamp":"2024-01-15T08:30:00Z","data":{"name":"Zoë"}}'.encode()
-        headers = signature_headers(body=body, event_id="evt_1", event_type="user.registered", attempt=1,
-                                    secrets=[secret], timestamp=int(time.time()))
+        body = (
+            '{"event":"user.registered","id":"evt_1","timestamp":"2024-01-15T08:30:00Z","data":{"name":"Zoë"}}'.encode()
+        )
+        headers = signature_headers(
+            body=body,
+            event_id="evt_1",
+            event_type="user.registered",
+            attempt=1,
+            secrets=[secret],
+            timestamp=int(time.time()),
+        )
         lower = {k.lower(): v for k, v in headers.items()}
         cases.append({"body": body.decode(), "headers": lower, "secret": secret, "expect": True})
         cases.append({"body": body.decode().replace("Zoë", "Zoe"), "headers": lower, "secret": secret, "expect": False})
@@ -39,8 +47,13 @@ console.log(JSON.stringify(cases.map(c => {
   try { verifyLitestoreWebhook(Buffer.from(c.body, 'utf8'), c.headers, c.secret); return true; } catch (e) { return false; }
 })));
 """
-    out = subprocess.run([node, "-e", script, str(tmp_path / "verify-litestore.js")], input=json.dumps(cases),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [node, "-e", script, str(tmp_path / "verify-litestore.js")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout) == [c["expect"] for c in cases]
 
 
@@ -53,13 +66,25 @@ def test_readme_python_example_verifies_our_signatures_and_refuses_replays_and_d
     body = b'{"event":"order.updated","id":"evt_1","timestamp":"2024-01-15T11:00:00Z","data":{}}'
 
     def delivery(age_s: int) -> dict[str, str]:
-        return signature_headers(body=body, event_id="evt_1", event_type="order.updated", attempt=1,
-                                 secrets=[secret], timestamp=int(time.time()) - age_s)
+        return signature_headers(
+            body=body,
+            event_id="evt_1",
+            event_type="order.updated",
+            attempt=1,
+            secrets=[secret],
+            timestamp=int(time.time()) - age_s,
+        )
 
     stripped = {k: v for k, v in delivery(30 * 86400).items() if not k.startswith("webhook-")}
-    assert [namespace["handle"](b, h) for b, h in [
-        (body, delivery(0)), (body + b" ", delivery(0)), (body, delivery(400)), (body, stripped),
-    ]] == [200, 401, 401, 401]
+    assert [
+        namespace["handle"](b, h)
+        for b, h in [
+            (body, delivery(0)),
+            (body + b" ", delivery(0)),
+            (body, delivery(400)),
+            (body, stripped),
+        ]
+    ] == [200, 401, 401, 401]
 
 
 def _readme_cli_commands() -> list[list[str]]:
@@ -113,11 +138,12 @@ def _triage_commands() -> list[list[str]]:
 
 def test_the_readme_triage_commands_show_the_failures(capsys):
     """Two 503s, then a delivery: `stats` counts 2 failed and `attempts --status failed` lists both."""
-    from litestore_webhooks import cli
-    from litestore_webhooks.local.runtime import LocalRuntime
     from tests.local_stack import FAST_RETRIES, create_endpoint, event, settle
     from tests.receivers import Receiver, Reply
     from tests.test_local_runtime import ingest
+
+    from litestore_webhooks import cli
+    from litestore_webhooks.local.runtime import LocalRuntime
 
     stats_cmd, attempts_cmd = _triage_commands()
     assert stats_cmd[0] == "stats" and attempts_cmd[:4] == ["attempts", stats_cmd[1], "--status", "failed"]
@@ -146,7 +172,7 @@ def test_the_readme_triage_commands_show_the_failures(capsys):
 
 def _config_section() -> str:
     text = README.read_text()
-    return text[text.index("### The endpoint config file"):text.index("The same operations are a REST admin API")]
+    return text[text.index("### The endpoint config file") : text.index("The same operations are a REST admin API")]
 
 
 def test_the_readme_config_example_is_valid_and_its_table_has_every_field_and_default():
@@ -155,7 +181,9 @@ def test_the_readme_config_example_is_valid_and_its_table_has_every_field_and_de
     section = _config_section()
     example = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
     (spec,) = parse_endpoint_configs(example)
-    assert set(example) == set(EndpointSpec.model_fields) and set(example["retryPolicy"]) == set(RetryPolicy.model_fields)
+    assert set(example) == set(EndpointSpec.model_fields) and set(example["retryPolicy"]) == set(
+        RetryPolicy.model_fields
+    )
     rows = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", section, re.M))
     expected = set(EndpointSpec.model_fields) - {"retryPolicy"} | {f"retryPolicy.{f}" for f in RetryPolicy.model_fields}
     assert set(rows) == expected

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
+from tests.receivers import Receiver, Reply
 
 from litestore_webhooks import resources as r
 from litestore_webhooks import verify
@@ -35,18 +36,19 @@ from litestore_webhooks.core import signing
 from litestore_webhooks.core.signing import generate_secret, signature_headers
 from litestore_webhooks.local import apigw
 from litestore_webhooks.local.runtime import LocalRuntime, example_event
-from tests.receivers import Receiver, Reply
 
 T = TypeVar("T")
 FAST_RETRIES = {"maxAttempts": 2, "initialDelay": 100, "backoffMultiplier": 2.0, "maxDelay": 1000}
 
 
-def http(rt: LocalRuntime, method: str, path: str, body: Any = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+def http(
+    rt: LocalRuntime, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
     """(status, headers, raw text) of one request; nothing parsed, so the scan sees what a client sees."""
     data = (body if isinstance(body, bytes) else json.dumps(body).encode()) if body is not None else None
-    req = urllib.request.Request(rt.base_url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        rt.base_url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             return resp.status, dict(resp.headers.items()), resp.read().decode()
@@ -130,7 +132,9 @@ ADMIN_CREDENTIALS: dict[str, Callable[[LocalRuntime], dict[str, str]]] = {
     "wrong token": lambda rt: {"Authorization": "Bearer lsw_admin_" + secrets.token_urlsafe(24)},
     "one character off": lambda rt: {"Authorization": "Bearer " + rt.admin_token[:-1] + "!"},
     "token without scheme": lambda rt: {"Authorization": rt.admin_token},
-    "Basic scheme": lambda rt: {"Authorization": "Basic " + base64.b64encode(f"admin:{rt.admin_token}".encode()).decode()},
+    "Basic scheme": lambda rt: {
+        "Authorization": "Basic " + base64.b64encode(f"admin:{rt.admin_token}".encode()).decode()
+    },
     "token as API key": lambda rt: {"x-api-key": rt.admin_token},
     "the API key": lambda rt: {"Authorization": f"Bearer {rt.api_key}"},
 }
@@ -140,14 +144,23 @@ def test_admin_without_the_right_token_is_401_and_changes_nothing(rt, receiver):
     endpoint = create(rt, receiver.url("/auth"))
     eid, secret = endpoint["id"], endpoint["secret"]
     routes = [
-        ("GET", "/endpoints", None), ("POST", "/endpoints", {"url": receiver.url("/x"), "events": ["*"]}),
-        ("GET", f"/endpoints/{eid}", None), ("PATCH", f"/endpoints/{eid}", {"timeout": 5000}),
-        ("GET", f"/endpoints/{eid}/secret", None), ("POST", f"/endpoints/{eid}/secret/rotate", {}),
-        ("POST", f"/endpoints/{eid}/pause", None), ("POST", f"/endpoints/{eid}/test", None),
-        ("GET", f"/endpoints/{eid}/attempts", None), ("GET", f"/endpoints/{eid}/dead-letters", None),
-        ("DELETE", f"/endpoints/{eid}/dead-letters?confirm=true", None), ("DELETE", f"/endpoints/{eid}", None),
-        ("GET", "/event-types", None), ("GET", "/events/evt_x", None), ("GET", "/stats", None),
-        ("POST", "/portal/sessions", {}), ("POST", "/portal/key/rotate", None),
+        ("GET", "/endpoints", None),
+        ("POST", "/endpoints", {"url": receiver.url("/x"), "events": ["*"]}),
+        ("GET", f"/endpoints/{eid}", None),
+        ("PATCH", f"/endpoints/{eid}", {"timeout": 5000}),
+        ("GET", f"/endpoints/{eid}/secret", None),
+        ("POST", f"/endpoints/{eid}/secret/rotate", {}),
+        ("POST", f"/endpoints/{eid}/pause", None),
+        ("POST", f"/endpoints/{eid}/test", None),
+        ("GET", f"/endpoints/{eid}/attempts", None),
+        ("GET", f"/endpoints/{eid}/dead-letters", None),
+        ("DELETE", f"/endpoints/{eid}/dead-letters?confirm=true", None),
+        ("DELETE", f"/endpoints/{eid}", None),
+        ("GET", "/event-types", None),
+        ("GET", "/events/evt_x", None),
+        ("GET", "/stats", None),
+        ("POST", "/portal/sessions", {}),
+        ("POST", "/portal/key/rotate", None),
     ]  # /openapi.json and /docs are public: they describe the API and disclose nothing secret
     before = http(rt, "GET", "/endpoints", headers=as_admin(rt))[2]
     for label, credentials in ADMIN_CREDENTIALS.items():
@@ -222,7 +235,7 @@ def forms(secret: str) -> list[str]:
     alignments, for secrets long enough to give a telling part."""
     found = plain_forms(secret)
     for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + secret.encode())[4 if shift else 0:-4].decode()
+        encoded = base64.b64encode(b"\0" * shift + secret.encode())[4 if shift else 0 : -4].decode()
         if len(encoded) >= 12:
             found.append(encoded)
     return found
@@ -251,8 +264,9 @@ def stored_endpoint_items(rt: LocalRuntime) -> str:
 def test_stored_endpoint_items_hold_no_plaintext_secret(rt, receiver):
     own = "own-secret-" + secrets.token_hex(12)
     endpoint = create(rt, receiver.url("/at-rest"), secret=own)
-    status, _, text = http(rt, "POST", f"/endpoints/{endpoint['id']}/secret/rotate", {"overlapSeconds": 3600},
-                           as_admin(rt))
+    status, _, text = http(
+        rt, "POST", f"/endpoints/{endpoint['id']}/secret/rotate", {"overlapSeconds": 3600}, as_admin(rt)
+    )
     assert status == 200, text
     rotated = json.loads(text)["secret"]
     stored = stored_endpoint_items(rt)
@@ -270,8 +284,11 @@ def exercise(rt: Any) -> Scenario:
 
     def admin_call(method: str, path: str, body: Any = None, *, shows_secret: bool = False) -> Any:
         status, headers, text = http(rt, method, path, body, as_admin(rt))
-        assert status < 500 and (status < 400 or path.startswith("/endpoints/ep_nope") or "secret" in str(body)), \
-            (method, path, text)
+        assert status < 500 and (status < 400 or path.startswith("/endpoints/ep_nope") or "secret" in str(body)), (
+            method,
+            path,
+            text,
+        )
         if shows_secret:
             s.showing.append(text)
         else:
@@ -283,37 +300,76 @@ def exercise(rt: Any) -> Scenario:
     rotated_own = "rotated-own-" + secrets.token_hex(12)
     s.made += [own, own_whsec, rotated_own, rt.api_key, rt.admin_token]
 
-    with Receiver() as good, Receiver(default=Reply(500, body=b"nope")) as failing, \
-            Receiver(default=Reply(400)) as rejecting:
+    with (
+        Receiver() as good,
+        Receiver(default=Reply(500, body=b"nope")) as failing,
+        Receiver(default=Reply(400)) as rejecting,
+    ):
         header_value = "Bearer hdr-" + secrets.token_hex(12)
         s.sensitive.append(header_value)
-        ok = admin_call("POST", "/endpoints", {"name": "good", "url": good.url(), "events": ["order.*"], "secret": own,
-                                               "sensitiveHeaders": {"Authorization": header_value}}, shows_secret=True)
-        bad = admin_call("POST", "/endpoints", {"name": "failing", "url": failing.url(), "events": ["order.*"],
-                                                "secret": own_whsec, "retryPolicy": FAST_RETRIES}, shows_secret=True)
-        rej = admin_call("POST", "/endpoints", {"name": "rejecting", "url": rejecting.url(), "events": ["*"]},
-                         shows_secret=True)
+        ok = admin_call(
+            "POST",
+            "/endpoints",
+            {
+                "name": "good",
+                "url": good.url(),
+                "events": ["order.*"],
+                "secret": own,
+                "sensitiveHeaders": {"Authorization": header_value},
+            },
+            shows_secret=True,
+        )
+        bad = admin_call(
+            "POST",
+            "/endpoints",
+            {
+                "name": "failing",
+                "url": failing.url(),
+                "events": ["order.*"],
+                "secret": own_whsec,
+                "retryPolicy": FAST_RETRIES,
+            },
+            shows_secret=True,
+        )
+        rej = admin_call(
+            "POST", "/endpoints", {"name": "rejecting", "url": rejecting.url(), "events": ["*"]}, shows_secret=True
+        )
         s.made.append(rej["secret"])  # generated
         assert (ok["secret"], bad["secret"]) == (own, own_whsec)
 
-        rotated = admin_call("POST", f"/endpoints/{ok['id']}/secret/rotate", {"overlapSeconds": 3600}, shows_secret=True)
+        rotated = admin_call(
+            "POST", f"/endpoints/{ok['id']}/secret/rotate", {"overlapSeconds": 3600}, shows_secret=True
+        )
         s.made.append(rotated["secret"])  # generated; `own` keeps signing for the overlap
-        admin_call("POST", f"/endpoints/{bad['id']}/secret/rotate", {"secret": rotated_own, "overlapSeconds": 60},
-                   shows_secret=True)
+        admin_call(
+            "POST",
+            f"/endpoints/{bad['id']}/secret/rotate",
+            {"secret": rotated_own, "overlapSeconds": 60},
+            shows_secret=True,
+        )
         shown = admin_call("GET", f"/endpoints/{ok['id']}/secret", shows_secret=True)
         assert shown["secret"] == rotated["secret"] and len(shown["previousSecrets"]) == 1
 
         # Refused inputs that carry a would-be secret: the answer must not repeat it.
-        for i, body in enumerate([{"secret": "has spaces " + secrets.token_hex(8)}, {"secret": "sh0rt"},
-                                  {"secret": "tab\tsecret-" + secrets.token_hex(8)}]):
+        for i, body in enumerate(
+            [
+                {"secret": "has spaces " + secrets.token_hex(8)},
+                {"secret": "sh0rt"},
+                {"secret": "tab\tsecret-" + secrets.token_hex(8)},
+            ]
+        ):
             s.made.append(body["secret"])
             admin_call("POST", "/endpoints", {"name": f"x{i}", "url": good.url(), "events": ["*"], **body})
             admin_call("POST", f"/endpoints/{ok['id']}/secret/rotate", body)
             admin_call("PATCH", f"/endpoints/{ok['id']}", body)
         # ... and inputs that carry a would-be sensitive header value.
-        for i, headers in enumerate([{"Host": "hdr-host-" + secrets.token_hex(8)},
-                                     {"X-Key": "line\nbreak-" + secrets.token_hex(8)},
-                                     {"X-Key": "[redacted]", "X-Other": "hdr-next-" + secrets.token_hex(8)}]):
+        for i, headers in enumerate(
+            [
+                {"Host": "hdr-host-" + secrets.token_hex(8)},
+                {"X-Key": "line\nbreak-" + secrets.token_hex(8)},
+                {"X-Key": "[redacted]", "X-Other": "hdr-next-" + secrets.token_hex(8)},
+            ]
+        ):
             s.sensitive += list(headers.values())[-1:]
             for method, path in (("POST", "/endpoints"), ("PATCH", f"/endpoints/{ok['id']}")):
                 body = {"name": f"h{i}", "url": good.url(), "events": ["*"]} if method == "POST" else {}
@@ -326,26 +382,39 @@ def exercise(rt: Any) -> Scenario:
         # Deliveries: delivered, retried then dead-lettered, rejected; and test sends.
         s.event_ids = [f"evt_secret_{i}" for i in range(3)]
         for event_id in s.event_ids:
-            event = example_event() | {"event": "order.updated", "id": event_id,
-                                       "data": {"orderId": "o-1", "status": "shipped", "updatedAt": "2024-01-15T11:00:00Z"}}
+            event = example_event() | {
+                "event": "order.updated",
+                "id": event_id,
+                "data": {"orderId": "o-1", "status": "shipped", "updatedAt": "2024-01-15T11:00:00Z"},
+            }
             status, _, text = http(rt, "POST", "/events", event, {"x-api-key": rt.api_key})
             assert status == 202, text
             s.answers.append(("POST /events", text))
         for endpoint in (ok, bad, rej):
             sent = admin_call("POST", f"/endpoints/{endpoint['id']}/test", {"event": "order.updated"})
             assert sent["status"] in ("delivered", "failed"), sent
-        poll(lambda: len(admin_call("GET", f"/endpoints/{bad['id']}/dead-letters")["data"]) >= 3, timeout=30,
-             what="the failing endpoint's events dead-lettered")
-        poll(lambda: len(admin_call("GET", f"/endpoints/{rej['id']}/dead-letters")["data"]) >= 3, timeout=30,
-             what="the rejecting endpoint's events dead-lettered")
+        poll(
+            lambda: len(admin_call("GET", f"/endpoints/{bad['id']}/dead-letters")["data"]) >= 3,
+            timeout=30,
+            what="the failing endpoint's events dead-lettered",
+        )
+        poll(
+            lambda: len(admin_call("GET", f"/endpoints/{rej['id']}/dead-letters")["data"]) >= 3,
+            timeout=30,
+            what="the rejecting endpoint's events dead-lettered",
+        )
         delivered = good.wait_for(4, timeout=30)  # 3 events + 1 test send
 
         # Every read the API offers.
         s.failed_attempts = admin_call("GET", f"/endpoints/{bad['id']}/attempts?limit=100")["data"]
         for endpoint in (ok, bad, rej):
             eid = endpoint["id"]
-            for path in (f"/endpoints/{eid}", f"/endpoints/{eid}/attempts?limit=100", f"/endpoints/{eid}/dead-letters",
-                         f"/endpoints/{eid}/stats"):
+            for path in (
+                f"/endpoints/{eid}",
+                f"/endpoints/{eid}/attempts?limit=100",
+                f"/endpoints/{eid}/dead-letters",
+                f"/endpoints/{eid}/stats",
+            ):
                 admin_call("GET", path)
             admin_call("PATCH", f"/endpoints/{eid}", {"timeout": 5000})
             admin_call("POST", f"/endpoints/{eid}/pause")
@@ -353,13 +422,23 @@ def exercise(rt: Any) -> Scenario:
         for event_id in s.event_ids:
             admin_call("GET", f"/events/{event_id}")
             admin_call("GET", f"/events/{event_id}/attempts")
-        for path in ("/endpoints", "/endpoints?limit=1", "/event-types", "/openapi.json", "/docs", "/endpoints/ep_nope",
-                     "/endpoints/ep_nope/secret"):
+        for path in (
+            "/endpoints",
+            "/endpoints?limit=1",
+            "/event-types",
+            "/openapi.json",
+            "/docs",
+            "/endpoints/ep_nope",
+            "/endpoints/ep_nope/secret",
+        ):
             admin_call("GET", path)
         admin_call("POST", f"/endpoints/{bad['id']}/dead-letters/redrive", {})
         admin_call("DELETE", f"/endpoints/{rej['id']}")
-        s.received = [json.dumps({"headers": r.headers, "body": r.body.decode()}) for rx in (good, failing, rejecting)
-                      for r in rx.requests]
+        s.received = [
+            json.dumps({"headers": r.headers, "body": r.body.decode()})
+            for rx in (good, failing, rejecting)
+            for r in rx.requests
+        ]
 
     # The deliveries were signed with the current secret and, during the overlap, the rotated-out one too,
     # and carried the endpoint's sensitive header.
@@ -373,15 +452,30 @@ def exercise(rt: Any) -> Scenario:
 
 def leaks(s: Scenario, places: dict[str, str]) -> list[tuple[str, str]]:
     """(secret's first characters, where) for every secret found where it must not be."""
-    places = {**places, **{f"answer {what}": text for what, text in s.answers},
-              **{f"request to a receiver #{i}": text for i, text in enumerate(s.received)}}
-    found = [(form[:12] + "...", where) for secret in s.made for form in forms(secret)
-             for where, text in places.items() if form in text]
+    places = {
+        **places,
+        **{f"answer {what}": text for what, text in s.answers},
+        **{f"request to a receiver #{i}": text for i, text in enumerate(s.received)},
+    }
+    found = [
+        (form[:12] + "...", where)
+        for secret in s.made
+        for form in forms(secret)
+        for where, text in places.items()
+        if form in text
+    ]
     # A sensitive header value goes to its receiver, nowhere else: not even where a secret is shown.
-    places = {**{k: v for k, v in places.items() if not k.startswith("request to a receiver")},
-              **{f"answer showing a secret #{i}": text for i, text in enumerate(s.showing)}}
-    return found + [(form[:12] + "...", where) for value in s.sensitive for form in forms(value)
-                    for where, text in places.items() if form in text]
+    places = {
+        **{k: v for k, v in places.items() if not k.startswith("request to a receiver")},
+        **{f"answer showing a secret #{i}": text for i, text in enumerate(s.showing)},
+    }
+    return found + [
+        (form[:12] + "...", where)
+        for value in s.sensitive
+        for form in forms(value)
+        for where, text in places.items()
+        if form in text
+    ]
 
 
 def check_the_scan_saw_it_all(s: Scenario, logs: str) -> None:
@@ -398,11 +492,20 @@ def test_secrets_never_appear_in_logs_listings_attempts_or_errors(rt, capfd):
         s = exercise(rt)
     captured = capfd.readouterr()
     check_the_scan_saw_it_all(s, tap.text)
-    found = leaks(s, {"log lines (DEBUG)": tap.text, "stdout": captured.out, "stderr": captured.err,
-                       "stored endpoint items": stored_endpoint_items(rt)})
+    found = leaks(
+        s,
+        {
+            "log lines (DEBUG)": tap.text,
+            "stdout": captured.out,
+            "stderr": captured.err,
+            "stored endpoint items": stored_endpoint_items(rt),
+        },
+    )
     assert found == [], found
-    print(f"scanned for {len(s.made)} secrets/credentials: {len(s.answers)} answers, {len(s.received)} receiver "
-          f"requests, {len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr")
+    print(
+        f"scanned for {len(s.made)} secrets/credentials: {len(s.answers)} answers, {len(s.received)} receiver "
+        f"requests, {len(tap.text)} characters of log lines, {len(captured.out) + len(captured.err)} of stdout/stderr"
+    )
 
 
 @pytest.mark.parametrize("flags", [["--pretty"], []], ids=["pretty", "json"])
@@ -413,8 +516,9 @@ def test_secrets_never_appear_in_a_local_runtimes_output_at_debug(flags, tmp_pat
     without Powertools' development mode (event dumps, "Middleware Stack", its UserWarning)."""
     from tests.test_e2e_operator import start_runtime
 
-    runtime = start_runtime({"XDG_CACHE_HOME": str(tmp_path)}, "--allow-insecure-endpoints", "--log-level", "debug",
-                            *flags)
+    runtime = start_runtime(
+        {"XDG_CACHE_HOME": str(tmp_path)}, "--allow-insecure-endpoints", "--log-level", "debug", *flags
+    )
     try:
         s = exercise(runtime)
     finally:
@@ -458,8 +562,14 @@ def test_verify_compares_signatures_with_compare_digest_and_without_an_early_exi
     monkeypatch.setattr(signing, "hmac", SimpleNamespace(new=hmac.new, compare_digest=spy))
     body, now = b'{"id":"evt_1"}', 1_700_000_000
     secret, other = generate_secret(), generate_secret()
-    headers = signature_headers(body=body, event_id="evt_1", event_type="order.updated", attempt=1,
-                                secrets=[secret, other, generate_secret()], timestamp=now)
+    headers = signature_headers(
+        body=body,
+        event_id="evt_1",
+        event_type="order.updated",
+        attempt=1,
+        secrets=[secret, other, generate_secret()],
+        timestamp=now,
+    )
     for key in (secret, other):  # the match is first, then second: the same three comparisons either way
         spy.calls.clear()
         verify(body, headers, key, now=now)
@@ -469,16 +579,24 @@ def test_verify_compares_signatures_with_compare_digest_and_without_an_early_exi
         verify(body, headers, generate_secret(), now=now)
     assert len(spy.calls) == 3
     spy.calls.clear()
-    verify(body, {signing.SIGNATURE_HEADER: headers[signing.SIGNATURE_HEADER]}, secret,
-           allow_replayable_legacy_signature=True)  # legacy header
+    verify(
+        body,
+        {signing.SIGNATURE_HEADER: headers[signing.SIGNATURE_HEADER]},
+        secret,
+        allow_replayable_legacy_signature=True,
+    )  # legacy header
     assert len(spy.calls) == 1
     # The verdict is compare_digest's: told "no match", a correctly signed request is refused.
     spy.answer = False
     with pytest.raises(signing.WebhookVerificationError):
         verify(body, headers, secret, now=now)
     with pytest.raises(signing.WebhookVerificationError):
-        verify(body, {signing.SIGNATURE_HEADER: headers[signing.SIGNATURE_HEADER]}, secret,
-               allow_replayable_legacy_signature=True)
+        verify(
+            body,
+            {signing.SIGNATURE_HEADER: headers[signing.SIGNATURE_HEADER]},
+            secret,
+            allow_replayable_legacy_signature=True,
+        )
 
 
 def test_the_local_api_compares_credentials_with_compare_digest(monkeypatch):
@@ -492,4 +610,6 @@ def test_the_local_api_compares_credentials_with_compare_digest(monkeypatch):
     assert spy.calls == [(b"k" * 20, b"k" * 20), (b"t" * 20, b"t" * 20)]
     spy.answer = False
     assert apigw.ApiServer.authorize(server, ingest_route, {"x-api-key": ["k" * 20]})["statusCode"] == 403
-    assert apigw.ApiServer.authorize(server, admin_route, {"authorization": ["Bearer " + "t" * 20]})["statusCode"] == 401
+    assert (
+        apigw.ApiServer.authorize(server, admin_route, {"authorization": ["Bearer " + "t" * 20]})["statusCode"] == 401
+    )

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from litestore_webhooks import verify
-from litestore_webhooks.core.signing import WebhookVerificationError
 from tests.local_stack import (
     FAST_RETRIES,
     attempts,
@@ -25,6 +22,9 @@ from tests.local_stack import (
     settle,
 )
 from tests.test_local_runtime import admin, ingest
+
+from litestore_webhooks import verify
+from litestore_webhooks.core.signing import WebhookVerificationError
 
 
 def publish(rt, event_type: str, event_id: str) -> None:
@@ -62,8 +62,11 @@ def test_rotation_without_overlap_signs_the_next_delivery_with_the_new_secret_on
     with pytest.raises(WebhookVerificationError):
         verify(second.body, second.headers, ep["secret"])
     settle(rt, [ep["id"]])
-    assert [(a["eventId"], a["status"], a["httpStatus"]) for a in attempts(rt, ep["id"])][0] == \
-        ("evt_change_rotate_2", "delivered", 200)
+    assert [(a["eventId"], a["status"], a["httpStatus"]) for a in attempts(rt, ep["id"])][0] == (
+        "evt_change_rotate_2",
+        "delivered",
+        200,
+    )
     assert dead_letters(rt, ep["id"]) == []
 
 

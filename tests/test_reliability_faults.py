@@ -33,26 +33,35 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+from tests.receivers import Receiver, Reply, Request
+from tests.test_ingest import call, drain, envelope, request
+from tests.test_local_runtime import admin
 
+import seed_catalog as catalog
 from litestore_webhooks import resources as r
 from litestore_webhooks import verify
 from litestore_webhooks.aws import clients, event_sources
 from litestore_webhooks.aws.store import Store
-import seed_catalog as catalog
 from litestore_webhooks.local.runtime import LocalRuntime
-from tests.receivers import Receiver, Reply, Request
-from tests.test_ingest import call, drain, envelope, request
-from tests.test_local_runtime import admin
 
 # -- fault injection -----------------------------------------------------------------------------
 
 FAULT = "lsw_fault"  # request-context key carrying the decision from parameter build to the later hooks
 # Every AWS write (and the reads on the hot path) that ingest and delivery make.
-RANDOM_OPS = frozenset({
-    "dynamodb.PutItem", "dynamodb.BatchWriteItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem",
-    "dynamodb.BatchGetItem", "dynamodb.GetItem", "sns.Publish", "sns.PublishBatch",
-    "sqs.SendMessage", "sqs.SendMessageBatch",
-})
+RANDOM_OPS = frozenset(
+    {
+        "dynamodb.PutItem",
+        "dynamodb.BatchWriteItem",
+        "dynamodb.UpdateItem",
+        "dynamodb.DeleteItem",
+        "dynamodb.BatchGetItem",
+        "dynamodb.GetItem",
+        "sns.Publish",
+        "sns.PublishBatch",
+        "sqs.SendMessage",
+        "sqs.SendMessageBatch",
+    }
+)
 # Random faults: mostly plain failures, some applied-but-unanswered or applied twice, and
 # (inside the delivery function only) the function dying at the call.
 RANDOM_MIX = (("error", 60), ("lost", 20), ("twice", 10), ("crash", 10))
@@ -142,8 +151,9 @@ class Faults:
             raise HandlerDied(kind)
         return None
 
-    def _needs_retry(self, attempts: int, caught_exception: Any, request_dict: dict[str, Any], response: Any = None,
-                     **_: Any) -> Any:
+    def _needs_retry(
+        self, attempts: int, caught_exception: Any, request_dict: dict[str, Any], response: Any = None, **_: Any
+    ) -> Any:
         ok = caught_exception is None and response is not None and response[0].status_code < 300
         if request_dict.get("context", {}).get(FAULT) == "twice" and attempts == 1 and ok:
             return 0  # retry at once, as botocore does after a timeout on a write that was applied
@@ -239,7 +249,9 @@ def test_a_claim_left_pending_by_a_dead_request_is_taken_over_after_its_lease(aw
     from litestore_webhooks.ingest import CLAIM_LEASE_S
 
     store = Store(aws)
-    store.claim_event_id("evt_orphan", token="died-mid-request", lease_s=CLAIM_LEASE_S, now=time.time() - CLAIM_LEASE_S - 1)
+    store.claim_event_id(
+        "evt_orphan", token="died-mid-request", lease_s=CLAIM_LEASE_S, now=time.time() - CLAIM_LEASE_S - 1
+    )
     status, _, body = call(request(body=envelope(event_id="evt_orphan")))
     assert (status, body["duplicate"]) == (202, False)
     assert len(drain(queues["all"])) == 1
@@ -334,7 +346,9 @@ def test_batch_with_one_failed_publish_call_is_207_and_only_the_failed_events_ar
     Faults().attach().add("sns.PublishBatch", "error", "evt_b11")
     status, _, body = call(_batch(ids))
     assert status == 207
-    assert [(x["id"], x["status"]) for x in body["results"]] == [(i, 202) for i in ids[:10]] + [(i, 503) for i in ids[10:]]
+    assert [(x["id"], x["status"]) for x in body["results"]] == [(i, 202) for i in ids[:10]] + [
+        (i, 503) for i in ids[10:]
+    ]
     assert {x["error"]["code"] for x in body["results"][10:]} == {"publish_failed"}
     assert sorted(ids_in(queues["all"])) == ids[:10]
     status, _, body = call(_batch(ids))  # the store resends the whole batch
@@ -400,7 +414,9 @@ class Probe:
         return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
     def shorten_visibility(self, endpoint_id: str) -> None:
-        self.sqs.set_queue_attributes(QueueUrl=self.url(endpoint_id), Attributes={"VisibilityTimeout": str(VISIBILITY_S)})
+        self.sqs.set_queue_attributes(
+            QueueUrl=self.url(endpoint_id), Attributes={"VisibilityTimeout": str(VISIBILITY_S)}
+        )
 
     def drain_dead_letters(self, endpoint_id: str) -> Counter[str]:
         url = self.url(endpoint_id, dlq=True)
@@ -415,7 +431,11 @@ class Probe:
             )
 
     def queue_empty(self, endpoint_id: str) -> bool:
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         attrs = self.sqs.get_queue_attributes(QueueUrl=self.url(endpoint_id), AttributeNames=names)["Attributes"]
         return all(int(attrs.get(n, 0)) == 0 for n in names)
 
@@ -439,13 +459,29 @@ class Target:
         return {e for e, posts in self.posts().items() if any(200 <= s < 300 for _, s in posts)}
 
 
-def create_target(rt: LocalRuntime, probe: Probe, name: str, events: list[str], rx: RecordingReceiver,
-                  *, short_visibility: bool = True) -> Target:
+def create_target(
+    rt: LocalRuntime,
+    probe: Probe,
+    name: str,
+    events: list[str],
+    rx: RecordingReceiver,
+    *,
+    short_visibility: bool = True,
+) -> Target:
     secret = f"whsec-test-{name}-0123456789"
-    status, body = admin(rt, "POST", "/endpoints", {
-        "name": name, "url": rx.url(), "events": events, "secret": secret, "retryPolicy": FAST_RETRIES,
-        "active": False,  # paused: no receive may start with the stack's visibility timeout
-    })
+    status, body = admin(
+        rt,
+        "POST",
+        "/endpoints",
+        {
+            "name": name,
+            "url": rx.url(),
+            "events": events,
+            "secret": secret,
+            "retryPolicy": FAST_RETRIES,
+            "active": False,  # paused: no receive may start with the stack's visibility timeout
+        },
+    )
     assert status == 201, body
     if short_visibility:
         probe.shorten_visibility(body["id"])
@@ -487,8 +523,13 @@ class Ledger:
         # Each pair counts once: delivered if the receiver ever answered 2xx, else dead-lettered,
         # else lost. `also_dead_lettered`: delivered pairs that ALSO left a dead letter (a second
         # copy of the event, e.g. published twice, was rejected or ran out of attempts).
-        return {"delivered": delivered, "dead_lettered": dead, "lost": lost, "also_dead_lettered": both,
-                "missing": missing[:10]}
+        return {
+            "delivered": delivered,
+            "dead_lettered": dead,
+            "lost": lost,
+            "also_dead_lettered": both,
+            "missing": missing[:10],
+        }
 
     def settled(self) -> bool:
         return self.outcome()["lost"] == 0 and all(self.probe.queue_empty(t.id) for t in self.targets)
@@ -525,10 +566,15 @@ class Ledger:
                     unexpected += 1
         # duplicate_posts: POSTs after a pair's first (retries of failed ones included);
         # delivered_more_than_once: pairs the receiver answered 2xx more than once.
-        return {"posts": posts, "duplicate_posts": duplicates, "delivered_more_than_once": twice_ok,
-                "duplicates_with_distinct_ids": distinct_ids,
-                "bad_signatures": bad_signatures, "unsubscribed_received": unsubscribed,
-                "received_but_not_expected": unexpected}
+        return {
+            "posts": posts,
+            "duplicate_posts": duplicates,
+            "delivered_more_than_once": twice_ok,
+            "duplicates_with_distinct_ids": distinct_ids,
+            "bad_signatures": bad_signatures,
+            "unsubscribed_received": unsubscribed,
+            "received_but_not_expected": unexpected,
+        }
 
 
 # Each case: one endpoint (its own event type), the faults aimed at its event(s), the receiver's
@@ -536,17 +582,34 @@ class Ledger:
 DELIVERY_CASES = {
     "marker lookup and streak update fail": (
         [("dynamodb.BatchGetItem", "error", ("{ep}", "{ev}")), ("dynamodb.UpdateItem", "error", ("{ep}",))],
-        (), "delivered", 1),
+        (),
+        "delivered",
+        1,
+    ),
     "endpoint lookup fails": ([("dynamodb.GetItem", "error", ("{ep}",))], (), "delivered", 1),
     "marker write fails after a 2xx (its second try, with the attempt log, lands)": (
-        [("dynamodb.PutItem", "error", ("dlv#{ep}#{ev}",))], (), "delivered", 1),
+        [("dynamodb.PutItem", "error", ("dlv#{ep}#{ev}",))],
+        (),
+        "delivered",
+        1,
+    ),
     "marker written, answer lost": ([("dynamodb.PutItem", "lost", ("dlv#{ep}#{ev}",))], (), "delivered", 1),
     "attempt log write fails": ([("dynamodb.BatchWriteItem", "error", ("{ep}", "{ev}"))], (), "delivered", 1),
     "retry re-send fails": ([("sqs.SendMessageBatch", "error", ("{ep}", "{ev}"))], (Reply(503),), "delivered", 2),
-    "retry re-send applied twice": ([("sqs.SendMessageBatch", "twice", ("{ep}", "{ev}"))], (Reply(503),), "delivered", (2, 3)),
+    "retry re-send applied twice": (
+        [("sqs.SendMessageBatch", "twice", ("{ep}", "{ev}"))],
+        (Reply(503),),
+        "delivered",
+        (2, 3),
+    ),
     "dead-letter send fails": ([("sqs.SendMessageBatch", "error", ("{ep}-dlq", "{ev}"))], "reject", "dead_lettered", 2),
     "crash mid-batch (after the POST)": ([("dynamodb.PutItem", "crash", ("dlv#{ep}#{ev}",))], (), "delivered", 2),
-    "timeout mid-batch (attempt log write)": ([("dynamodb.BatchWriteItem", "hang", ("{ep}", "{ev}"))], (), "delivered", 1),
+    "timeout mid-batch (attempt log write)": (
+        [("dynamodb.BatchWriteItem", "hang", ("{ep}", "{ev}"))],
+        (),
+        "delivered",
+        1,
+    ),
 }
 
 
@@ -562,7 +625,9 @@ def test_delivery_fault_at_each_step_ends_delivered_or_dead_lettered():
         for (name, (rules, script, outcome, posts)), event_type in zip(DELIVERY_CASES.items(), types):
             rx = RecordingReceiver(default=Reply(400)) if script == "reject" else RecordingReceiver(*script)
             receivers.append(rx)
-            target = create_target(rt, probe, f"{name.split(' ')[0]}{len(targets)}", [event_type], rx)  # names are unique
+            target = create_target(
+                rt, probe, f"{name.split(' ')[0]}{len(targets)}", [event_type], rx
+            )  # names are unique
             event_id = f"evt_case{len(targets)}"
             targets.append(target)
             events.append(make_event(event_type, event_id))
@@ -597,9 +662,12 @@ def test_delivery_fault_at_each_step_ends_delivered_or_dead_lettered():
             want = posts if isinstance(posts, tuple) else (posts, posts)
             assert want[0] <= len(got) <= want[1], (name, [s for _, s in got])
             assert (event_id in target.delivered(), event_id in dead[target.id]) == (
-                outcome == "delivered", outcome == "dead_lettered"), name
+                outcome == "delivered",
+                outcome == "dead_lettered",
+            ), name
         assert {e: len(p) for e, p in crash[1].posts().items() if e.startswith("evt_sibling")} == {
-            e["id"]: 1 for e in siblings}
+            e["id"]: 1 for e in siblings
+        }
         check = ledger.posts_check()
         assert check["duplicates_with_distinct_ids"] == check["bad_signatures"] == 0, check
         assert check["unsubscribed_received"] == check["received_but_not_expected"] == 0, check
@@ -621,8 +689,14 @@ CONSERVATION_ENDPOINTS = {
     "orders": ["order.*", "product.purchased"],
     "people": ["user.registered", "review.created", "creator.registered"],
 }
-CONSERVATION_TYPES = ("order.completed", "order.updated", "product.purchased", "user.registered",
-                      "review.created", "content.submitted")
+CONSERVATION_TYPES = (
+    "order.completed",
+    "order.updated",
+    "product.purchased",
+    "user.registered",
+    "review.created",
+    "content.submitted",
+)
 
 
 class Publisher:
@@ -644,8 +718,12 @@ class Publisher:
         try:
             if conn is None:
                 conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-            conn.request("POST", f"{self.prefix}{path}", body=body,
-                         headers={"Content-Type": "application/json", "x-api-key": self.key})
+            conn.request(
+                "POST",
+                f"{self.prefix}{path}",
+                body=body,
+                headers={"Content-Type": "application/json", "x-api-key": self.key},
+            )
             resp = conn.getresponse()
             return resp.status, resp.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -706,8 +784,14 @@ class Publisher:
 
 
 def run_conservation(
-    n_events: int, *, seed: int = 7, failure_rate: float = 0.3, fault_rate: float = 0.05,
-    publishers: int = 8, settle_timeout_s: float = 120, claim_lease_s: int | None = None,
+    n_events: int,
+    *,
+    seed: int = 7,
+    failure_rate: float = 0.3,
+    fault_rate: float = 0.05,
+    publishers: int = 8,
+    settle_timeout_s: float = 120,
+    claim_lease_s: int | None = None,
 ) -> dict[str, Any]:
     """N events to 3 filtered endpoints through the local runtime, receivers failing `failure_rate`
     of POSTs and `fault_rate` of the handlers' AWS calls faulted (both seeded); returns the figures.
@@ -727,23 +811,34 @@ def run_conservation(
 
 
 def _conservation(
-    n_events: int, seed: int, failure_rate: float, fault_rate: float, publishers: int, settle_timeout_s: float,
+    n_events: int,
+    seed: int,
+    failure_rate: float,
+    fault_rate: float,
+    publishers: int,
+    settle_timeout_s: float,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    receivers = [RecordingReceiver(failure_rate=failure_rate, seed=seed + i) for i in range(len(CONSERVATION_ENDPOINTS))]
+    receivers = [
+        RecordingReceiver(failure_rate=failure_rate, seed=seed + i) for i in range(len(CONSERVATION_ENDPOINTS))
+    ]
     try:
         with LocalRuntime(port=0, allow_insecure=True) as rt:
             probe = Probe(rt)
-            targets = [create_target(rt, probe, name, events, rx)
-                       for (name, events), rx in zip(CONSERVATION_ENDPOINTS.items(), receivers)]
+            targets = [
+                create_target(rt, probe, name, events, rx)
+                for (name, events), rx in zip(CONSERVATION_ENDPOINTS.items(), receivers)
+            ]
             events = [make_event(rng.choice(CONSERVATION_TYPES), f"evt_c{seed}_{i:05d}") for i in range(n_events)]
             faults = Faults(seed=seed, rate=fault_rate).attach()
             started = time.monotonic()
             publisher = Publisher(rt, publishers)
             publisher.run(events)
             published_s = time.monotonic() - started
-            expected = {t.id: {e for e, typ in publisher.accepted.items()
-                               if any(catalog.matches(p, typ) for p in t.events)} for t in targets}
+            expected = {
+                t.id: {e for e, typ in publisher.accepted.items() if any(catalog.matches(p, typ) for p in t.events)}
+                for t in targets
+            }
             ledger = Ledger(expected, targets, probe)
             try:
                 ledger.wait_settled(settle_timeout_s)
@@ -753,16 +848,21 @@ def _conservation(
             outcome, posts = ledger.outcome(), ledger.posts_check()
             calls = sum(faults.seen.values())
             return {
-                "events": n_events, "accepted": len(publisher.accepted), "endpoints": len(targets),
+                "events": n_events,
+                "accepted": len(publisher.accepted),
+                "endpoints": len(targets),
                 "expected_pairs": sum(len(v) for v in expected.values()),
-                **{k: v for k, v in outcome.items() if k != "missing"}, **posts,
+                **{k: v for k, v in outcome.items() if k != "missing"},
+                **posts,
                 "receiver_failures_injected": sum(rx.failures_injected for rx in receivers),
-                "aws_faults_injected": faults.total(), "aws_calls_eligible": calls,
+                "aws_faults_injected": faults.total(),
+                "aws_calls_eligible": calls,
                 "aws_fault_share": round(faults.total() / max(1, calls), 4),
                 "aws_faults_by_kind": faults.by_kind(),
                 "aws_faults_by_operation": {f"{op} {kind}": n for (op, kind), n in sorted(faults.injected.items())},
                 "ingest_answers": dict(publisher.answers),
-                "publish_s": round(published_s, 1), "settled_s": round(settled_s, 1),
+                "publish_s": round(published_s, 1),
+                "settled_s": round(settled_s, 1),
             }
     finally:
         for rx in receivers:

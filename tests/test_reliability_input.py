@@ -21,20 +21,20 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from test_ingest import assert_error, call, request
 
+import seed_catalog as catalog
 from litestore_webhooks import config
 from litestore_webhooks import resources as r
 from litestore_webhooks.aws import bootstrap, clients
-import seed_catalog as catalog
 from litestore_webhooks.core.envelope import build_envelope, format_timestamp
-from litestore_webhooks.resources import MAX_BATCH_BODY_BYTES
 from litestore_webhooks.local.runtime import LocalRuntime
+from litestore_webhooks.resources import MAX_BATCH_BODY_BYTES
+from test_ingest import call, request
 
 MAX_SAFE = 2**53 - 1
 NOTHING = {"claims": 0, "events": 0, "published": 0}
@@ -55,16 +55,22 @@ class World:
     def published(self) -> list[str]:
         """Bodies the topic delivered to the spy since the last call (consumed)."""
         bodies = []
-        while msgs := self.sqs.receive_message(QueueUrl=self.spy_url, MaxNumberOfMessages=10,
-                                               WaitTimeSeconds=0).get("Messages", []):
+        while msgs := self.sqs.receive_message(QueueUrl=self.spy_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        ):
             bodies += [m["Body"] for m in msgs]
-            self.sqs.delete_message_batch(QueueUrl=self.spy_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.spy_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+            )
         return bodies
 
     def snapshot(self) -> dict[str, int]:
-        return {"claims": self._count(r.IDEMPOTENCY_TABLE), "events": self._count(r.EVENTS_TABLE),
-                "published": len(self.published())}
+        return {
+            "claims": self._count(r.IDEMPOTENCY_TABLE),
+            "events": self._count(r.EVENTS_TABLE),
+            "published": len(self.published()),
+        }
 
 
 def subscribe_spy(sns: Any, sqs: Any, topic_arn: str) -> str:
@@ -117,7 +123,7 @@ def refused(event: dict[str, Any], status: int, code: str | None = None, label: 
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def stamp(delta: timedelta = timedelta()) -> str:
@@ -143,10 +149,32 @@ def paths(body: dict[str, Any]) -> list[str]:
 
 
 NOT_JSON = [
-    b"", b" ", b"\r\n", b"{", b"}", b"{not json}", b"{'event': 'x'}", b'{"event": "x",}', b"[1,]", b"nul",
-    b"NaN", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1e999}', b'{"a": -1e999}',
-    b'{"a": 01}', b'{"a": .5}', b'{"a": 0x10}', b'{"a": +1}', b'{"a": "\x01"}', b'{"a": "\t"}',
-    b'{"a": 1} {"b": 2}', b'{"a": 1} x', b"<event/>", b"event=order.completed",
+    b"",
+    b" ",
+    b"\r\n",
+    b"{",
+    b"}",
+    b"{not json}",
+    b"{'event': 'x'}",
+    b'{"event": "x",}',
+    b"[1,]",
+    b"nul",
+    b"NaN",
+    b'{"a": NaN}',
+    b'{"a": Infinity}',
+    b'{"a": -Infinity}',
+    b'{"a": 1e999}',
+    b'{"a": -1e999}',
+    b'{"a": 01}',
+    b'{"a": .5}',
+    b'{"a": 0x10}',
+    b'{"a": +1}',
+    b'{"a": "\x01"}',
+    b'{"a": "\t"}',
+    b'{"a": 1} {"b": 2}',
+    b'{"a": 1} x',
+    b"<event/>",
+    b"event=order.completed",
     b"\xef\xbb\xbf{}",  # UTF-8 byte order mark
 ]
 
@@ -165,9 +193,20 @@ def test_json_that_is_not_an_object_is_400(no_writes):
 
 
 CONTENT_TYPES = [
-    None, "", "text/plain", "text/json", "application/xml", "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=x", "application/jsonp", "application/json-patch+json", "application/vnd.api+json",
-    "*/*", "application/json; charset=latin-1", "application/json; charset=utf-16", "application/json; charset",
+    None,
+    "",
+    "text/plain",
+    "text/json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/jsonp",
+    "application/json-patch+json",
+    "application/vnd.api+json",
+    "*/*",
+    "application/json; charset=latin-1",
+    "application/json; charset=utf-16",
+    "application/json; charset",
 ]
 
 
@@ -175,7 +214,9 @@ def test_wrong_content_type_is_415(no_writes):
     body = json.dumps(valid()).encode()
     for content_type in CONTENT_TYPES:
         for path in ("/events", "/events/batch"):
-            answer = refused(request(path, raw=body, content_type=content_type), 415, "unsupported_media_type", content_type)
+            answer = refused(
+                request(path, raw=body, content_type=content_type), 415, "unsupported_media_type", content_type
+            )
             assert answer["error"]["details"][0]["path"] == "Content-Type"
 
 
@@ -193,8 +234,16 @@ WRONG_TYPE: dict[str, list[Any]] = {
 
 
 UNKNOWN_TYPES = [
-    "order.nope", "Order.Completed", " order.completed", "order.completed ", "order.*", "*", "", "order",
-    "order.completed\x00", "ordеr.completed",  # Cyrillic e
+    "order.nope",
+    "Order.Completed",
+    " order.completed",
+    "order.completed ",
+    "order.*",
+    "*",
+    "",
+    "order",
+    "order.completed\x00",
+    "ordеr.completed",  # Cyrillic e
     "x" * 100_000,
 ]
 
@@ -224,7 +273,9 @@ def test_envelope_fields_missing_or_of_the_wrong_type_are_400(no_writes):
 def test_unknown_top_level_fields_are_400(no_writes):
     body = refused(request(body=valid(extra=1, Event="order.completed")), 400, "validation_failed")
     assert [d for d in body["error"]["details"] if d["message"] == "unknown field"] == [
-        {"path": "Event", "message": "unknown field"}, {"path": "extra", "message": "unknown field"}]
+        {"path": "Event", "message": "unknown field"},
+        {"path": "extra", "message": "unknown field"},
+    ]
 
 
 def _sample(schema: dict[str, Any]) -> Any:
@@ -245,15 +296,18 @@ def _complete(value: Any, schema: dict[str, Any]) -> Any:
     """`value` (the catalog example) with every optional field the schema knows filled in, at every level."""
     if schema["type"] == "object":
         given = value if isinstance(value, dict) else {}
-        return {k: _complete(given[k], s) if k in given else _sample(s) for k, s in schema.get("properties", {}).items()} | {
-            k: v for k, v in given.items() if k not in schema.get("properties", {})}
+        return {
+            k: _complete(given[k], s) if k in given else _sample(s) for k, s in schema.get("properties", {}).items()
+        } | {k: v for k, v in given.items() if k not in schema.get("properties", {})}
     if schema["type"] == "array":
         items = value if isinstance(value, list) and value else [_sample(schema["items"])]
         return [_complete(v, schema["items"]) for v in items]
     return value
 
 
-def _locations(value: Any, schema: dict[str, Any], path: str, loc: tuple) -> Iterator[tuple[str, tuple, dict[str, Any]]]:
+def _locations(
+    value: Any, schema: dict[str, Any], path: str, loc: tuple
+) -> Iterator[tuple[str, tuple, dict[str, Any]]]:
     yield path, loc, schema
     if schema["type"] == "object":
         for key, sub in schema.get("properties", {}).items():
@@ -278,11 +332,17 @@ def _violations(schema: dict[str, Any]) -> Iterator[tuple[Any, str]]:
     if "minItems" in schema:
         yield [], f"must have at least {schema['minItems']} item"
     if schema.get("format") == "date-time":
-        yield from (("2024-01-15 10:30:00", "not an ISO-8601 date-time"), ("yesterday", "not an ISO-8601 date-time"),
-                    ("2024-02-30T00:00:00Z", "not an ISO-8601 date-time"))
+        yield from (
+            ("2024-01-15 10:30:00", "not an ISO-8601 date-time"),
+            ("yesterday", "not an ISO-8601 date-time"),
+            ("2024-02-30T00:00:00Z", "not an ISO-8601 date-time"),
+        )
     if schema.get("format") == "uri":
-        yield from (("/relative/path", "not an absolute URI"), ("https://exa mple.com/x", "not an absolute URI"),
-                    ("no scheme", "not an absolute URI"))
+        yield from (
+            ("/relative/path", "not an absolute URI"),
+            ("https://exa mple.com/x", "not an absolute URI"),
+            ("no scheme", "not an absolute URI"),
+        )
 
 
 def _at(doc: Any, loc: tuple) -> tuple[Any, Any]:
@@ -326,8 +386,11 @@ def test_every_missing_or_mistyped_data_field_is_400_at_its_path(no_writes, even
 
 
 def test_deep_nesting_10000_levels_is_400_fast(no_writes):
-    for raw in ("[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000,
-                json.dumps(valid())[:-1] + ', "deep": ' + "[" * 10_000 + "]" * 10_000 + "}"):
+    for raw in (
+        "[" * 10_000 + "]" * 10_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        json.dumps(valid())[:-1] + ', "deep": ' + "[" * 10_000 + "]" * 10_000 + "}",
+    ):
         body = refused(request(body=raw), 400, "invalid_json")
         assert "nesting depth" in body["error"]["message"]
         refused(request("/events/batch", body='{"events": [' + raw + "]}"), 400, "invalid_json")
@@ -353,8 +416,16 @@ def test_over_size_bodies_are_413(no_writes):
 
 
 def test_numbers_javascript_cannot_hold_are_400(no_writes):
-    for number in (str(MAX_SAFE + 1), str(-MAX_SAFE - 1), str(2**64), "9" * 5000, "-" + "9" * 5000, "1e309", "-1e309",
-                   "123e99999"):
+    for number in (
+        str(MAX_SAFE + 1),
+        str(-MAX_SAFE - 1),
+        str(2**64),
+        "9" * 5000,
+        "-" + "9" * 5000,
+        "1e309",
+        "-1e309",
+        "123e99999",
+    ):
         doc = json.dumps(valid("product.purchased")).replace('"quantity": 1', f'"quantity": {number}')
         assert number in doc
         body = refused(request(body=doc), 400, "invalid_json", number[:30])
@@ -366,9 +437,15 @@ def test_numbers_javascript_cannot_hold_are_400(no_writes):
 
 
 INVALID_UTF8 = {
-    "ff": b"\xff", "fe-ff-bom": b"\xfe\xff", "bad-continuation": b"\xc3\x28", "overlong-slash": b"\xc0\xaf",
-    "overlong-3": b"\xe0\x80\xaf", "encoded-surrogate": b"\xed\xa0\x80", "above-10ffff": b"\xf4\x90\x80\x80",
-    "truncated": b"\xe2\x82", "latin1-e-acute": b"caf\xe9",
+    "ff": b"\xff",
+    "fe-ff-bom": b"\xfe\xff",
+    "bad-continuation": b"\xc3\x28",
+    "overlong-slash": b"\xc0\xaf",
+    "overlong-3": b"\xe0\x80\xaf",
+    "encoded-surrogate": b"\xed\xa0\x80",
+    "above-10ffff": b"\xf4\x90\x80\x80",
+    "truncated": b"\xe2\x82",
+    "latin1-e-acute": b"caf\xe9",
 }
 
 
@@ -376,8 +453,12 @@ INVALID_UTF8 = {
 def test_invalid_utf8_anywhere_is_400(no_writes, where):
     for label, raw in INVALID_UTF8.items():
         doc = json.dumps(valid("order.updated"), ensure_ascii=False).encode()
-        target = {"event": b'"order.updated"', "id": b'"evt_input_order_updated"', "key": b'"status"',
-                  "data": b'"shipped"'}[where]
+        target = {
+            "event": b'"order.updated"',
+            "id": b'"evt_input_order_updated"',
+            "key": b'"status"',
+            "data": b'"shipped"',
+        }[where]
         assert target in doc
         doc = doc.replace(target, target[:-1] + raw + b'"', 1)
         body = refused(raw_event(doc), 400, "invalid_json", label)
@@ -395,8 +476,13 @@ def test_lone_surrogate_escapes_anywhere_are_400(no_writes, where):
         doc = valid("order.updated")
         doc["data"]["changes"] = [{"field": "status", "tags": ["a", {"b": "SURR"}]}]
         text = json.dumps(doc)
-        target = {"event": '"order.updated"', "id": '"evt_input_order_updated"', "key": '"status"',
-                  "data": '"shipped"', "nested": '"SURR"'}[where]
+        target = {
+            "event": '"order.updated"',
+            "id": '"evt_input_order_updated"',
+            "key": '"status"',
+            "data": '"shipped"',
+            "nested": '"SURR"',
+        }[where]
         text = text.replace(target, target[:-1] + escape + '"', 1)
         body = refused(request(body=text), 400, "invalid_json", escape)
         assert "lone UTF-16 surrogate" in body["error"]["message"]
@@ -415,9 +501,33 @@ def test_lone_surrogates_that_api_gateway_passed_as_text_are_400(no_writes):
 
 
 ODD_IDS = [
-    "../", "../../etc/passwd", "..", ".", "...", "a/b", "a\\b", "a b", " evt_1", "evt_1\n", "evt\r\nX-Injected: 1",
-    "\x00", "evt\x00", "evt\x7f", "evt\u0085", "evt\u202e", "évt", "evt_😀", "%2e%2e%2f", "evt?x=1", "evt#x",
-    "<script>", "___", "-", "", "a" * 129, "a" * 10_240,
+    "../",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "...",
+    "a/b",
+    "a\\b",
+    "a b",
+    " evt_1",
+    "evt_1\n",
+    "evt\r\nX-Injected: 1",
+    "\x00",
+    "evt\x00",
+    "evt\x7f",
+    "evt\u0085",
+    "evt\u202e",
+    "évt",
+    "evt_😀",
+    "%2e%2e%2f",
+    "evt?x=1",
+    "evt#x",
+    "<script>",
+    "___",
+    "-",
+    "",
+    "a" * 129,
+    "a" * 10_240,
 ]
 
 
@@ -430,12 +540,28 @@ def test_odd_ids_are_400(no_writes):
 
 def test_timestamps_outside_the_window_or_not_utc_are_400(no_writes):
     bad = [
-        "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", stamp(-timedelta(days=3650, minutes=5)),
-        "9999-12-31T23:59:59Z", stamp(timedelta(hours=1, minutes=5)),
-        "2024-01-15T10:30:00+01:00", "2024-01-15T10:30:00-00:00", "2024-01-15T10:30:00", "2024-01-15",
-        "2024-01-15T10:30Z", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2023-12-31T23:59:60Z",
-        "2024-01-15t10:30:00z", " " + stamp(), stamp() + " ", "2024-01-15T10:30:00.1234567890Z",
-        "+002024-01-15T10:30:00Z", "-2024-01-15T10:30:00Z", "1705314600", "", "２０２４-01-15T10:30:00Z",
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        stamp(-timedelta(days=3650, minutes=5)),
+        "9999-12-31T23:59:59Z",
+        stamp(timedelta(hours=1, minutes=5)),
+        "2024-01-15T10:30:00+01:00",
+        "2024-01-15T10:30:00-00:00",
+        "2024-01-15T10:30:00",
+        "2024-01-15",
+        "2024-01-15T10:30Z",
+        "2024-13-01T00:00:00Z",
+        "2024-02-30T00:00:00Z",
+        "2023-12-31T23:59:60Z",
+        "2024-01-15t10:30:00z",
+        " " + stamp(),
+        stamp() + " ",
+        "2024-01-15T10:30:00.1234567890Z",
+        "+002024-01-15T10:30:00Z",
+        "-2024-01-15T10:30:00Z",
+        "1705314600",
+        "",
+        "２０２４-01-15T10:30:00Z",
         "2024-01-15T10:30:00Z\n",
     ]
     for timestamp in bad:
@@ -446,8 +572,12 @@ def test_timestamps_outside_the_window_or_not_utc_are_400(no_writes):
 
 def test_the_timestamp_window_edges_are_accepted(world):
     world.snapshot()
-    accepted = [stamp(-timedelta(days=3650) + timedelta(minutes=5)), stamp(timedelta(minutes=55)),
-                stamp().replace("Z", "+00:00"), "2024-01-15T10:00:00Z"]  # the last: the document's test event
+    accepted = [
+        stamp(-timedelta(days=3650) + timedelta(minutes=5)),
+        stamp(timedelta(minutes=55)),
+        stamp().replace("Z", "+00:00"),
+        "2024-01-15T10:00:00Z",
+    ]  # the last: the document's test event
     for i, timestamp in enumerate(accepted):
         status, _, body = call(request(body=valid(id=f"evt_window_{i}", timestamp=timestamp)))
         assert status == 202, (timestamp, body)
@@ -468,21 +598,38 @@ def test_the_safe_integer_edges_and_escaped_text_are_accepted(world):
 # -- batches ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("doc", [
-    {"events": None}, {"events": "x"}, {"events": 1}, {"events": {}}, {"events": []}, {},
-    {"events": [valid()], "extra": 1},  # one valid event, but the request is malformed: nothing published
-    {"Events": [valid()]},
-    {"events": [valid(id=f"evt_over_{i}") for i in range(r.MAX_BATCH_EVENTS + 1)]},
-], ids=["null", "string", "number", "object", "empty", "no-events", "extra-field", "wrong-case", "101-events"])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"events": None},
+        {"events": "x"},
+        {"events": 1},
+        {"events": {}},
+        {"events": []},
+        {},
+        {"events": [valid()], "extra": 1},  # one valid event, but the request is malformed: nothing published
+        {"Events": [valid()]},
+        {"events": [valid(id=f"evt_over_{i}") for i in range(r.MAX_BATCH_EVENTS + 1)]},
+    ],
+    ids=["null", "string", "number", "object", "empty", "no-events", "extra-field", "wrong-case", "101-events"],
+)
 def test_malformed_batches_are_400_and_publish_nothing(no_writes, doc):
     refused(request("/events/batch", body=doc), 400, "validation_failed")
 
 
 def test_a_batch_of_only_invalid_events_is_400_with_one_result_each(no_writes):
     events: list[Any] = [
-        None, "x", [], valid(event="order.nope"), valid(id="../x"), valid(timestamp="1970-01-01T00:00:00Z"),
-        valid(data=[]), {**valid(), "data": {}}, valid(extra=1),
-        {**valid(id="evt_dup")}, {**valid(id="evt_dup"), "data": {}},  # the same id twice, both invalid
+        None,
+        "x",
+        [],
+        valid(event="order.nope"),
+        valid(id="../x"),
+        valid(timestamp="1970-01-01T00:00:00Z"),
+        valid(data=[]),
+        {**valid(), "data": {}},
+        valid(extra=1),
+        {**valid(id="evt_dup")},
+        {**valid(id="evt_dup"), "data": {}},  # the same id twice, both invalid
     ]
     events[9]["data"] = {"orderId": 1}
     body = refused(request("/events/batch", body={"events": events}), 400, "validation_failed")
@@ -529,10 +676,15 @@ def test_methods_and_paths_that_do_not_exist_are_4xx(no_writes):
 
 def test_over_real_http_every_bad_request_is_a_4xx_and_nothing_is_published():
     with LocalRuntime(port=0, write_profile=False) as rt:
-        session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+        )
         sqs, ddb = (session.client(name, endpoint_url=rt.aws_endpoint_url) for name in ("sqs", "dynamodb"))
-        spy = World(ddb, sqs, subscribe_spy(session.client("sns", endpoint_url=rt.aws_endpoint_url), sqs,
-                                            config.settings().topic_arn))
+        spy = World(
+            ddb,
+            sqs,
+            subscribe_spy(session.client("sns", endpoint_url=rt.aws_endpoint_url), sqs, config.settings().topic_arn),
+        )
         host, port = rt.base_url.split("//")[1].split("/")[0].split(":")
         key = rt.api_key.encode()
 
@@ -544,11 +696,28 @@ def test_over_real_http_every_bad_request_is_a_4xx_and_nothing_is_published():
                 resp.begin()
                 return resp.status, json.loads(resp.read())
 
-        def post(body: bytes, *, path: str = "/v1/events", headers: bytes = b"Content-Type: application/json\r\n",
-                 length: bytes | None = None, method: bytes = b"POST") -> bytes:
+        def post(
+            body: bytes,
+            *,
+            path: str = "/v1/events",
+            headers: bytes = b"Content-Type: application/json\r\n",
+            length: bytes | None = None,
+            method: bytes = b"POST",
+        ) -> bytes:
             size = str(len(body)).encode() if length is None else length
-            return (method + b" " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nx-api-key: " + key + b"\r\n" + headers
-                    + b"Content-Length: " + size + b"\r\nConnection: close\r\n\r\n" + body)
+            return (
+                method
+                + b" "
+                + path.encode()
+                + b" HTTP/1.1\r\nHost: x\r\nx-api-key: "
+                + key
+                + b"\r\n"
+                + headers
+                + b"Content-Length: "
+                + size
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
 
         good = json.dumps(valid("content.submitted", id="evt_http_ok")).encode()
         cases = {
@@ -579,6 +748,8 @@ def test_over_real_http_every_bad_request_is_a_4xx_and_nothing_is_published():
 
 def test_the_data_mutation_generator_covers_every_type():
     """Guard for the generated cases: each catalog type yields mutations at nested paths too."""
-    nested = {name: [p["path"] for _, _, p in data_mutations(name) if p["path"].count(".") > 1 or "[" in p["path"]]
-              for name in catalog.event_names()}
+    nested = {
+        name: [p["path"] for _, _, p in data_mutations(name) if p["path"].count(".") > 1 or "[" in p["path"]]
+        for name in catalog.event_names()
+    }
     assert all(nested[n] for n in ("order.completed", "content.submitted", "product.purchased")), nested

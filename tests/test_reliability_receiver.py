@@ -20,18 +20,18 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import pytest
 import trustme
-
-from litestore_webhooks.core.sender import EXCERPT_BYTES
-from litestore_webhooks.local.runtime import LocalRuntime
 from tests.local_stack import attempts, create_endpoint, dead_letters, event, get, poll, settle, stats
 from tests.receivers import Receiver, Reply, ca_bundle
 from tests.test_local_runtime import ingest
+
+from litestore_webhooks.core.sender import EXCERPT_BYTES
+from litestore_webhooks.local.runtime import LocalRuntime
 
 TYPE = "order.updated"  # every transport scenario gets one event of this type
 # Short policies: the attempt log shows a retry, and SQS rounds each hop up to 1 s.
@@ -65,8 +65,9 @@ def read_request(conn: socket.socket) -> tuple[bytes, bytes]:
             raise ConnectionError("client closed before the end of the headers")
         data += chunk
     head, body = data.split(b"\r\n\r\n", 1)
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
     while len(body) < length:
         chunk = conn.recv(65536)
         if not chunk:
@@ -173,16 +174,22 @@ def run(rt: LocalRuntime, scenarios: dict[str, dict[str, Any]], *, timeout: floa
                 finished[name] = time.monotonic() - started
         return len(finished) == len(endpoints)
 
-    poll(all_final, timeout=timeout, what=f"a final attempt for every event of {sorted(set(endpoints) - set(finished))}",
-         interval=0.2)
+    poll(
+        all_final,
+        timeout=timeout,
+        what=f"a final attempt for every event of {sorted(set(endpoints) - set(finished))}",
+        interval=0.2,
+    )
     settle(rt, endpoints.values())
     outcomes = {}
     for name, endpoint_id in endpoints.items():
         log = sorted(attempts(rt, endpoint_id), key=lambda a: (a["eventId"], a["attempt"]))
         outcomes[name] = Outcome(endpoint_id, log, dead_letters(rt, endpoint_id), finished[name])
         dead = [(d["reason"], d["lastStatus"], d["lastError"], d["attempts"]) for d in outcomes[name].dead]
-        print(f"\n[{name}] steps={outcomes[name].steps()} dead={dead} "
-              f"durationMs={[a['durationMs'] for a in log]} final after {finished[name]:.2f}s")
+        print(
+            f"\n[{name}] steps={outcomes[name].steps()} dead={dead} "
+            f"durationMs={[a['durationMs'] for a in log]} final after {finished[name]:.2f}s"
+        )
     return outcomes
 
 
@@ -209,7 +216,7 @@ def hang_up_twice(conn: socket.socket, n: int) -> str:
 @pytest.fixture(scope="module")
 def transport(rt, ca):
     """Connection-level faults, one event each: (servers, outcomes) by scenario name."""
-    past = datetime.now(timezone.utc) - timedelta(days=2)
+    past = datetime.now(UTC) - timedelta(days=2)
     expired = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", not_before=past, not_after=past + timedelta(days=1)).configure_cert(expired)
     with ExitStack() as stack:
@@ -247,18 +254,23 @@ def retry_at_a_date(conn: socket.socket, n: int) -> dict[str, float]:
     if n > 1:
         conn.sendall(OK_RESPONSE)
         return {"at": now}
-    retry_at = datetime.fromtimestamp(int(now) + 4, timezone.utc)
-    conn.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: %s\r\nContent-Length: 0\r\n"
-                 b"Connection: close\r\n\r\n" % format_datetime(retry_at, usegmt=True).encode())
+    retry_at = datetime.fromtimestamp(int(now) + 4, UTC)
+    conn.sendall(
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: %s\r\nContent-Length: 0\r\n"
+        b"Connection: close\r\n\r\n" % format_datetime(retry_at, usegmt=True).encode()
+    )
     return {"at": now, "retry_at": retry_at.timestamp()}
+
+
 ENDLESS = 1 << 30  # the huge body: 1 GiB promised, streamed until the client hangs up
 PATTERN = b"0123456789abcdef" * 4096  # 64 KiB
 
 
 def endless_body(conn: socket.socket, n: int) -> dict[str, Any]:
     read_request(conn)
-    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
-                 b"Content-Length: %d\r\n\r\n" % ENDLESS)
+    conn.sendall(
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % ENDLESS
+    )
     sent = 0
     try:
         while sent < ENDLESS:
@@ -280,9 +292,14 @@ def answers(rt):
             "429 retry-after seconds": stack.enter_context(Receiver(Reply(429, {"Retry-After": "3"}))),
             "429 retry-after date": stack.enter_context(RawServer(retry_at_a_date)),
             "410 gone": stack.enter_context(Receiver(Reply(410, body=b"this hook was removed"))),
-            "3xx": stack.enter_context(Receiver(
-                Reply(301, {"Location": elsewhere.url("/moved")}), Reply(302, {"Location": metadata}),
-                Reply(307, {"Location": elsewhere.url("/temp")}), Reply(308, {"Location": "https://example.com/"}))),
+            "3xx": stack.enter_context(
+                Receiver(
+                    Reply(301, {"Location": elsewhere.url("/moved")}),
+                    Reply(302, {"Location": metadata}),
+                    Reply(307, {"Location": elsewhere.url("/temp")}),
+                    Reply(308, {"Location": "https://example.com/"}),
+                )
+            ),
             "huge body": stack.enter_context(RawServer(endless_body)),
             "redirect target": elsewhere,
         }
@@ -310,7 +327,8 @@ def test_connection_refused_and_dns_failure_are_retried_then_dead_lettered(trans
     for name, error in (("refused", "connection_refused"), ("dns", dns_error)):
         assert out[name].steps() == [(1, "retry_scheduled", None, error), (2, "dead_lettered", None, error)]
         assert [(d["reason"], d["lastStatus"], d["lastError"], d["attempts"]) for d in out[name].dead] == [
-            ("retries_exhausted", None, error, 2)]
+            ("retries_exhausted", None, error, 2)
+        ]
 
 
 def test_tls_failures_are_retried_say_why_and_send_nothing(transport):
@@ -324,10 +342,14 @@ def test_tls_failures_are_retried_say_why_and_send_nothing(transport):
     ):
         assert out[name].steps() == [(1, "retry_scheduled", None, error), (2, "dead_lettered", None, error)]
         assert [(d["reason"], d["lastError"], d["attempts"]) for d in out[name].dead] == [
-            ("retries_exhausted", error, 2)]
+            ("retries_exhausted", error, 2)
+        ]
     # The handshake failed, so no request was made: nothing was sent in clear or to the wrong host.
     assert [rx[name].requests for name in ("tls untrusted ca", "tls wrong host", "tls to a plain http port")] == [
-        [], [], []]
+        [],
+        [],
+        [],
+    ]
     assert all(isinstance(note, ssl.SSLError) for note in rx["tls expired"].wait_for(2))
 
 
@@ -345,12 +367,19 @@ def test_receiver_closing_the_connection_mid_request_is_retried(transport):
     rx, out = transport
     o = out["closed mid-request"]
     # A reset reaches the client as ECONNRESET or, if it lost the race with the client's read, as end of stream.
-    assert o.log[0]["error"] in ("connection_error: reset by the receiver",
-                                 "connection_error: closed by the receiver before a response"), o.log[0]
-    assert o.steps()[1:] == [(2, "retry_scheduled", None, "connection_error: closed by the receiver before a response"),
-                             (3, "delivered", 200, None)]
+    assert o.log[0]["error"] in (
+        "connection_error: reset by the receiver",
+        "connection_error: closed by the receiver before a response",
+    ), o.log[0]
+    assert o.steps()[1:] == [
+        (2, "retry_scheduled", None, "connection_error: closed by the receiver before a response"),
+        (3, "delivered", 200, None),
+    ]
     assert rx["closed mid-request"].wait_for(3) == [
-        "reset mid-request", "read it all, closed without answering", o.log[0]["eventId"]]
+        "reset mid-request",
+        "read it all, closed without answering",
+        o.log[0]["eventId"],
+    ]
 
 
 # -- faults in the answer ------------------------------------------------------------------------------
@@ -376,8 +405,10 @@ def test_429_retry_after_in_seconds_and_as_a_date_sets_the_next_attempt(answers)
     print(f"[429 retry-after seconds] second POST {second.at - first.at:.2f}s after the first")
     assert 3.0 <= second.at - first.at < 6.0
     first, second = rx["429 retry-after date"].wait_for(2)
-    print(f"[429 retry-after date] second POST {second['at'] - first['at']:.2f}s after the first, "
-          f"{second['at'] - first['retry_at']:.2f}s after the date")
+    print(
+        f"[429 retry-after date] second POST {second['at'] - first['at']:.2f}s after the first, "
+        f"{second['at'] - first['retry_at']:.2f}s after the date"
+    )
     assert first["retry_at"] - first["at"] >= 2.0  # the date was well ahead when it was sent ...
     assert second["at"] >= first["retry_at"] - 0.05 and second["at"] - first["at"] < 6.0  # ... and was kept
 
@@ -400,7 +431,8 @@ def test_redirects_to_another_host_are_not_followed_and_dead_letter(answers):
     o = out["3xx"]
     assert sorted(o.steps(), key=lambda s: s[2]) == [(1, "dead_lettered", status, None) for status in REDIRECTS]
     assert sorted((d["reason"], d["lastStatus"], d["attempts"]) for d in o.dead) == [
-        ("redirect", status, 1) for status in REDIRECTS]
+        ("redirect", status, 1) for status in REDIRECTS
+    ]
     assert len(rx["3xx"].requests) == 4 and rx["redirect target"].requests == []
 
 
@@ -408,8 +440,10 @@ def test_huge_response_body_is_read_only_up_to_the_excerpt(answers):
     rx, out = answers
     o = out["huge body"]
     (note,) = rx["huge body"].wait_for(1)
-    print(f"[huge body] server sent {note['sent']:,} of {ENDLESS:,} bytes before the client hung up "
-          f"({note['stopped_by']})")
+    print(
+        f"[huge body] server sent {note['sent']:,} of {ENDLESS:,} bytes before the client hung up "
+        f"({note['stopped_by']})"
+    )
     assert o.steps() == [(1, "dead_lettered", 500, None)]
     assert o.log[0]["responseExcerpt"] == PATTERN[:EXCERPT_BYTES].decode()
     assert note["stopped_by"] in ("BrokenPipeError", "ConnectionResetError")  # the client closed early

@@ -25,13 +25,13 @@ import pytest
 import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.local_stack import attempts, create_endpoint, dead_letters, event, get, poll, settle
+from tests.receivers import Receiver, ca_bundle
+from tests.test_local_runtime import admin, ingest
 
 from litestore_webhooks.core.sender import Sender
 from litestore_webhooks.core.urls import BLOCKED_NETWORKS, UrlRejected, validate_url
 from litestore_webhooks.local.runtime import LocalRuntime
-from tests.local_stack import attempts, create_endpoint, dead_letters, event, get, poll, settle
-from tests.receivers import Receiver, ca_bundle
-from tests.test_local_runtime import admin, ingest
 
 LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 PUBLIC = "93.184.215.14"  # a public address; guarded_network refuses the connect, nothing leaves the host
@@ -76,8 +76,16 @@ def resolving(answers: dict[str, list[tuple[str, ...]]]) -> Iterator[list[str]]:
         with lock:
             looked_up.append(name)
             answer = answers[name][min(looked_up.count(name), len(answers[name])) - 1]
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                 (a, port, 0, 0) if ":" in a else (a, port)) for a in answer]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, port, 0, 0) if ":" in a else (a, port),
+            )
+            for a in answer
+        ]
 
     socket.getaddrinfo = fake
     try:
@@ -143,8 +151,14 @@ def blocked_host(draw: st.DrawFn) -> tuple[str, bool]:
     hi, lo = int(ip) >> 16, int(ip) & 0xFFFF
     if wrapper == "none":
         return draw(ipv4_spelling(ip)), ip in LOOPBACK_V4
-    host = {"mapped": f"::ffff:{ip}", "mapped-hex": f"::ffff:{hi:x}:{lo:x}", "compatible": f"::{ip}",
-            "siit": f"::ffff:0:{ip}", "nat64": f"64:ff9b::{ip}", "6to4": f"2002:{hi:x}:{lo:x}::1"}[wrapper]
+    host = {
+        "mapped": f"::ffff:{ip}",
+        "mapped-hex": f"::ffff:{hi:x}:{lo:x}",
+        "compatible": f"::{ip}",
+        "siit": f"::ffff:0:{ip}",
+        "nat64": f"64:ff9b::{ip}",
+        "6to4": f"2002:{hi:x}:{lo:x}::1",
+    }[wrapper]
     # Wrappers that only carry the IPv4 address are judged by it; NAT64 and 6to4 are blocked ranges themselves.
     unwraps = wrapper in ("mapped", "mapped-hex", "compatible", "siit")
     return draw(ipv6_spelling(ipaddress.IPv6Address(host))), unwraps and ip in LOOPBACK_V4 or host == "::0.0.0.1"
@@ -181,8 +195,11 @@ def test_every_spelling_of_a_blocked_address_is_refused_at_send_time(host_and_lo
     assert connects == []  # refused before any connection was attempted
 
 
-answer_spellings = blocked_addresses.flatmap(lambda ip: st.sampled_from(
-    [str(ip)] + ([f"::ffff:{ip}"] if ip.version == 4 else [f"{ip}%eth0"] if ip.is_link_local else [])))
+answer_spellings = blocked_addresses.flatmap(
+    lambda ip: st.sampled_from(
+        [str(ip)] + ([f"::ffff:{ip}"] if ip.version == 4 else [f"{ip}%eth0"] if ip.is_link_local else [])
+    )
+)
 
 
 @FAST
@@ -205,15 +222,32 @@ def test_idna_spellings_of_an_address_were_a_create_time_bypass():
 # -- through the local runtime, no allow_insecure ---------------------------------------------------------
 
 # Every blocked range, first address, written as the literal a user would paste.
-LITERALS = [f"https://[{b.network[0]}]/hook" if b.network.version == 6 else f"https://{b.network[0]}/hook"
-            for b in BLOCKED_NETWORKS]
+LITERALS = [
+    f"https://[{b.network[0]}]/hook" if b.network.version == 6 else f"https://{b.network[0]}/hook"
+    for b in BLOCKED_NETWORKS
+]
 # The other spellings, of loopback and the metadata address, and the names that mean this machine.
 SPELLINGS = [
-    "https://2130706433/", "https://0x7f000001/", "https://017700000001/", "https://127.1/", "https://0x7f.1/",
-    "https://0177.0.0.1/", "https://127。0。0。1/", "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/",
-    "https://[::127.0.0.1]/", "https://[0:0:0:0:0:0:0:1]/", "https://2852039166/", "https://0xa9fea9fe/",
-    "https://0251.0376.0251.0376/", "https://[::ffff:a9fe:a9fe]/", "https://[fd00:ec2::254]/",
-    "https://[fe80::1%25eth0]/", "https://localhost/", "https://LOCALHOST./", "https://api.localhost/",
+    "https://2130706433/",
+    "https://0x7f000001/",
+    "https://017700000001/",
+    "https://127.1/",
+    "https://0x7f.1/",
+    "https://0177.0.0.1/",
+    "https://127。0。0。1/",
+    "https://[::ffff:127.0.0.1]/",
+    "https://[::ffff:7f00:1]/",
+    "https://[::127.0.0.1]/",
+    "https://[0:0:0:0:0:0:0:1]/",
+    "https://2852039166/",
+    "https://0xa9fea9fe/",
+    "https://0251.0376.0251.0376/",
+    "https://[::ffff:a9fe:a9fe]/",
+    "https://[fd00:ec2::254]/",
+    "https://[fe80::1%25eth0]/",
+    "https://localhost/",
+    "https://LOCALHOST./",
+    "https://api.localhost/",
     "http://hooks.example.com/",  # not https: without allow_insecure, plain HTTP is refused too
 ]
 
@@ -259,10 +293,16 @@ def test_generated_spellings_are_refused_by_the_admin_api(rt, host_and_loopback)
 
 # What DNS may say about a name that passed the create-time check, and the blocked address an
 # attempt must then name: one answer per blocked range (first address + 1), and mixed answers.
-SEND_TIME_ANSWERS = [((str(b.network[1]),), str(b.network[1])) for b in BLOCKED_NETWORKS if b.network.num_addresses > 1] + [
-    (("255.255.255.255",), "255.255.255.255"), (("::",), "::"), (("::1",), "::1"),
-    (("::ffff:127.0.0.1",), "::ffff:7f00:1"), (("fe80::1%eth0",), "fe80::1"),
-    ((PUBLIC, "10.1.2.3"), "10.1.2.3"), (("2606:4700::1111", "169.254.169.254"), "169.254.169.254"),
+SEND_TIME_ANSWERS = [
+    ((str(b.network[1]),), str(b.network[1])) for b in BLOCKED_NETWORKS if b.network.num_addresses > 1
+] + [
+    (("255.255.255.255",), "255.255.255.255"),
+    (("::",), "::"),
+    (("::1",), "::1"),
+    (("::ffff:127.0.0.1",), "::ffff:7f00:1"),
+    (("fe80::1%eth0",), "fe80::1"),
+    ((PUBLIC, "10.1.2.3"), "10.1.2.3"),
+    (("2606:4700::1111", "169.254.169.254"), "169.254.169.254"),
 ]
 
 
@@ -274,8 +314,11 @@ def test_names_resolving_to_blocked_ranges_are_refused_at_send_time(rt, ca):
             ep = create_endpoint(rt, "resolves to blocked ranges", url, [TYPE])
             for i in range(len(SEND_TIME_ANSWERS)):
                 assert ingest(rt, event(TYPE, f"evt_ssrf_resolve_{i}"))[0] == 202
-            poll(lambda: len(attempts(rt, ep["id"])) >= len(SEND_TIME_ANSWERS), timeout=30,
-                 what="an attempt for every event")
+            poll(
+                lambda: len(attempts(rt, ep["id"])) >= len(SEND_TIME_ANSWERS),
+                timeout=30,
+                what="an attempt for every event",
+            )
             settle(rt, [ep["id"]])
         log = attempts(rt, ep["id"])
         dead = dead_letters(rt, ep["id"])
@@ -287,8 +330,10 @@ def test_names_resolving_to_blocked_ranges_are_refused_at_send_time(rt, ca):
     assert named == sorted(ip for _, ip in SEND_TIME_ANSWERS)  # each attempt names the address DNS gave it
     assert {(d["reason"], d["attempts"]) for d in dead} == {("blocked_address", 1)} and len(dead) == len(log)
     assert [c for c in connects if c[1] == rx.port] == []  # not even a connect
-    print(f"\n[ssrf send-time] {len(log)} answers: {len(log)} attempts dead_lettered blocked_address, "
-          f"{len(looked_up)} lookups, 0 requests, 0 connects; durationMs max {max(a['durationMs'] for a in log)}")
+    print(
+        f"\n[ssrf send-time] {len(log)} answers: {len(log)} attempts dead_lettered blocked_address, "
+        f"{len(looked_up)} lookups, 0 requests, 0 connects; durationMs max {max(a['durationMs'] for a in log)}"
+    )
 
 
 def test_dns_rebinding_cannot_redirect_the_connection_to_loopback(rt, ca):
@@ -296,28 +341,37 @@ def test_dns_rebinding_cannot_redirect_the_connection_to_loopback(rt, ca):
     vetted (never resolving again at connect time), attempt 2 vets again and refuses."""
     with Receiver(ca=ca, hostnames=("rebind.example.test",)) as rx:
         url = f"https://rebind.example.test:{rx.port}/hook"
-        with (guarded_network() as connects,
-              resolving({"rebind.example.test": [(PUBLIC,), ("127.0.0.1",)]}) as looked_up):
-            ep = create_endpoint(rt, "rebinding", url, ["order.completed"], timeout=2000,
-                                 retryPolicy={"maxAttempts": 3, "initialDelay": 100, "maxDelay": 1000})
+        with (
+            guarded_network() as connects,
+            resolving({"rebind.example.test": [(PUBLIC,), ("127.0.0.1",)]}) as looked_up,
+        ):
+            ep = create_endpoint(
+                rt,
+                "rebinding",
+                url,
+                ["order.completed"],
+                timeout=2000,
+                retryPolicy={"maxAttempts": 3, "initialDelay": 100, "maxDelay": 1000},
+            )
             assert ingest(rt, event("order.completed", "evt_ssrf_rebind"))[0] == 202
-            poll(lambda: any(a["status"] == "dead_lettered" for a in attempts(rt, ep["id"])), timeout=20,
-                 what="the rebinding attempt dead-lettered")
+            poll(
+                lambda: any(a["status"] == "dead_lettered" for a in attempts(rt, ep["id"])),
+                timeout=20,
+                what="the rebinding attempt dead-lettered",
+            )
             settle(rt, [ep["id"]])
         log = sorted(attempts(rt, ep["id"]), key=lambda a: a["attempt"])
         assert rx.requests == []
     steps = [(a["attempt"], a["status"], a.get("error", "").split(" is ")[0]) for a in log]
     print(f"\n[ssrf rebinding] {steps}, lookups={len(looked_up)}, connects={[c for c in connects if c[1] == rx.port]}")
-    assert steps == [(1, "retry_scheduled", "connection_refused"),
-                     (2, "dead_lettered", "blocked_address: 127.0.0.1")]
+    assert steps == [(1, "retry_scheduled", "connection_refused"), (2, "dead_lettered", "blocked_address: 127.0.0.1")]
     assert looked_up == ["rebind.example.test"] * 2  # one lookup per attempt
     assert [c for c in connects if c[1] == rx.port] == [(PUBLIC, rx.port)]  # the vetted address, only
     assert [d["reason"] for d in dead_letters(rt, ep["id"])] == ["blocked_address"]
 
 
 def test_the_admin_test_send_is_checked_at_send_time_too(rt, ca):
-    with (guarded_network() as connects,
-          resolving({"metadata.example.test": [("169.254.169.254",)]}) as looked_up):
+    with guarded_network() as connects, resolving({"metadata.example.test": [("169.254.169.254",)]}) as looked_up:
         ep = create_endpoint(rt, "test send", "https://metadata.example.test/latest/meta-data/", ["user.registered"])
         status, attempt = admin(rt, "POST", f"/endpoints/{ep['id']}/test", {"event": "user.registered"})
     assert status == 200, attempt
@@ -327,8 +381,20 @@ def test_the_admin_test_send_is_checked_at_send_time_too(rt, ca):
 
 
 # Regression (issue 13 item 13): Teredo, the rest of 2001::/23 and site-local fec0::/10 were let through.
-MISSED_RANGES = ["2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:1::1", "2001:2::1", "2001:3::1",
-                 "2001:4:112::1", "2001:10::1", "2001:20::1", "2001:30::1", "2001:1ff::1", "fec0::1", "feff::1"]
+MISSED_RANGES = [
+    "2001::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001:1::1",
+    "2001:2::1",
+    "2001:3::1",
+    "2001:4:112::1",
+    "2001:10::1",
+    "2001:20::1",
+    "2001:30::1",
+    "2001:1ff::1",
+    "fec0::1",
+    "feff::1",
+]
 
 
 @pytest.mark.parametrize("address", MISSED_RANGES)

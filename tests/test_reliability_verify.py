@@ -18,7 +18,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -40,10 +39,18 @@ BODY = b'{"event":"order.updated","id":"evt_v1","timestamp":"2024-01-15T11:00:00
 ID = "evt_v1"
 
 
-def signed(*, secrets: list[str] | None = None, body: bytes = BODY, offset: int = 0, event_id: str = ID) -> dict[str, str]:
+def signed(
+    *, secrets: list[str] | None = None, body: bytes = BODY, offset: int = 0, event_id: str = ID
+) -> dict[str, str]:
     """The headers our delivery sends, stamped `offset` seconds from now."""
-    return signature_headers(body=body, event_id=event_id, event_type="order.updated", attempt=1,
-                             secrets=secrets or [WHSEC], timestamp=int(time.time()) + offset)
+    return signature_headers(
+        body=body,
+        event_id=event_id,
+        event_type="order.updated",
+        attempt=1,
+        secrets=secrets or [WHSEC],
+        timestamp=int(time.time()) + offset,
+    )
 
 
 def standard_only(headers: dict[str, str]) -> dict[str, str]:
@@ -79,19 +86,36 @@ def legacy_only(headers: dict[str, str]) -> dict[str, str]:
 # passes allow_replayable_legacy_signature=True (without it, every one is refused).
 LEGACY_ALONE = [
     ("legacy alone, valid", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD), None),
-    ("legacy alone, with surrounding spaces",
-     lambda: (BODY, {SIGNATURE_HEADER: f" {legacy_signature(BODY, OLD)} "}, OLD), None),
-    ("legacy alone, from a delivery signed 30 days ago (webhook-* headers stripped)",
-     lambda: (BODY, legacy_only(signed(secrets=[OLD], offset=-30 * 86400)), OLD), None),
-    ("legacy alone, wrong secret", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, "other-secret-1"),
-     "WebhookVerificationError: X-Litestore-Signature does not match"),
-    ("legacy alone, tampered body", lambda: (BODY + b" ", {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD),
-     "WebhookVerificationError: X-Litestore-Signature does not match"),
-    ("legacy alone, upper-case hex", lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD).upper()}, OLD),
-     "WebhookVerificationError: X-Litestore-Signature does not match"),
-    ("legacy alone, 'sha256=' prefix",
-     lambda: (BODY, {SIGNATURE_HEADER: "sha256=" + legacy_signature(BODY, OLD)}, OLD),
-     "WebhookVerificationError: X-Litestore-Signature does not match"),
+    (
+        "legacy alone, with surrounding spaces",
+        lambda: (BODY, {SIGNATURE_HEADER: f" {legacy_signature(BODY, OLD)} "}, OLD),
+        None,
+    ),
+    (
+        "legacy alone, from a delivery signed 30 days ago (webhook-* headers stripped)",
+        lambda: (BODY, legacy_only(signed(secrets=[OLD], offset=-30 * 86400)), OLD),
+        None,
+    ),
+    (
+        "legacy alone, wrong secret",
+        lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, "other-secret-1"),
+        "WebhookVerificationError: X-Litestore-Signature does not match",
+    ),
+    (
+        "legacy alone, tampered body",
+        lambda: (BODY + b" ", {SIGNATURE_HEADER: legacy_signature(BODY, OLD)}, OLD),
+        "WebhookVerificationError: X-Litestore-Signature does not match",
+    ),
+    (
+        "legacy alone, upper-case hex",
+        lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD).upper()}, OLD),
+        "WebhookVerificationError: X-Litestore-Signature does not match",
+    ),
+    (
+        "legacy alone, 'sha256=' prefix",
+        lambda: (BODY, {SIGNATURE_HEADER: "sha256=" + legacy_signature(BODY, OLD)}, OLD),
+        "WebhookVerificationError: X-Litestore-Signature does not match",
+    ),
 ]
 
 
@@ -101,98 +125,220 @@ CASES = [
     Case("valid, body as str", lambda: (BODY.decode(), signed(), WHSEC), None),
     Case("valid, header names in any case", lambda: (BODY, {k.title(): v for k, v in signed().items()}, WHSEC), None),
     Case("valid, non-ASCII event id", lambda: (BODY, signed(event_id="évt-ü"), WHSEC), None),
-    Case("valid, spaces around the timestamp",
-         lambda: (BODY, replaced(h := signed(), webhook_timestamp=f" {h['webhook-timestamp']} "), WHSEC), None),
-    Case("wrong secret", lambda: (BODY, signed(), generate_secret()), "WebhookVerificationError: no matching webhook-signature"),
-    Case("tampered body (one byte)", lambda: (BODY.replace(b"caf", b"caF"), signed(), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature"),
-    Case("body re-serialised (pretty-printed)", lambda: (json.dumps(json.loads(BODY), indent=2), signed(), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature"),
-    Case("tampered timestamp (+1 s, inside the tolerance)",
-         lambda: (BODY, replaced(h := signed(), webhook_timestamp=str(int(h["webhook-timestamp"]) + 1)), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature"),
-    Case("tampered webhook-id", lambda: (BODY, replaced(signed(), webhook_id="evt_other"), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature"),
-    Case("stale: signed 400 s ago (tolerance 300 s)", lambda: (BODY, signed(offset=-400), WHSEC),
-         "WebhookVerificationError: timestamp too old"),
-    Case("future: signed 400 s ahead", lambda: (BODY, signed(offset=400), WHSEC),
-         "WebhookVerificationError: timestamp in the future"),
+    Case(
+        "valid, spaces around the timestamp",
+        lambda: (BODY, replaced(h := signed(), webhook_timestamp=f" {h['webhook-timestamp']} "), WHSEC),
+        None,
+    ),
+    Case(
+        "wrong secret",
+        lambda: (BODY, signed(), generate_secret()),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "tampered body (one byte)",
+        lambda: (BODY.replace(b"caf", b"caF"), signed(), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "body re-serialised (pretty-printed)",
+        lambda: (json.dumps(json.loads(BODY), indent=2), signed(), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "tampered timestamp (+1 s, inside the tolerance)",
+        lambda: (BODY, replaced(h := signed(), webhook_timestamp=str(int(h["webhook-timestamp"]) + 1)), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "tampered webhook-id",
+        lambda: (BODY, replaced(signed(), webhook_id="evt_other"), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "stale: signed 400 s ago (tolerance 300 s)",
+        lambda: (BODY, signed(offset=-400), WHSEC),
+        "WebhookVerificationError: timestamp too old",
+    ),
+    Case(
+        "future: signed 400 s ahead",
+        lambda: (BODY, signed(offset=400), WHSEC),
+        "WebhookVerificationError: timestamp in the future",
+    ),
     Case("inside the tolerance: signed 200 s ago", lambda: (BODY, signed(offset=-200), WHSEC), None),
     Case("inside the tolerance: signed 200 s ahead", lambda: (BODY, signed(offset=200), WHSEC), None),
-    Case("missing webhook-id", lambda: (BODY, without(signed(), "webhook-id"), WHSEC),
-         "WebhookVerificationError: missing header(s): webhook-id"),
-    Case("missing webhook-timestamp", lambda: (BODY, without(signed(), "webhook-timestamp"), WHSEC),
-         "WebhookVerificationError: missing header(s): webhook-timestamp"),
-    Case("missing webhook-signature", lambda: (BODY, without(signed(), "webhook-signature"), WHSEC),
-         "WebhookVerificationError: missing header(s): webhook-signature"),
-    Case("empty webhook-signature", lambda: (BODY, replaced(signed(), webhook_signature=""), WHSEC),
-         "WebhookVerificationError: missing header(s): webhook-signature"),
-    Case("no signature headers at all", lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
-         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
-         "webhook-signature"),
-    Case("several signatures, the last one valid",
-         lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA v2,xyz " + h["webhook-signature"]), WHSEC), None),
+    Case(
+        "missing webhook-id",
+        lambda: (BODY, without(signed(), "webhook-id"), WHSEC),
+        "WebhookVerificationError: missing header(s): webhook-id",
+    ),
+    Case(
+        "missing webhook-timestamp",
+        lambda: (BODY, without(signed(), "webhook-timestamp"), WHSEC),
+        "WebhookVerificationError: missing header(s): webhook-timestamp",
+    ),
+    Case(
+        "missing webhook-signature",
+        lambda: (BODY, without(signed(), "webhook-signature"), WHSEC),
+        "WebhookVerificationError: missing header(s): webhook-signature",
+    ),
+    Case(
+        "empty webhook-signature",
+        lambda: (BODY, replaced(signed(), webhook_signature=""), WHSEC),
+        "WebhookVerificationError: missing header(s): webhook-signature",
+    ),
+    Case(
+        "no signature headers at all",
+        lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
+        "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
+        "webhook-signature",
+    ),
+    Case(
+        "several signatures, the last one valid",
+        lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA v2,xyz " + h["webhook-signature"]), WHSEC),
+        None,
+    ),
     Case("rotation: both sent, receiver on the new secret", lambda: (BODY, signed(secrets=[WHSEC, OLD]), WHSEC), None),
-    Case("rotation: both sent, receiver still on the old secret", lambda: (BODY, signed(secrets=[WHSEC, OLD]), OLD), None),
-    Case("rotation over: only the new one sent, receiver on the old",
-         lambda: (BODY, signed(secrets=[WHSEC]), OLD), "WebhookVerificationError: no matching webhook-signature"),
-    Case("only an unknown version (v2) of a valid signature",
-         lambda: (BODY, replaced(h := signed(), webhook_signature=h["webhook-signature"].replace("v1,", "v2,")), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature"),
-    Case("tab between signatures",
-         lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA\t" + h["webhook-signature"]), WHSEC), None,
-         "crash:ValueError"),  # the library splits on single spaces only
-    Case("two spaces between signatures",
-         lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA  " + h["webhook-signature"]), WHSEC), None,
-         "crash:ValueError"),
-    Case("a signature token without a comma",
-         lambda: (BODY, replaced(signed(), webhook_signature="v1AAAA"), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature", "crash:ValueError"),
-    Case("valid signature without its base64 padding",
-         lambda: (BODY, replaced(h := signed(), webhook_signature=h["webhook-signature"].rstrip("=")), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature", "crash:Error"),  # binascii.Error
-    Case("non-ASCII signature", lambda: (BODY, replaced(signed(), webhook_signature="v1,é"), WHSEC),
-         "WebhookVerificationError: no matching webhook-signature", "crash:ValueError"),
-    Case("fractional timestamp (123.0)",
-         lambda: (BODY, replaced(h := signed(), webhook_timestamp=h["webhook-timestamp"] + ".0"), WHSEC),
-         "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "ok"),
-    Case("timestamp with a + sign",
-         lambda: (BODY, replaced(h := signed(), webhook_timestamp="+" + h["webhook-timestamp"]), WHSEC),
-         "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "ok"),
-    Case("timestamp in Arabic-Indic digits",
-         lambda: (BODY, replaced(h := signed(), webhook_timestamp=h["webhook-timestamp"].translate(
-             str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))), WHSEC),
-         "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "ok"),
-    Case("negative timestamp", lambda: (BODY, replaced(signed(), webhook_timestamp="-5"), WHSEC),
-         "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "refused"),
-    Case("16-digit timestamp", lambda: (BODY, replaced(signed(), webhook_timestamp="9" * 16), WHSEC),
-         "WebhookVerificationError: webhook-timestamp is not an integer number of seconds", "refused"),
-    Case("timestamp in milliseconds", lambda: (BODY, replaced(signed(), webhook_timestamp=str(_now() * 1000)), WHSEC),
-         "WebhookVerificationError: timestamp in the future", "refused"),
-    Case("valid legacy + stale standard headers (no downgrade)", lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD),
-         "WebhookVerificationError: timestamp too old"),
-    Case("valid legacy + a lone webhook-id (no downgrade)",
-         lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
-         "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature"),
+    Case(
+        "rotation: both sent, receiver still on the old secret", lambda: (BODY, signed(secrets=[WHSEC, OLD]), OLD), None
+    ),
+    Case(
+        "rotation over: only the new one sent, receiver on the old",
+        lambda: (BODY, signed(secrets=[WHSEC]), OLD),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "only an unknown version (v2) of a valid signature",
+        lambda: (BODY, replaced(h := signed(), webhook_signature=h["webhook-signature"].replace("v1,", "v2,")), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+    ),
+    Case(
+        "tab between signatures",
+        lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA\t" + h["webhook-signature"]), WHSEC),
+        None,
+        "crash:ValueError",
+    ),  # the library splits on single spaces only
+    Case(
+        "two spaces between signatures",
+        lambda: (BODY, replaced(h := signed(), webhook_signature="v1,AAAA  " + h["webhook-signature"]), WHSEC),
+        None,
+        "crash:ValueError",
+    ),
+    Case(
+        "a signature token without a comma",
+        lambda: (BODY, replaced(signed(), webhook_signature="v1AAAA"), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+        "crash:ValueError",
+    ),
+    Case(
+        "valid signature without its base64 padding",
+        lambda: (BODY, replaced(h := signed(), webhook_signature=h["webhook-signature"].rstrip("=")), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+        "crash:Error",
+    ),  # binascii.Error
+    Case(
+        "non-ASCII signature",
+        lambda: (BODY, replaced(signed(), webhook_signature="v1,é"), WHSEC),
+        "WebhookVerificationError: no matching webhook-signature",
+        "crash:ValueError",
+    ),
+    Case(
+        "fractional timestamp (123.0)",
+        lambda: (BODY, replaced(h := signed(), webhook_timestamp=h["webhook-timestamp"] + ".0"), WHSEC),
+        "WebhookVerificationError: webhook-timestamp is not an integer number of seconds",
+        "ok",
+    ),
+    Case(
+        "timestamp with a + sign",
+        lambda: (BODY, replaced(h := signed(), webhook_timestamp="+" + h["webhook-timestamp"]), WHSEC),
+        "WebhookVerificationError: webhook-timestamp is not an integer number of seconds",
+        "ok",
+    ),
+    Case(
+        "timestamp in Arabic-Indic digits",
+        lambda: (
+            BODY,
+            replaced(
+                h := signed(),
+                webhook_timestamp=h["webhook-timestamp"].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+            ),
+            WHSEC,
+        ),
+        "WebhookVerificationError: webhook-timestamp is not an integer number of seconds",
+        "ok",
+    ),
+    Case(
+        "negative timestamp",
+        lambda: (BODY, replaced(signed(), webhook_timestamp="-5"), WHSEC),
+        "WebhookVerificationError: webhook-timestamp is not an integer number of seconds",
+        "refused",
+    ),
+    Case(
+        "16-digit timestamp",
+        lambda: (BODY, replaced(signed(), webhook_timestamp="9" * 16), WHSEC),
+        "WebhookVerificationError: webhook-timestamp is not an integer number of seconds",
+        "refused",
+    ),
+    Case(
+        "timestamp in milliseconds",
+        lambda: (BODY, replaced(signed(), webhook_timestamp=str(_now() * 1000)), WHSEC),
+        "WebhookVerificationError: timestamp in the future",
+        "refused",
+    ),
+    Case(
+        "valid legacy + stale standard headers (no downgrade)",
+        lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD),
+        "WebhookVerificationError: timestamp too old",
+    ),
+    Case(
+        "valid legacy + a lone webhook-id (no downgrade)",
+        lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
+        "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature",
+    ),
     # -- the legacy X-Litestore-Signature alone (no timestamp: no replay protection): refused --------
-    *[Case(label, request, "WebhookVerificationError: missing webhook-id, webhook-timestamp, webhook-signature: "
-           "every delivery sends them") for label, request, _ in LEGACY_ALONE],
+    *[
+        Case(
+            label,
+            request,
+            "WebhookVerificationError: missing webhook-id, webhook-timestamp, webhook-signature: "
+            "every delivery sends them",
+        )
+        for label, request, _ in LEGACY_ALONE
+    ],
     # -- ... unless the receiver opts in with allow_replayable_legacy_signature=True ------------------
     *[Case(f"{label} [opt-in]", request, result, None, legacy_opt_in=True) for label, request, result in LEGACY_ALONE],
-    Case("no signature headers at all [opt-in]", lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
-         "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
-         "webhook-signature or X-Litestore-Signature", legacy_opt_in=True),
-    Case("valid legacy + stale standard headers [opt-in] (no downgrade)",
-         lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD), "WebhookVerificationError: timestamp too old",
-         legacy_opt_in=True),
-    Case("valid legacy + a lone webhook-id [opt-in] (no downgrade)",
-         lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
-         "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature", legacy_opt_in=True),
+    Case(
+        "no signature headers at all [opt-in]",
+        lambda: (BODY, {"Content-Type": "application/json"}, WHSEC),
+        "WebhookVerificationError: missing signature headers: expected webhook-id, webhook-timestamp, "
+        "webhook-signature or X-Litestore-Signature",
+        legacy_opt_in=True,
+    ),
+    Case(
+        "valid legacy + stale standard headers [opt-in] (no downgrade)",
+        lambda: (BODY, signed(secrets=[OLD], offset=-3600), OLD),
+        "WebhookVerificationError: timestamp too old",
+        legacy_opt_in=True,
+    ),
+    Case(
+        "valid legacy + a lone webhook-id [opt-in] (no downgrade)",
+        lambda: (BODY, {SIGNATURE_HEADER: legacy_signature(BODY, OLD), "webhook-id": ID}, OLD),
+        "WebhookVerificationError: missing header(s): webhook-timestamp, webhook-signature",
+        legacy_opt_in=True,
+    ),
     # -- the receiver's secret ---------------------------------------------------------------------
-    Case("secret with a trailing newline (read from a file)", lambda: (BODY, signed(secrets=[OLD]), OLD + "\n"),
-         "WebhookVerificationError: no matching webhook-signature", None),
-    Case("whsec_ secret with a trailing newline", lambda: (BODY, signed(), WHSEC + "\n"),
-         "ValueError: whsec_ secret is not valid base64", None),
+    Case(
+        "secret with a trailing newline (read from a file)",
+        lambda: (BODY, signed(secrets=[OLD]), OLD + "\n"),
+        "WebhookVerificationError: no matching webhook-signature",
+        None,
+    ),
+    Case(
+        "whsec_ secret with a trailing newline",
+        lambda: (BODY, signed(), WHSEC + "\n"),
+        "ValueError: whsec_ secret is not valid base64",
+        None,
+    ),
 ]
 
 

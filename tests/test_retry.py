@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from litestore_webhooks.core.retry import (
     split_delay,
 )
 
-NOW = datetime(2024, 1, 15, 10, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -32,10 +32,26 @@ class Policy:
 @pytest.mark.parametrize(
     ("status", "retryable"),
     [
-        (408, True), (429, True), (500, True), (502, True), (503, True), (504, True), (599, True),
-        (400, False), (401, False), (403, False), (404, False), (410, False), (413, False), (422, False),
-        (301, False), (302, False), (307, False), (308, False),  # redirects are configuration errors
-        (200, False), (204, False),
+        (408, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (599, True),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (410, False),
+        (413, False),
+        (422, False),
+        (301, False),
+        (302, False),
+        (307, False),
+        (308, False),  # redirects are configuration errors
+        (200, False),
+        (204, False),
     ],
 )
 def test_retryable_classification(status: int, retryable: bool) -> None:

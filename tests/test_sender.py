@@ -96,7 +96,9 @@ def test_hostname_resolving_to_a_blocked_address_is_refused(resolve, answer):
     assert result.status is None and result.blocked and result.error.startswith("blocked_address: ")
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://2130706433/", "http://example.com/"])
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://2130706433/", "http://example.com/"]
+)
 def test_literals_and_plain_http_are_refused_without_allow_insecure(url):
     result = post(Sender(), url)
     assert result.blocked, result

@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -52,7 +52,7 @@ def _headers(secrets: list[str], *, body: bytes = BODY, timestamp: int = NOW) ->
 
 def test_standard_webhooks_published_vector() -> None:
     assert standard_signature(VECTOR_ID, VECTOR_TS, VECTOR_BODY, VECTOR_SECRET) == VECTOR_SIG
-    reference = Webhook(VECTOR_SECRET).sign(VECTOR_ID, datetime.fromtimestamp(VECTOR_TS, tz=timezone.utc), VECTOR_BODY.decode())
+    reference = Webhook(VECTOR_SECRET).sign(VECTOR_ID, datetime.fromtimestamp(VECTOR_TS, tz=UTC), VECTOR_BODY.decode())
     assert reference == VECTOR_SIG
     headers = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TS), "webhook-signature": VECTOR_SIG}
     verify(VECTOR_BODY, headers, VECTOR_SECRET, now=VECTOR_TS + 10)
@@ -128,7 +128,9 @@ def test_legacy_signature_verifies_in_the_documents_node_receiver() -> None:
         }
         for body, secret, ok in cases
     ]
-    out = subprocess.run([node, "-e", NODE_RECEIVER], input=json.dumps(payload).encode(), capture_output=True, check=True)
+    out = subprocess.run(
+        [node, "-e", NODE_RECEIVER], input=json.dumps(payload).encode(), capture_output=True, check=True
+    )
     assert json.loads(out.stdout) == [ok for _, _, ok in cases]
 
 

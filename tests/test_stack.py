@@ -28,13 +28,13 @@ for _p in (ROOT, ROOT / "functions"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+import app as cdk_app  # noqa: E402
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
-
-import app as cdk_app  # noqa: E402
 from infra import api as api_mod  # noqa: E402
 from infra.context import StackSettings, cdk_json_context, stack_name  # noqa: E402
 from infra.stack import LitestoreWebhooksStack  # noqa: E402
+
 from litestore_webhooks import resources as r  # noqa: E402
 from litestore_webhooks.core import pacing  # noqa: E402
 
@@ -59,17 +59,27 @@ def synth(tmp_path_factory):
     app = cdk.App(context=context, outdir=str(outdir))
     default = cdk_app.build(app)  # also adds the cdk-nag plugin to the app
     dev = LitestoreWebhooksStack(
-        app, stack_name(DEV_PREFIX),
-        settings=StackSettings(prefix=DEV_PREFIX, destroy_data=True, alarm_email="ops@example.com",
-                               stage_name="dev", throttle_rate_limit=5, throttle_burst_limit=10,
-                               log_retention_days=7, log_level="DEBUG",
-                               ingest_reserved_concurrency=20, delivery_reserved_concurrency=100,
-                               accept_unknown_event_types=True),
+        app,
+        stack_name(DEV_PREFIX),
+        settings=StackSettings(
+            prefix=DEV_PREFIX,
+            destroy_data=True,
+            alarm_email="ops@example.com",
+            stage_name="dev",
+            throttle_rate_limit=5,
+            throttle_burst_limit=10,
+            log_retention_days=7,
+            log_level="DEBUG",
+            ingest_reserved_concurrency=20,
+            delivery_reserved_concurrency=100,
+            accept_unknown_event_types=True,
+        ),
     )
     # the longest prefix context/resources allow: cfn-lint checks every name made from it
     longest = LitestoreWebhooksStack(app, stack_name(LONGEST_PREFIX), settings=StackSettings(prefix=LONGEST_PREFIX))
-    egress = LitestoreWebhooksStack(app, stack_name(EGRESS_PREFIX),
-                                    settings=StackSettings(prefix=EGRESS_PREFIX, static_egress_ips=True))
+    egress = LitestoreWebhooksStack(
+        app, stack_name(EGRESS_PREFIX), settings=StackSettings(prefix=EGRESS_PREFIX, static_egress_ips=True)
+    )
     assembly = app.synth()  # raises if cdk-nag reports an unacknowledged error
     stacks = {"default": default, "dev": dev, "longest": longest, "egress": egress}
     templates = {name: assembly.get_stack_by_name(stack.stack_name).template for name, stack in stacks.items()}
@@ -117,8 +127,9 @@ def resources(tpl: dict, rtype: str) -> dict[str, dict]:
 
 
 def logical_id(tpl: dict, rtype: str, **props) -> str:
-    found = [k for k, v in resources(tpl, rtype).items()
-             if all(v["Properties"].get(p) == want for p, want in props.items())]
+    found = [
+        k for k, v in resources(tpl, rtype).items() if all(v["Properties"].get(p) == want for p, want in props.items())
+    ]
     assert len(found) == 1, (rtype, props, found)
     return found[0]
 
@@ -153,7 +164,9 @@ def res(stmt: dict) -> list[str]:
     return [flat(x) for x in (v if isinstance(v, list) else [v])]
 
 
-QUEUE_ARN = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{r.endpoint_queue_pattern(r.DEFAULT_PREFIX)}"
+QUEUE_ARN = (
+    f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{r.endpoint_queue_pattern(r.DEFAULT_PREFIX)}"
+)
 DLQ_ARN = QUEUE_ARN + "-dlq"
 MAPPING_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:*"
 DELIVERY_ARN = (
@@ -255,8 +268,11 @@ def test_newest_python_runtime_is_used():
     from aws_cdk import aws_lambda
 
     newest = max(
-        (tuple(int(p) for p in name.split("_")[1:]) for name in dir(aws_lambda.Runtime)
-         if name.startswith("PYTHON_3_")),
+        (
+            tuple(int(p) for p in name.split("_")[1:])
+            for name in dir(aws_lambda.Runtime)
+            if name.startswith("PYTHON_3_")
+        ),
     )
     assert f"python{newest[0]}.{newest[1]}" == "python3.14"
 
@@ -268,18 +284,21 @@ def test_topic_matches_resources_py_and_is_ssl_only(tpl, t):
     for policy in resources(tpl, "AWS::SNS::TopicPolicy").values():
         stmts = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in stmts
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in stmts
         )
-    t.has_resource_properties("AWS::SNS::TopicPolicy", {
-        "Topics": [{"Ref": topic}],
-    })
+    t.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic}],
+        },
+    )
 
 
 def _topic_policy(tpl, topic_name: str) -> list[dict]:
     topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=topic_name)
-    (policy,) = [p for p in resources(tpl, "AWS::SNS::TopicPolicy").values()
-                 if p["Properties"]["Topics"] == [{"Ref": topic}]]
+    (policy,) = [
+        p for p in resources(tpl, "AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic}]
+    ]
     return policy["Properties"]["PolicyDocument"]["Statement"]
 
 
@@ -298,7 +317,8 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_stacks_alarms_only(s
         assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
         alarm_arns = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
         assert sorted(alarm_arns, key=json.dumps) == sorted(
-            ({"Fn::GetAtt": [k, "Arn"]} for k in resources(tpl, "AWS::CloudWatch::Alarm")), key=json.dumps)
+            ({"Fn::GetAtt": [k, "Arn"]} for k in resources(tpl, "AWS::CloudWatch::Alarm")), key=json.dumps
+        )
 
 
 def test_event_topic_policy_denies_plain_http_and_grants_nothing(tpl):
@@ -316,9 +336,14 @@ def test_function_environment(tpl):
     for spec in r.FUNCTIONS:
         env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
         assert set(env) - {r.CONSOLE_KEY_ENV} == {  # the console key: see test_console_key_...
-            "LSW_PREFIX", "LSW_TOPIC_ARN", "LSW_DELIVERY_FUNCTION", r.SECRETS_KEY_ENV,
+            "LSW_PREFIX",
+            "LSW_TOPIC_ARN",
+            "LSW_DELIVERY_FUNCTION",
+            r.SECRETS_KEY_ENV,
             *(tbl.env_var for tbl in r.TABLES),
-            "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_METRICS_NAMESPACE",
+            "POWERTOOLS_LOG_LEVEL",
         }
         assert env["LSW_PREFIX"] == r.DEFAULT_PREFIX
         assert env["LSW_TOPIC_ARN"] == {"Ref": topic}
@@ -358,34 +383,51 @@ def test_context_flows_into_dev_stack(synth):
 def test_reserved_concurrency_is_off_by_default_and_set_from_context(tpl, synth):
     """0 (the default) reserves nothing, so a new account (quota 10, or 1,000 with Lambda's 100
     unreserved minimum) can deploy; set, ingest and delivery each get their own reservation."""
-    reserved = {name: {spec.suffix: t["Resources"][function_id(t, spec, prefix)]["Properties"]
-                       .get("ReservedConcurrentExecutions") for spec in r.FUNCTIONS}
-                for name, t, prefix in (("default", tpl, r.DEFAULT_PREFIX), ("dev", synth["json"]["dev"], DEV_PREFIX))}
-    assert reserved == {"default": {"ingest": None, "delivery": None, "admin": None, "console-auth": None},
-                        "dev": {"ingest": 20, "delivery": 100, "admin": None, "console-auth": None}}
+    reserved = {
+        name: {
+            spec.suffix: t["Resources"][function_id(t, spec, prefix)]["Properties"].get("ReservedConcurrentExecutions")
+            for spec in r.FUNCTIONS
+        }
+        for name, t, prefix in (("default", tpl, r.DEFAULT_PREFIX), ("dev", synth["json"]["dev"], DEV_PREFIX))
+    }
+    assert reserved == {
+        "default": {"ingest": None, "delivery": None, "admin": None, "console-auth": None},
+        "dev": {"ingest": 20, "delivery": 100, "admin": None, "console-auth": None},
+    }
 
 
-@pytest.mark.parametrize(("context", "expected"), [
-    ({}, (0, 0)),
-    ({"ingestReservedConcurrency": 0, "deliveryReservedConcurrency": 0}, (0, 0)),
-    ({"ingestReservedConcurrency": "", "deliveryReservedConcurrency": ""}, (0, 0)),  # -c key= (unset)
-    ({"ingestReservedConcurrency": "50", "deliveryReservedConcurrency": "200"}, (50, 200)),  # -c values are text
-    ({"ingestReservedConcurrency": 1, "deliveryReservedConcurrency": 10}, (1, 10)),
-])
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({}, (0, 0)),
+        ({"ingestReservedConcurrency": 0, "deliveryReservedConcurrency": 0}, (0, 0)),
+        ({"ingestReservedConcurrency": "", "deliveryReservedConcurrency": ""}, (0, 0)),  # -c key= (unset)
+        ({"ingestReservedConcurrency": "50", "deliveryReservedConcurrency": "200"}, (50, 200)),  # -c values are text
+        ({"ingestReservedConcurrency": 1, "deliveryReservedConcurrency": 10}, (1, 10)),
+    ],
+)
 def test_reserved_concurrency_context_values(context, expected):
     settings = StackSettings.from_context(cdk.App(context=context).node)
     assert (settings.ingest_reserved_concurrency, settings.delivery_reserved_concurrency) == expected
 
 
-@pytest.mark.parametrize(("context", "message"), [
-    ({"ingestReservedConcurrency": -5}, "context ingestReservedConcurrency must be a whole number of concurrent "
-                                        "executions, 0 for no reservation (got -5)"),
-    ({"ingestReservedConcurrency": "lots"}, "ingestReservedConcurrency must be a whole number"),
-    ({"deliveryReservedConcurrency": 12.5}, "deliveryReservedConcurrency must be a whole number"),
-    ({"deliveryReservedConcurrency": True}, "deliveryReservedConcurrency must be a whole number"),
-    ({"deliveryReservedConcurrency": 5}, "context deliveryReservedConcurrency 5 is below one endpoint's default "
-                                         "maxConcurrency (10)"),
-])
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (
+            {"ingestReservedConcurrency": -5},
+            "context ingestReservedConcurrency must be a whole number of concurrent "
+            "executions, 0 for no reservation (got -5)",
+        ),
+        ({"ingestReservedConcurrency": "lots"}, "ingestReservedConcurrency must be a whole number"),
+        ({"deliveryReservedConcurrency": 12.5}, "deliveryReservedConcurrency must be a whole number"),
+        ({"deliveryReservedConcurrency": True}, "deliveryReservedConcurrency must be a whole number"),
+        (
+            {"deliveryReservedConcurrency": 5},
+            "context deliveryReservedConcurrency 5 is below one endpoint's default maxConcurrency (10)",
+        ),
+    ],
+)
 def test_reserved_concurrency_context_errors_say_what_to_set(context, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         StackSettings.from_context(cdk.App(context=context).node)
@@ -452,7 +494,7 @@ def _tables_granted(tpl, stmts) -> dict[str, set[str]]:
         for s in stmts:
             for x in res(s):
                 if x.startswith(arn):
-                    out.setdefault(spec.suffix + x[len(arn):], set()).update(actions(s))
+                    out.setdefault(spec.suffix + x[len(arn) :], set()).update(actions(s))
     return out
 
 
@@ -481,16 +523,32 @@ def test_admin_iam(tpl):
     (publish,) = by_action["sns:Publish"]
     assert res(publish) == ["${" + logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX)) + "}"]
     assert _tables_granted(tpl, _stmts(tpl, r.ADMIN_FUNCTION)) == {
-        "endpoints": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                      "dynamodb:Scan"},
-        "idempotency": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                        "dynamodb:BatchWriteItem"},
+        "endpoints": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Scan",
+        },
+        "idempotency": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        },
         "events": {"dynamodb:GetItem", "dynamodb:BatchWriteItem"},  # BatchWriteItem: operational events
         "events/index/byDay": {"dynamodb:Query"},
         "attempts": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
         "attempts/index/byEvent": {"dynamodb:Query"},
-        "event-types": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
+        "event-types": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        },
     }
 
 
@@ -499,9 +557,17 @@ def test_delivery_iam(tpl):
     stmts = _stmts(tpl, r.DELIVERY_FUNCTION)
     acts = {a for s in stmts for a in actions(s)}
     assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= acts
-    assert not acts & {"sqs:CreateQueue", "sqs:DeleteQueue", "sns:Subscribe", "lambda:CreateEventSourceMapping",
-                       "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
-                       "lambda:ListEventSourceMappings", "dynamodb:Scan", "dynamodb:DeleteItem"}
+    assert not acts & {
+        "sqs:CreateQueue",
+        "sqs:DeleteQueue",
+        "sns:Subscribe",
+        "lambda:CreateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        "lambda:ListEventSourceMappings",
+        "dynamodb:Scan",
+        "dynamodb:DeleteItem",
+    }
     (publish,) = [s for s in stmts if "sns:Publish" in actions(s)]  # operational events only
     assert actions(publish) == ["sns:Publish"]
     assert res(publish) == ["${" + logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX)) + "}"]
@@ -538,8 +604,10 @@ def kms_grants(tpl: dict, stmts: list[dict]) -> set[str]:
 def test_secrets_key_is_rotated_and_only_admin_and_delivery_may_use_it(tpl, synth):
     key = tpl["Resources"][key_id(tpl)]
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert (key["DeletionPolicy"], synth["json"]["dev"]["Resources"][key_id(synth["json"]["dev"])]["DeletionPolicy"]) \
-        == ("Retain", "Delete")  # kept with the endpoints table unless destroyData
+    assert (
+        key["DeletionPolicy"],
+        synth["json"]["dev"]["Resources"][key_id(synth["json"]["dev"])]["DeletionPolicy"],
+    ) == ("Retain", "Delete")  # kept with the endpoints table unless destroyData
     (alias,) = resources(tpl, "AWS::KMS::Alias").values()
     assert alias["Properties"]["AliasName"] == r.secrets_key_alias(r.DEFAULT_PREFIX)
     roles = {spec.suffix: role_of(tpl, function_id(tpl, spec)) for spec in r.FUNCTIONS}
@@ -548,8 +616,15 @@ def test_secrets_key_is_rotated_and_only_admin_and_delivery_may_use_it(tpl, synt
         assert stmt["Effect"] == "Allow" and stmt["Resource"] == "*"
         principal = flat(stmt["Principal"]["AWS"])
         if principal.endswith(":root"):  # the account: administers, never encrypts, decrypts or grants
-            assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*",
-                        "kms:Create*", "kms:CreateGrant"} & set(actions(stmt))
+            assert not {
+                "kms:*",
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:ReEncrypt*",
+                "kms:Create*",
+                "kms:CreateGrant",
+            } & set(actions(stmt))
             assert "Condition" not in stmt
             continue
         (role,) = [name for name, rid in roles.items() if principal == "${" + rid + ".Arn}"]
@@ -588,11 +663,19 @@ def test_the_catalog_seed_runs_on_deploy_with_only_what_it_writes(tpl):
     (seed,) = [v for v in tpl["Resources"].values() if v["Type"] == "Custom::LitestoreCatalogSeed"]
     assert seed["Properties"]["TableName"] == {"Ref": table_id(tpl, r.EVENT_TYPES_TABLE)}
     assert len(seed["Properties"]["SeedDigest"]) == 16
-    (fn_id,) = [k for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Lambda::Function"
-                and v["Properties"]["Handler"] == "litestore_webhooks.handlers.catalog_seed.handler"]
+    (fn_id,) = [
+        k
+        for k, v in tpl["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"]["Handler"] == "litestore_webhooks.handlers.catalog_seed.handler"
+    ]
     role = tpl["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    stmts = [s for v in tpl["Resources"].values() if v["Type"] == "AWS::IAM::Policy"
-             and {"Ref": role} in v["Properties"]["Roles"] for s in v["Properties"]["PolicyDocument"]["Statement"]]
+    stmts = [
+        s
+        for v in tpl["Resources"].values()
+        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role} in v["Properties"]["Roles"]
+        for s in v["Properties"]["PolicyDocument"]["Statement"]
+    ]
     assert _tables_granted(tpl, stmts) == {"event-types": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}}
 
 
@@ -617,14 +700,20 @@ def _method_paths(tpl) -> dict[tuple[str, str], dict]:
         node = api_res[ref["Ref"]]["Properties"]
         return path(node["ParentId"]) + "/" + node["PathPart"]
 
-    return {(path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
-            for m in resources(tpl, "AWS::ApiGateway::Method").values()}
+    return {
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
+        for m in resources(tpl, "AWS::ApiGateway::Method").values()
+    }
 
 
 def test_api_routes_and_auth(tpl):
     methods = _method_paths(tpl)
-    assert set(methods) == (set(api_mod.ADMIN_ROUTES) | set(api_mod.INGEST_ROUTES) | set(api_mod.PUBLIC_ROUTES)
-                            | set(api_mod.CONSOLE_ROUTES))
+    assert set(methods) == (
+        set(api_mod.ADMIN_ROUTES)
+        | set(api_mod.INGEST_ROUTES)
+        | set(api_mod.PUBLIC_ROUTES)
+        | set(api_mod.CONSOLE_ROUTES)
+    )
     admin_fn, ingest_fn = function_id(tpl, r.ADMIN_FUNCTION), function_id(tpl, r.INGEST_FUNCTION)
     for route in api_mod.INGEST_ROUTES:
         m = methods[route]
@@ -647,13 +736,32 @@ def test_api_routes_and_auth(tpl):
         assert m["AuthorizationType"] == "CUSTOM" and m["AuthorizerId"] == {"Ref": authorizer_id}, route
         assert f"${{{admin_fn}.Arn}}" in flat(m["Integration"]["Uri"])
     paths = {p for p, _ in methods}
-    assert {"/endpoints", "/endpoints/{proxy+}", "/events/{id}", "/events/{id}/{proxy+}", "/event-types", "/event-types/{proxy+}",
-            "/dead-letters", "/dead-letters/{proxy+}", "/stats", "/portal/sessions", "/portal/key/rotate",
-            "/openapi.json", "/docs", "/docs/{asset}", "/console", "/console/assets/{proxy+}",
-            "/console/session", "/console/api/{proxy+}", "/events", "/events/batch"} == paths
+    assert {
+        "/endpoints",
+        "/endpoints/{proxy+}",
+        "/events/{id}",
+        "/events/{id}/{proxy+}",
+        "/event-types",
+        "/event-types/{proxy+}",
+        "/dead-letters",
+        "/dead-letters/{proxy+}",
+        "/stats",
+        "/portal/sessions",
+        "/portal/key/rotate",
+        "/openapi.json",
+        "/docs",
+        "/docs/{asset}",
+        "/console",
+        "/console/assets/{proxy+}",
+        "/console/session",
+        "/console/api/{proxy+}",
+        "/events",
+        "/events/batch",
+    } == paths
     # Every anonymous route is one the admin function serves as public (admin/access.py), nothing more.
-    assert {p for p, m in methods.items() if m["AuthorizationType"] == "NONE" and not m.get("ApiKeyRequired")} \
-        == set(r.PUBLIC_ROUTES)
+    assert {p for p, m in methods.items() if m["AuthorizationType"] == "NONE" and not m.get("ApiKeyRequired")} == set(
+        r.PUBLIC_ROUTES
+    )
 
 
 def test_console_authorizer_checks_every_call_with_the_console_function(tpl):
@@ -665,7 +773,10 @@ def test_console_authorizer_checks_every_call_with_the_console_function(tpl):
     assert f"${{{fn}.Arn}}" in flat(props["AuthorizerUri"])
     fn_props = tpl["Resources"][fn]["Properties"]
     assert fn_props["Handler"] == "litestore_webhooks.handlers.console_authorizer.handler"
-    responses = {g["Properties"]["ResponseType"]: g["Properties"] for g in resources(tpl, "AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        g["Properties"]["ResponseType"]: g["Properties"]
+        for g in resources(tpl, "AWS::ApiGateway::GatewayResponse").values()
+    }
     assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED"}
     for kind, code in (("UNAUTHORIZED", "unauthorized"), ("ACCESS_DENIED", "forbidden")):
         template = responses[kind]["ResponseTemplates"]["application/json"]
@@ -681,11 +792,16 @@ def test_console_key_is_read_by_the_authorizer_and_admin_and_written_by_admin_on
     for spec in r.FUNCTIONS:
         env = tpl["Resources"][function_id(tpl, spec)]["Properties"]["Environment"]["Variables"]
         on_key = sorted(a for s in _stmts(tpl, spec) if res(s) == [f"${{{secret_id}}}"] for a in actions(s))
-        assert not any(a.startswith("secretsmanager:") for s in _stmts(tpl, spec) for a in actions(s)
-                       if res(s) != [f"${{{secret_id}}}"]), spec.suffix
+        assert not any(
+            a.startswith("secretsmanager:")
+            for s in _stmts(tpl, spec)
+            for a in actions(s)
+            if res(s) != [f"${{{secret_id}}}"]
+        ), spec.suffix
         grants[spec.suffix] = (on_key, env.get(r.CONSOLE_KEY_ENV) == {"Ref": secret_id})
     assert grants == {
-        "ingest": ([], False), "delivery": ([], False),
+        "ingest": ([], False),
+        "delivery": ([], False),
         "admin": (["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], True),
         "console-auth": (["secretsmanager:GetSecretValue"], True),
     }
@@ -717,10 +833,13 @@ def test_api_stage_logging_metrics_and_throttles(t, tpl):
     access_logs = stage["AccessLogSetting"]["DestinationArn"]
     group = flat(access_logs).split(":log-group:")[1].strip("${}")
     assert tpl["Resources"][group]["Properties"]["RetentionInDays"] == 30
-    t.has_resource_properties("AWS::ApiGateway::UsagePlan", {
-        "Throttle": {"RateLimit": 100, "BurstLimit": 200},
-        "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
-    })
+    t.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "Throttle": {"RateLimit": 100, "BurstLimit": 200},
+            "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
+        },
+    )
     key = logical_id(tpl, "AWS::ApiGateway::ApiKey", Description="Litestore event ingest key")
     t.has_resource_properties("AWS::ApiGateway::UsagePlanKey", {"KeyId": {"Ref": key}, "KeyType": "API_KEY"})
 
@@ -742,12 +861,26 @@ def test_dashboard_has_every_widget(tpl, synth):
     assert dash["Properties"]["DashboardName"] == synth["stacks"]["default"].stack_name
     body = flat(dash["Properties"]["DashboardBody"])
     titles = [
-        "Ingest requests", "Ingest 4xx / 5xx", "Ingest latency (ms)", "Events published", "Deliveries",
-        "Delivery latency (ms)", "Delivered per endpoint", "Failed per endpoint", "Retried per endpoint",
-        "Dead-lettered per endpoint", "Auto-paused per endpoint", "Delivery latency p90 per endpoint (ms)",
-        "Dead-letter queue depth per endpoint", "Dead-letter oldest message age per endpoint (s)",
-        "Endpoint queue oldest message age (s)", "Lambda errors", "Lambda throttles", "Lambda duration p90 (ms)",
-        "Lambda concurrent executions", "Alarms",
+        "Ingest requests",
+        "Ingest 4xx / 5xx",
+        "Ingest latency (ms)",
+        "Events published",
+        "Deliveries",
+        "Delivery latency (ms)",
+        "Delivered per endpoint",
+        "Failed per endpoint",
+        "Retried per endpoint",
+        "Dead-lettered per endpoint",
+        "Auto-paused per endpoint",
+        "Delivery latency p90 per endpoint (ms)",
+        "Dead-letter queue depth per endpoint",
+        "Dead-letter oldest message age per endpoint (s)",
+        "Endpoint queue oldest message age (s)",
+        "Lambda errors",
+        "Lambda throttles",
+        "Lambda duration p90 (ms)",
+        "Lambda concurrent executions",
+        "Alarms",
     ]
     for title in titles:
         assert f'"title":"{title}"' in body, title
@@ -761,13 +894,16 @@ def test_dashboard_has_every_widget(tpl, synth):
         assert f'"{r.METRICS_NAMESPACE}","{metric}","service","{SERVICE}"' in body, metric
     # per-endpoint {service, endpoint} series via SEARCH
     for metric in ("Delivered", "Failed", "Retried", "DeadLettered", "AutoPaused", "DeliveryLatency"):
-        assert (f"SEARCH('{{{r.METRICS_NAMESPACE},endpoint,service}} MetricName=\\\"{metric}\\\" "
-                f"service=\\\"{SERVICE}\\\"'") in body, metric
+        assert (
+            f'SEARCH(\'{{{r.METRICS_NAMESPACE},endpoint,service}} MetricName=\\"{metric}\\" service=\\"{SERVICE}\\"\''
+        ) in body, metric
     # run-time queues via Metrics Insights over the prefix
     like = f"{r.DEFAULT_PREFIX}-{r.ENDPOINT_ID_PREFIX}%"
     for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
-        assert (f"SELECT MAX({metric}) FROM SCHEMA(\\\"AWS/SQS\\\", QueueName) "
-                f"WHERE QueueName LIKE '{like}-dlq' GROUP BY QueueName") in body, metric
+        assert (
+            f'SELECT MAX({metric}) FROM SCHEMA(\\"AWS/SQS\\", QueueName) '
+            f"WHERE QueueName LIKE '{like}-dlq' GROUP BY QueueName"
+        ) in body, metric
     assert f"WHERE QueueName LIKE '{like}' AND QueueName NOT LIKE '%-dlq' GROUP BY QueueName" in body
     # Lambda metrics, one line per function
     for metric in ("Errors", "Throttles", "Duration", "ConcurrentExecutions"):
@@ -808,8 +944,11 @@ def test_alarms(tpl):
     ap = by_emf["AutoPaused"]
     assert (ap["Statistic"], ap["Threshold"]) == ("Sum", 1)
 
-    (ratio,) = [a for a in alarms if any("failed / (delivered + failed)" in m.get("Expression", "")
-                                         for m in a.get("Metrics", []))]
+    (ratio,) = [
+        a
+        for a in alarms
+        if any("failed / (delivered + failed)" in m.get("Expression", "") for m in a.get("Metrics", []))
+    ]
     assert ratio["Threshold"] == 20 and ratio["ComparisonOperator"] == "GreaterThanThreshold"
     stats = {m["Id"]: m["MetricStat"] for m in ratio["Metrics"] if "MetricStat" in m}
     assert {s["Metric"]["MetricName"] for s in stats.values()} == {"Delivered", "Failed"}
@@ -820,8 +959,12 @@ def test_alarms(tpl):
     assert {d["Name"] for d in api5xx["Dimensions"]} == {"ApiName", "Stage"}
 
     for metric in ("Errors", "Throttles"):
-        fns = {flat(d["Value"]) for a in alarms if a.get("MetricName") == metric and a["Namespace"] == "AWS/Lambda"
-               for d in a["Dimensions"]}
+        fns = {
+            flat(d["Value"])
+            for a in alarms
+            if a.get("MetricName") == metric and a["Namespace"] == "AWS/Lambda"
+            for d in a["Dimensions"]
+        }
         assert fns == {f"${{{function_id(tpl, spec)}}}" for spec in r.FUNCTIONS}, metric
 
     (oldest,) = [a for a in alarms if any(m.get("Expression", "").startswith("SELECT") for m in a.get("Metrics", []))]
@@ -838,7 +981,7 @@ def test_alarms(tpl):
 # clean destroy
 # ---------------------------------------------------------------------------------------------
 def test_cleanup_custom_resource(tpl):
-    (cr_id, cr), = resources(tpl, "Custom::LitestoreRuntimeCleanup").items()
+    ((cr_id, cr),) = resources(tpl, "Custom::LitestoreRuntimeCleanup").items()
     props = cr["Properties"]
     topic = logical_id(tpl, "AWS::SNS::Topic", TopicName=r.topic_name(r.DEFAULT_PREFIX))
     assert props["Prefix"] == r.DEFAULT_PREFIX
@@ -870,9 +1013,16 @@ def test_cleanup_custom_resource(tpl):
 # (VPC endpoints, peering, transit gateway, VPN, another network interface) would give the
 # delivery function something internal to reach by address.
 EGRESS_EC2_TYPES = {
-    "AWS::EC2::VPC": 1, "AWS::EC2::InternetGateway": 1, "AWS::EC2::VPCGatewayAttachment": 1,
-    "AWS::EC2::Subnet": 4, "AWS::EC2::RouteTable": 4, "AWS::EC2::SubnetRouteTableAssociation": 4,
-    "AWS::EC2::Route": 4, "AWS::EC2::NatGateway": 2, "AWS::EC2::EIP": 2, "AWS::EC2::SecurityGroup": 1,
+    "AWS::EC2::VPC": 1,
+    "AWS::EC2::InternetGateway": 1,
+    "AWS::EC2::VPCGatewayAttachment": 1,
+    "AWS::EC2::Subnet": 4,
+    "AWS::EC2::RouteTable": 4,
+    "AWS::EC2::SubnetRouteTableAssociation": 4,
+    "AWS::EC2::Route": 4,
+    "AWS::EC2::NatGateway": 2,
+    "AWS::EC2::EIP": 2,
+    "AWS::EC2::SecurityGroup": 1,
 }
 
 
@@ -902,8 +1052,12 @@ def test_static_egress_adds_only_a_vpc_with_nat_gateways_and_elastic_ips(synth):
     assert f"it adds {added} resources" in (ROOT / "README.md").read_text().replace("\n", " ")
     # each NAT gateway has one of the stack's Elastic IPs, and the output lists exactly those
     eips = sorted(resources(tpl, "AWS::EC2::EIP"))
-    assert sorted(n["Properties"]["AllocationId"]["Fn::GetAtt"][0]
-                  for n in resources(tpl, "AWS::EC2::NatGateway").values()) == eips
+    assert (
+        sorted(
+            n["Properties"]["AllocationId"]["Fn::GetAtt"][0] for n in resources(tpl, "AWS::EC2::NatGateway").values()
+        )
+        == eips
+    )
     assert all(e["Properties"]["Domain"] == "vpc" for e in resources(tpl, "AWS::EC2::EIP").values())
     assert tpl["Outputs"]["EgressIps"]["Value"] == {"Fn::Join": [",", [{"Ref": e} for e in eips]]}
     assert "allowlist" in tpl["Outputs"]["EgressIps"]["Description"]
@@ -911,26 +1065,35 @@ def test_static_egress_adds_only_a_vpc_with_nat_gateways_and_elastic_ips(synth):
 
 def test_static_egress_puts_only_delivery_in_the_vpc_behind_the_nat_gateways(synth):
     tpl = synth["json"]["egress"]
-    in_vpc = {k: v["Properties"]["VpcConfig"] for k, v in resources(tpl, "AWS::Lambda::Function").items()
-              if "VpcConfig" in v["Properties"]}
+    in_vpc = {
+        k: v["Properties"]["VpcConfig"]
+        for k, v in resources(tpl, "AWS::Lambda::Function").items()
+        if "VpcConfig" in v["Properties"]
+    }
     assert list(in_vpc) == [function_id(tpl, r.DELIVERY_FUNCTION, EGRESS_PREFIX)]
     (config,) = in_vpc.values()
     (group,) = resources(tpl, "AWS::EC2::SecurityGroup")
     assert config["SecurityGroupIds"] == [{"Fn::GetAtt": [group, "GroupId"]}]
     # the function's subnets route everything through a NAT gateway, and nothing else anywhere
     routes = resources(tpl, "AWS::EC2::Route").values()
-    assert all(set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "NatGatewayId"}
-               or set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "GatewayId"} for rt in routes)
+    assert all(
+        set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "NatGatewayId"}
+        or set(rt["Properties"]) == {"DestinationCidrBlock", "RouteTableId", "GatewayId"}
+        for rt in routes
+    )
     assert {rt["Properties"]["DestinationCidrBlock"] for rt in routes} == {"0.0.0.0/0"}
-    tables_of = {a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
-                 for a in resources(tpl, "AWS::EC2::SubnetRouteTableAssociation").values()}
+    tables_of = {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in resources(tpl, "AWS::EC2::SubnetRouteTableAssociation").values()
+    }
     nat_routes = {rt["Properties"]["RouteTableId"]["Ref"] for rt in routes if "NatGatewayId" in rt["Properties"]}
     assert {tables_of[s["Ref"]] for s in config["SubnetIds"]} == nat_routes and len(nat_routes) == 2
     # nothing may connect in; out: TCP to the internet only
     props = tpl["Resources"][group]["Properties"]
     assert "SecurityGroupIngress" not in props
     assert [(e["CidrIp"], e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] == [
-        ("0.0.0.0/0", "tcp", 1, 65535)]
+        ("0.0.0.0/0", "tcp", 1, 65535)
+    ]
     assert not [v for v in resources(tpl, "AWS::EC2::Subnet").values() if v["Properties"].get("MapPublicIpOnLaunch")]
 
 
@@ -944,9 +1107,14 @@ def test_static_egress_grants_delivery_the_network_interface_calls_inline(synth)
     fn = function_id(tpl, r.DELIVERY_FUNCTION, EGRESS_PREFIX)
     role = role_of(tpl, fn)
     assert "ManagedPolicyArns" not in tpl["Resources"][role]["Properties"]
+
     def grants(statements):  # (action, resource) pairs: CDK merges statements on the same resource
-        return {(a, flat(x)) for s in statements for a in actions(s)
-                for x in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+        return {
+            (a, flat(x))
+            for s in statements
+            for a in actions(s)
+            for x in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        }
 
     with_vpc, without = grants(statements_of(tpl, role)), grants(_stmts(default, r.DELIVERY_FUNCTION))
     assert {(a, x) for a, x in with_vpc if a.startswith("ec2:")} == {(a, "*") for a in VPC_ACCESS_ACTIONS}
@@ -959,11 +1127,14 @@ def test_static_egress_grants_delivery_the_network_interface_calls_inline(synth)
             assert not [a for s in _stmts_in(tpl, spec, EGRESS_PREFIX) for a in actions(s) if a.startswith("ec2:")]
 
 
-@pytest.mark.parametrize(("context", "expected"), [
-    ({}, (False, 2)),
-    ({"staticEgressIps": "true", "staticEgressZones": "1"}, (True, 1)),
-    ({"staticEgressIps": True, "staticEgressZones": 2}, (True, 2)),
-])
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({}, (False, 2)),
+        ({"staticEgressIps": "true", "staticEgressZones": "1"}, (True, 1)),
+        ({"staticEgressIps": True, "staticEgressZones": 2}, (True, 2)),
+    ],
+)
 def test_static_egress_context_values(context, expected):
     settings = StackSettings.from_context(cdk.App(context=context).node)
     assert (settings.static_egress_ips, settings.static_egress_zones) == expected
@@ -971,8 +1142,11 @@ def test_static_egress_context_values(context, expected):
 
 @pytest.mark.parametrize("zones", [0, 3, "two", True])
 def test_static_egress_zones_out_of_range_says_what_to_set(zones):
-    with pytest.raises(ValueError, match=r"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP "
-                                         r"per zone; 2 keeps delivery going when a zone fails \(got "):
+    with pytest.raises(
+        ValueError,
+        match=r"context staticEgressZones must be 1 or 2: one NAT gateway and Elastic IP "
+        r"per zone; 2 keeps delivery going when a zone fails \(got ",
+    ):
         StackSettings.from_context(cdk.App(context={"staticEgressZones": zones}).node)
 
 
@@ -981,8 +1155,14 @@ def test_static_egress_zones_out_of_range_says_what_to_set(zones):
 # ---------------------------------------------------------------------------------------------
 def test_outputs(tpl):
     outputs = tpl["Outputs"]
-    assert {"ApiUrl", "ApiKeyId", "ConsoleUrl", "DashboardUrl", "TopicArn",
-            *(f"{s.construct_id}Name" for s in r.TABLES)} <= set(outputs)
+    assert {
+        "ApiUrl",
+        "ApiKeyId",
+        "ConsoleUrl",
+        "DashboardUrl",
+        "TopicArn",
+        *(f"{s.construct_id}Name" for s in r.TABLES),
+    } <= set(outputs)
     assert flat(outputs["ConsoleUrl"]["Value"]).endswith("/console")
     for spec in r.TABLES:
         assert outputs[f"{spec.construct_id}Name"]["Value"] == {"Ref": table_id(tpl, spec)}
@@ -1000,9 +1180,13 @@ def test_admin_api_arn_output_is_the_stages_execute_api_resource(tpl):
     rest_api = logical_id(tpl, "AWS::ApiGateway::RestApi")
     stage = logical_id(tpl, "AWS::ApiGateway::Stage", StageName="v1")  # a Ref to it is the stage name
     assert flat(output["Value"]) == (
-        f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{rest_api}}}/${{{stage}}}/*/*")
-    iam_methods = [m for m in resources(tpl, "AWS::ApiGateway::Method").values()
-                   if m["Properties"].get("AuthorizationType") == "AWS_IAM"]
+        f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{rest_api}}}/${{{stage}}}/*/*"
+    )
+    iam_methods = [
+        m
+        for m in resources(tpl, "AWS::ApiGateway::Method").values()
+        if m["Properties"].get("AuthorizationType") == "AWS_IAM"
+    ]
     assert iam_methods and "execute-api:Invoke" in output["Description"]
 
 
@@ -1021,8 +1205,13 @@ def test_the_pinned_cdk_cli_can_deploy_this_cloud_assembly(synth):
     assert pinned == locked == version, "package.json pins one exact version, the lock file and node_modules agree"
     manifest = json.loads((synth["outdir"] / "manifest.json").read_text())
     assert _version(version) >= _version(manifest["minimumCliVersion"]), (version, manifest["minimumCliVersion"])
-    proc = subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk"), "--version"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"})
+    proc = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "cdk"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"},
+    )
     assert proc.returncode == 0 and proc.stdout.startswith(version), proc.stdout + proc.stderr
 
 
@@ -1035,8 +1224,13 @@ def test_deploy_md_explains_every_output(synth):
 
 
 def test_make_bootstrap_deploy_destroy_run_the_pinned_cli_after_a_region_check():
-    proc = subprocess.run(["make", "-n", "bootstrap", "deploy", "destroy", "CDK_ARGS=-c prefix=x"], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["make", "-n", "bootstrap", "deploy", "destroy", "CDK_ARGS=-c prefix=x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = proc.stdout.splitlines()
     for action in ("bootstrap", "deploy", "destroy"):
         assert f"npx --no-install cdk {action} -c prefix=x" in lines
@@ -1050,7 +1244,9 @@ def test_cdk_nag_has_no_unacknowledged_errors(synth):
     report = json.loads((synth["outdir"] / "policy-validation-report.json").read_text())
     errors = [
         (v["ruleName"], [x["constructPath"] for x in v["violatingResources"]])
-        for plugin in report["pluginReports"] for v in plugin["violations"] if v["severity"] == "error"
+        for plugin in report["pluginReports"]
+        for v in plugin["violations"]
+        if v["severity"] == "error"
     ]
     assert errors == []
     for plugin in report["pluginReports"]:
@@ -1064,7 +1260,8 @@ def test_cfn_lint_passes(synth):
     files = [str(synth["outdir"] / f"{s.stack_name}.template.json") for s in synth["stacks"].values()]
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", *CFN_LINT_IGNORES, "--", *files],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

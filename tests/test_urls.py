@@ -20,12 +20,37 @@ from litestore_webhooks.core.urls import (
 )
 
 REFERENCE_RANGES = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-    "::/128", "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32", "3fff::/20", "100::/64", "2002::/16",
-    "64:ff9b::/96", "64:ff9b:1::/48", "5f00::/16", "ff00::/8",
-    "2001::/32", "2001::/23", "fec0::/10",  # Teredo, the rest of IETF protocol assignments, site-local
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.88.99.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::/128",
+    "::1/128",
+    "fe80::/10",
+    "fc00::/7",
+    "2001:db8::/32",
+    "3fff::/20",
+    "100::/64",
+    "2002::/16",
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "5f00::/16",
+    "ff00::/8",
+    "2001::/32",
+    "2001::/23",
+    "fec0::/10",  # Teredo, the rest of IETF protocol assignments, site-local
 ]
 
 
@@ -191,7 +216,10 @@ def test_max_length_is_inclusive() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://localhost:3000/webhooks", "http://127.0.0.1:8080/", "http://[::1]/", "https://127.1/",
+        "http://localhost:3000/webhooks",
+        "http://127.0.0.1:8080/",
+        "http://[::1]/",
+        "https://127.1/",
         "http://x.localhost/",
     ],
 )
@@ -202,7 +230,10 @@ def test_allow_insecure_lifts_http_and_loopback(url: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://169.254.169.254/", "http://10.0.0.1/", "https://192.168.1.1/", "http://[fd00:ec2::254]/",
+        "http://169.254.169.254/",
+        "http://10.0.0.1/",
+        "https://192.168.1.1/",
+        "http://[fd00:ec2::254]/",
         "http://0.0.0.0/",
     ],
 )
@@ -264,9 +295,20 @@ def test_names_idna_2008_cannot_encode_are_refused_not_rewritten(host) -> None:
 # -- every address the standard library does not call global (issue 13 item 13) ---------------------
 
 # Regression: none of these was refused. Teredo embeds an (obfuscated) IPv4 address and a relay.
-MISSED = ["2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:1::1", "2001:2::1", "2001:3::1", "2001:4:112::1",
-          "2001:10::1", "2001:20::1", "2001:30::1", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "fec0::1",
-          "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]
+MISSED = [
+    "2001::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001:1::1",
+    "2001:2::1",
+    "2001:3::1",
+    "2001:4:112::1",
+    "2001:10::1",
+    "2001:20::1",
+    "2001:30::1",
+    "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "fec0::1",
+    "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+]
 
 
 @pytest.mark.parametrize("address", MISSED)
@@ -281,16 +323,48 @@ def test_teredo_the_rest_of_2001_23_and_site_local_are_refused(address: str) -> 
 # private lists (100.64.0.0/10 is neither private nor global in both). Each is refused at both
 # ends, by our list, whichever Python runs.
 STDLIB_NOT_GLOBAL = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-    "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-    "240.0.0.0/4", "255.255.255.255/32", "::1/128", "::/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64",
-    "2001::/23", "2001:2::/48", "2001:db8::/32", "2001:10::/28", "2002::/16", "fc00::/7", "fe80::/10",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.0.170/31",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::1/128",
+    "::/128",
+    "::ffff:0:0/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001::/23",
+    "2001:2::/48",
+    "2001:db8::/32",
+    "2001:10::/28",
+    "2002::/16",
+    "fc00::/7",
+    "fe80::/10",
 ]
 # Blocks IANA marks globally reachable (3.13 calls them global, 3.11.7 and 3.12.1 do not, but for
 # 192.0.0.9/10 and NAT64) that we refuse anyway: protocol anycast (PCP, TURN), AMT relays, AS112
 # sinks, ORCHIDv2 and drone identifiers, NAT64. No HTTPS receiver lives there.
-IANA_GLOBAL_BUT_REFUSED = ["192.0.0.9/32", "192.0.0.10/32", "2001:1::1/128", "2001:1::2/128", "2001:3::/32",
-                           "2001:4:112::/48", "2001:20::/28", "2001:30::/28", "64:ff9b::/96"]
+IANA_GLOBAL_BUT_REFUSED = [
+    "192.0.0.9/32",
+    "192.0.0.10/32",
+    "2001:1::1/128",
+    "2001:1::2/128",
+    "2001:3::/32",
+    "2001:4:112::/48",
+    "2001:20::/28",
+    "2001:30::/28",
+    "64:ff9b::/96",
+]
 # Special-purpose blocks that are real, globally reachable unicast: delivered to like any address.
 IANA_GLOBAL_AND_ALLOWED = ["192.31.196.0/24", "192.52.193.0/24", "192.175.48.0/24", "2620:4f:8000::/48"]
 
@@ -310,18 +384,35 @@ def test_globally_reachable_special_purpose_blocks_are_allowed(cidr: str) -> Non
     assert [blocked_reason(ip) for ip in (network[0], network[-1])] == [None, None]
 
 
-V6_NEIGHBOURHOODS = [ipaddress.ip_network(c) for c in (
-    "::/16", "64:ff9b::/32", "100::/16", "2001::/16", "2001::/20", "2002::/16", "2620::/16", "3fff::/16", "5f00::/16",
-    "fc00::/7", "fe00::/8", "ff00::/8", "2000::/3",
-)]
+V6_NEIGHBOURHOODS = [
+    ipaddress.ip_network(c)
+    for c in (
+        "::/16",
+        "64:ff9b::/32",
+        "100::/16",
+        "2001::/16",
+        "2001::/20",
+        "2002::/16",
+        "2620::/16",
+        "3fff::/16",
+        "5f00::/16",
+        "fc00::/7",
+        "fe00::/8",
+        "ff00::/8",
+        "2000::/3",
+    )
+]
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.one_of(
-    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
-    st.sampled_from(V6_NEIGHBOURHOODS).flatmap(
-        lambda n: st.integers(0, n.num_addresses - 1).map(lambda i: n.network_address + i)),
-))
+@given(
+    st.one_of(
+        st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+        st.sampled_from(V6_NEIGHBOURHOODS).flatmap(
+            lambda n: st.integers(0, n.num_addresses - 1).map(lambda i: n.network_address + i)
+        ),
+    )
+)
 def test_every_address_this_python_does_not_call_global_is_refused(ip) -> None:
     if not ip.is_global:
         assert blocked_reason(ip) is not None, ip

@@ -104,13 +104,17 @@ def unmounted(event: dict[str, Any], resource: str, prefix: str) -> dict[str, An
     path = event.get("path") or "/"
     if event.get("resource") != resource or not path.startswith(prefix + "/"):
         return event
-    return {**event, "path": path[len(prefix):]}
+    return {**event, "path": path[len(prefix) :]}
 
 
 def error_event(exc: ApiError, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """`exc` as a finished proxy response, for answers given before the resolver runs."""
-    return {"statusCode": exc.status, "headers": {"Content-Type": JSON, **(headers or {})},
-            "body": json.dumps(exc.body(), separators=(",", ":"), ensure_ascii=False), "isBase64Encoded": False}
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": JSON, **(headers or {})},
+        "body": json.dumps(exc.body(), separators=(",", ":"), ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
 
 
 def _is_json(content_type: str) -> bool:
@@ -128,12 +132,20 @@ def json_body(app: APIGatewayRestResolver, *, max_bytes: int) -> Any:
     """The current request's JSON body: 415 unless application/json (UTF-8), 413 over max_bytes, 400 if invalid."""
     content_type = app.current_event.headers.get("content-type") or ""
     if not _is_json(content_type):
-        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json",
-                       [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}])
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+            [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}],
+        )
     raw = raw_body(app.current_event.raw_event)
     if len(raw) > max_bytes:
-        raise ApiError(413, "payload_too_large", f"body is {len(raw)} bytes; the limit is {max_bytes}",
-                       {"limit": max_bytes, "size": len(raw)})
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"body is {len(raw)} bytes; the limit is {max_bytes}",
+            {"limit": max_bytes, "size": len(raw)},
+        )
     try:
         return parse_json(raw)
     except CanonicalJSONError as exc:
@@ -156,28 +168,44 @@ def resolver(title: str, *, validation: bool = True) -> Resolver:
 
     @app.exception_handler(RequestValidationError)
     def _request_invalid(exc: RequestValidationError) -> Response:
-        return error_response(ValidationFailed([
-            {"path": ".".join(map(str, e.get("loc", ()))),
-             "message": str(e.get("msg", e.get("type", "invalid"))).removeprefix("Value error, ")}
-            for e in exc.errors()
-        ]))
+        return error_response(
+            ValidationFailed(
+                [
+                    {
+                        "path": ".".join(map(str, e.get("loc", ()))),
+                        "message": str(e.get("msg", e.get("type", "invalid"))).removeprefix("Value error, "),
+                    }
+                    for e in exc.errors()
+                ]
+            )
+        )
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
         content_type = app.current_event.headers.get("content-type") or ""
-        return error_response(ApiError(415, "unsupported_media_type", "Content-Type must be application/json",
-                                       [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}]))
+        return error_response(
+            ApiError(
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+                [{"path": "Content-Type", "message": f"got {content_type[:100]!r}"}],
+            )
+        )
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response:
         event = app.current_event
-        allowed = sorted({
-            route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(event.path)
-        })
+        allowed = sorted(
+            {route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(event.path)}
+        )
         if allowed:
             return error_response(
-                ApiError(405, "method_not_allowed", f"{event.http_method} is not allowed on {event.path}",
-                         {"allowed": allowed}),
+                ApiError(
+                    405,
+                    "method_not_allowed",
+                    f"{event.http_method} is not allowed on {event.path}",
+                    {"allowed": allowed},
+                ),
                 {"Allow": ", ".join(allowed)},
             )
         return error_response(ApiError(404, "not_found", f"no route for {event.path}"))

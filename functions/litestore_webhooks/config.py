@@ -42,7 +42,7 @@ class Settings:
     local_runtime: bool = False  # `litestore-webhooks local`: errors may name its flags
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         prefix = env.get("LSW_PREFIX", r.DEFAULT_PREFIX)
         allow_insecure = _flag("LSW_ALLOW_INSECURE")

@@ -17,11 +17,12 @@ import contextvars
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -53,7 +54,8 @@ FAILED = "failed"  # deliver_now only: a synchronous attempt with no follow-up
 # Retry-After is a throttling signal; on other retryable answers the policy alone decides.
 _RETRY_AFTER_STATUSES = (429, 503)
 
-@lru_cache(maxsize=None)
+
+@cache
 def _sender(allow_insecure: bool, ca_bundle: str | None) -> Sender:
     """One Sender per process, so warm invocations reuse keep-alive connections."""
     return Sender(allow_insecure=allow_insecure, ca_bundle=ca_bundle)
@@ -128,17 +130,32 @@ def decide(policy: RetryPolicy, attempt: int, result: SendResult, now: datetime)
 
 
 def _post(
-    settings: Settings, endpoint: Endpoint, secrets: SigningSecrets, body: bytes, event_id: str, event_type: str,
-    attempt: int, *, test: bool = False,
+    settings: Settings,
+    endpoint: Endpoint,
+    secrets: SigningSecrets,
+    body: bytes,
+    event_id: str,
+    event_type: str,
+    attempt: int,
+    *,
+    test: bool = False,
 ) -> tuple[SendResult, datetime]:
     """Sign and POST once (test events marked with TEST_HEADER); returns the result and when the attempt started."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # The endpoint's custom headers first: names the sender owns are refused when they are set
     # (core/headers.py), and the signature headers are written over them regardless.
-    headers = {**endpoint.headers, **secrets.sensitiveHeaders, **signature_headers(
-        body=body, event_id=event_id, event_type=event_type, attempt=attempt,
-        secrets=secrets.signing(now), timestamp=int(now.timestamp()),
-    )}
+    headers = {
+        **endpoint.headers,
+        **secrets.sensitiveHeaders,
+        **signature_headers(
+            body=body,
+            event_id=event_id,
+            event_type=event_type,
+            attempt=attempt,
+            secrets=secrets.signing(now),
+            timestamp=int(now.timestamp()),
+        ),
+    }
     if test:
         headers[TEST_HEADER] = "true"
     sender = _sender(settings.allow_insecure, settings.ca_bundle)
@@ -146,8 +163,16 @@ def _post(
 
 
 def _attempt_record(
-    endpoint: Endpoint, event_id: str, event_type: str, attempt: int, at: datetime, status: str,
-    result: SendResult, *, next_retry_at: str | None = None, test: bool = False,
+    endpoint: Endpoint,
+    event_id: str,
+    event_type: str,
+    attempt: int,
+    at: datetime,
+    status: str,
+    result: SendResult,
+    *,
+    next_retry_at: str | None = None,
+    test: bool = False,
 ) -> dict[str, Any]:
     return {
         "endpointId": endpoint.id,
@@ -166,8 +191,14 @@ def _attempt_record(
 
 
 def deliver_now(
-    endpoint: Endpoint, secrets: SigningSecrets, body: bytes, event_id: str, event_type: str, attempt: int = 1,
-    test: bool = True, settings: Settings | None = None,
+    endpoint: Endpoint,
+    secrets: SigningSecrets,
+    body: bytes,
+    event_id: str,
+    event_type: str,
+    attempt: int = 1,
+    test: bool = True,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One synchronous attempt for the admin API's test send: POST, log the attempt, no re-send."""
     settings = settings or config.settings()
@@ -200,7 +231,11 @@ class _Batch:
     """One invocation's records, all from one endpoint queue."""
 
     def __init__(
-        self, settings: Settings, store: Store, endpoint: Endpoint, resources: EndpointResources,
+        self,
+        settings: Settings,
+        store: Store,
+        endpoint: Endpoint,
+        resources: EndpointResources,
         secrets: SigningSecrets,
     ) -> None:
         self.settings, self.store, self.endpoint, self.resources = settings, store, endpoint, resources
@@ -211,8 +246,13 @@ class _Batch:
         # queue url -> follow-up messages (keyed by the record's message id) and what to do once sent
         self._outbox: dict[str, list[tuple[queues.OutgoingMessage, Callable[[], None]]]] = {}
         rate = endpoint.rateLimit
-        self.pacer = None if rate is None else pacing.Pacer(
-            pacing.interval_s(rate, endpoint.maxConcurrency), window_s=pacing.PACE_WINDOW_S,
+        self.pacer = (
+            None
+            if rate is None
+            else pacing.Pacer(
+                pacing.interval_s(rate, endpoint.maxConcurrency),
+                window_s=pacing.PACE_WINDOW_S,
+            )
         )
         self.reports: list[tuple[str, dict[str, Any]]] = []  # operational events, published after the batch
 
@@ -234,9 +274,16 @@ class _Batch:
                 messages.append(Message.from_record(record))
             except (ValueError, KeyError) as exc:
                 logger.error("malformed message", extra={"endpointId": self.endpoint.id, "error": str(exc)})
-                self._send_later(record["messageId"], self.resources.dlq_url, record["body"], {
-                    queues.REASON: "malformed", queues.ENDPOINT_ID: self.endpoint.id,
-                }, on_sent=lambda: self.counts.update(["DeadLettered"]))
+                self._send_later(
+                    record["messageId"],
+                    self.resources.dlq_url,
+                    record["body"],
+                    {
+                        queues.REASON: "malformed",
+                        queues.ENDPOINT_ID: self.endpoint.id,
+                    },
+                    on_sent=lambda: self.counts.update(["DeadLettered"]),
+                )
         try:
             delivered = self.store.delivered_among(self.endpoint.id, [m.event_id for m in messages])
         except Exception:
@@ -249,14 +296,22 @@ class _Batch:
         for m in messages:
             if not m.test and not subscribes(self.endpoint.events, m.event_type):
                 # Routed under an older filter: SNS applies a new filter policy only eventually.
-                logger.info("not subscribed any more; acknowledged without delivery", extra={
-                    "endpointId": self.endpoint.id, "eventId": m.event_id, "eventType": m.event_type,
-                })
+                logger.info(
+                    "not subscribed any more; acknowledged without delivery",
+                    extra={
+                        "endpointId": self.endpoint.id,
+                        "eventId": m.event_id,
+                        "eventType": m.event_type,
+                    },
+                )
             elif m.event_id in delivered:
                 logger.info("already delivered", extra={"endpointId": self.endpoint.id, "eventId": m.event_id})
             elif m.not_before_ms is not None and m.not_before_ms > now_ms:
                 self._send_later(
-                    m.message_id, self.resources.queue_url, m.body, m.attributes,
+                    m.message_id,
+                    self.resources.queue_url,
+                    m.body,
+                    m.attributes,
                     delay_s=split_delay(m.not_before_ms - now_ms),
                 )
             else:
@@ -296,10 +351,17 @@ class _Batch:
             decision = decide(self.endpoint.retryPolicy, p.message.attempt, p.result, p.at)
             next_retry_at = None
             if decision.delay_ms is not None:
-                next_retry_at = utc_iso(datetime.now(timezone.utc) + timedelta(milliseconds=decision.delay_ms))
+                next_retry_at = utc_iso(datetime.now(UTC) + timedelta(milliseconds=decision.delay_ms))
             record = _attempt_record(
-                self.endpoint, p.message.event_id, p.message.event_type, p.message.attempt, p.at,
-                decision.status, p.result, next_retry_at=next_retry_at, test=p.message.test,
+                self.endpoint,
+                p.message.event_id,
+                p.message.event_type,
+                p.message.attempt,
+                p.at,
+                decision.status,
+                p.result,
+                next_retry_at=next_retry_at,
+                test=p.message.test,
             )
             _log_attempt(record)
             items.append(self.store.attempt_item(record))
@@ -322,8 +384,10 @@ class _Batch:
             return
         for p in unmarked:
             p.marker_failed = False
-            logger.info("delivered marker written on the second try",
-                        extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id})
+            logger.info(
+                "delivered marker written on the second try",
+                extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id},
+            )
         delivered_elsewhere = self._delivered_by_another_copy(
             [p.message.event_id for p, d, _ in follow_ups if d.status == DEAD_LETTERED]
         )
@@ -333,8 +397,10 @@ class _Batch:
             elif decision.status == RETRY_SCHEDULED:
                 self._retry(p, decision, next_retry_at)
             elif decision.status == DEAD_LETTERED and p.message.event_id in delivered_elsewhere:
-                logger.info("not dead-lettered: another copy was delivered meanwhile",
-                            extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id})
+                logger.info(
+                    "not dead-lettered: another copy was delivered meanwhile",
+                    extra={"endpointId": self.endpoint.id, "eventId": p.message.event_id},
+                )
             elif decision.status == DEAD_LETTERED:
                 self._dead_letter(p, decision)
         self._flush()  # before _deliver_each_event_once reads self.failures
@@ -356,9 +422,14 @@ class _Batch:
         """Messages the rate limit left no time for in this invocation: queued again as they came, unattempted."""
         if unsent:
             self.counts["RateLimited"] += len(unsent)
-            logger.info("rate limit: put back for a later delivery", extra={
-                "endpointId": self.endpoint.id, "count": len(unsent), "rateLimit": self.endpoint.rateLimit,
-            })
+            logger.info(
+                "rate limit: put back for a later delivery",
+                extra={
+                    "endpointId": self.endpoint.id,
+                    "count": len(unsent),
+                    "rateLimit": self.endpoint.rateLimit,
+                },
+            )
         for m in unsent:
             self._send_later(m.message_id, self.resources.queue_url, m.body, m.attributes)
 
@@ -367,7 +438,13 @@ class _Batch:
         if self.pacer is not None and not self.pacer.take():
             return None
         result, at = _post(
-            self.settings, self.endpoint, self.secrets, m.body.encode("utf-8"), m.event_id, m.event_type, m.attempt,
+            self.settings,
+            self.endpoint,
+            self.secrets,
+            m.body.encode("utf-8"),
+            m.event_id,
+            m.event_type,
+            m.attempt,
             test=m.test,
         )
         marker_failed = False
@@ -392,13 +469,22 @@ class _Batch:
 
         def sent() -> None:
             self.counts["Retried"] += 1
-            logger.info("retry scheduled", extra={
-                "endpointId": self.endpoint.id, "eventId": m.event_id, "attempt": m.attempt + 1,
-                "nextRetryAt": next_retry_at,
-            })
+            logger.info(
+                "retry scheduled",
+                extra={
+                    "endpointId": self.endpoint.id,
+                    "eventId": m.event_id,
+                    "attempt": m.attempt + 1,
+                    "nextRetryAt": next_retry_at,
+                },
+            )
 
         self._send_later(
-            m.message_id, self.resources.queue_url, m.body, attributes, delay_s=split_delay(decision.delay_ms),
+            m.message_id,
+            self.resources.queue_url,
+            m.body,
+            attributes,
+            delay_s=split_delay(decision.delay_ms),
             on_sent=sent,
         )
 
@@ -418,19 +504,40 @@ class _Batch:
 
         def sent() -> None:
             self.counts["DeadLettered"] += 1
-            self.report(system.DELIVERY_DEAD_LETTERED, {
-                "eventId": m.event_id, "eventType": m.event_type, "reason": decision.reason, "attempts": m.attempt,
-                "lastStatus": p.result.status, "lastError": p.result.error,
-            }, about_event=m.event_type)
-            logger.warning("dead-lettered", extra={
-                "endpointId": self.endpoint.id, "eventId": m.event_id, "reason": decision.reason,
-                "attempts": m.attempt, "lastStatus": p.result.status, "lastError": p.result.error,
-            })
+            self.report(
+                system.DELIVERY_DEAD_LETTERED,
+                {
+                    "eventId": m.event_id,
+                    "eventType": m.event_type,
+                    "reason": decision.reason,
+                    "attempts": m.attempt,
+                    "lastStatus": p.result.status,
+                    "lastError": p.result.error,
+                },
+                about_event=m.event_type,
+            )
+            logger.warning(
+                "dead-lettered",
+                extra={
+                    "endpointId": self.endpoint.id,
+                    "eventId": m.event_id,
+                    "reason": decision.reason,
+                    "attempts": m.attempt,
+                    "lastStatus": p.result.status,
+                    "lastError": p.result.error,
+                },
+            )
 
         self._send_later(m.message_id, self.resources.dlq_url, m.body, attributes, on_sent=sent)
 
     def _send_later(
-        self, message_id: str, queue_url: str, body: str, attributes: dict[str, Any], *, delay_s: int = 0,
+        self,
+        message_id: str,
+        queue_url: str,
+        body: str,
+        attributes: dict[str, Any],
+        *,
+        delay_s: int = 0,
         on_sent: Callable[[], None] = lambda: None,
     ) -> None:
         """Queue a follow-up message for _flush; `on_sent` runs once SQS has it."""
@@ -451,9 +558,14 @@ class _Batch:
                 if error is None:
                     on_sent()
                 else:
-                    logger.error("queue send failed", extra={
-                        "endpointId": self.endpoint.id, "messageId": message.key, "error": error,
-                    })
+                    logger.error(
+                        "queue send failed",
+                        extra={
+                            "endpointId": self.endpoint.id,
+                            "messageId": message.key,
+                            "error": error,
+                        },
+                    )
                     self.failures.append(message.key)
 
     def _track_health(self, posted: list[_Posted], *, gone: bool) -> None:
@@ -467,20 +579,24 @@ class _Batch:
         try:
             if gone:
                 self._pause("gone")
-                self.report(system.ENDPOINT_PAUSED, {"reason": "gone", "lastStatus": last.status,
-                                                     "lastError": last.error})
+                self.report(
+                    system.ENDPOINT_PAUSED, {"reason": "gone", "lastStatus": last.status, "lastError": last.error}
+                )
             if any(p.result.ok for p in posted):
                 ended = self.store.clear_endpoint_failures(endpoint_id)
                 if ended and ended.get("consecutiveFailures"):
-                    self.report(system.ENDPOINT_RECOVERED, {"failingSince": ended.get("failingSince"),
-                                                            "failures": ended["consecutiveFailures"]})
+                    self.report(
+                        system.ENDPOINT_RECOVERED,
+                        {"failingSince": ended.get("failingSince"), "failures": ended["consecutiveFailures"]},
+                    )
                 return
             streak, since = self.store.count_endpoint_failures(
                 endpoint_id, len(posted), at=utc_iso(min(p.at for p in posted))
             )
             if streak == len(posted):  # ADD is atomic: one invocation sees its streak start
-                self.report(system.ENDPOINT_FAILING, {"failingSince": since, "lastStatus": last.status,
-                                                      "lastError": last.error})
+                self.report(
+                    system.ENDPOINT_FAILING, {"failingSince": since, "lastStatus": last.status, "lastError": last.error}
+                )
             failing_for_s = time.time() - datetime.fromisoformat(since).timestamp()
             if (
                 not gone
@@ -489,13 +605,24 @@ class _Batch:
             ):
                 self._pause("auto_disabled")
                 self.counts["AutoPaused"] += 1
-                self.report(system.ENDPOINT_PAUSED, {
-                    "reason": "auto_disabled", "consecutiveFailures": streak, "failingSince": since,
-                    "lastStatus": last.status, "lastError": last.error,
-                })
-                logger.warning("endpoint auto-paused", extra={
-                    "endpointId": endpoint_id, "consecutiveFailures": streak, "failingSince": since,
-                })
+                self.report(
+                    system.ENDPOINT_PAUSED,
+                    {
+                        "reason": "auto_disabled",
+                        "consecutiveFailures": streak,
+                        "failingSince": since,
+                        "lastStatus": last.status,
+                        "lastError": last.error,
+                    },
+                )
+                logger.warning(
+                    "endpoint auto-paused",
+                    extra={
+                        "endpointId": endpoint_id,
+                        "consecutiveFailures": streak,
+                        "failingSince": since,
+                    },
+                )
         except Exception:
             logger.exception("endpoint health update failed", extra={"endpointId": endpoint_id})
 
@@ -517,7 +644,9 @@ class _Batch:
 
 @tracer.capture_method
 def process_batch(
-    event: dict[str, Any], settings: Settings | None = None, data_keys: DataKeyCache | None = None,
+    event: dict[str, Any],
+    settings: Settings | None = None,
+    data_keys: DataKeyCache | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Handle one SQS event from one endpoint queue; returns the partial-batch response.
 

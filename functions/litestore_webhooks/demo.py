@@ -76,10 +76,18 @@ def _utc(text: str) -> datetime:
 def quick_start(port: int = 8080) -> list[str]:
     """The commands for trying the runtime by hand (terminal 1, terminal 2, then the rest)."""
     api = f"http://127.0.0.1:{port}/v1"
-    endpoint = {"name": "My receiver", "url": "http://127.0.0.1:3000/webhooks/litestore",
-                "events": ["*"], "secret": "your-webhook-secret"}
-    event = {"event": "content.submitted", "id": "test-event-123", "timestamp": "2024-01-15T10:00:00Z",
-             "data": {"contentId": "content-123", "creatorId": "creator-456"}}  # the document's curl test event
+    endpoint = {
+        "name": "My receiver",
+        "url": "http://127.0.0.1:3000/webhooks/litestore",
+        "events": ["*"],
+        "secret": "your-webhook-secret",
+    }
+    event = {
+        "event": "content.submitted",
+        "id": "test-event-123",
+        "timestamp": "2024-01-15T10:00:00Z",
+        "data": {"contentId": "content-123", "creatorId": "creator-456"},
+    }  # the document's curl test event
     return [
         f"litestore-webhooks local{'' if port == 8080 else f' --port {port}'} --allow-insecure-endpoints "
         "--api-key local-key --admin-token local-admin",
@@ -116,8 +124,13 @@ class Tour:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def wait(self, ready: Callable[[], bool], what: Callable[[], str], timeout: float = WAIT_S,
-             on_poll: Callable[[], None] | None = None) -> None:
+    def wait(
+        self,
+        ready: Callable[[], bool],
+        what: Callable[[], str],
+        timeout: float = WAIT_S,
+        on_poll: Callable[[], None] | None = None,
+    ) -> None:
         """Poll until ``ready()``; DemoFailure naming what is missing after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
@@ -150,8 +163,11 @@ class Tour:
     def run(self, runtime_factory: Callable[[str], Any]) -> dict[str, Any]:
         import trustme
 
-        self.say(self.ui.paint("Litestore webhooks: a tour of the whole system on 127.0.0.1 "
-                               "(no AWS account, no Docker)", "bold"))
+        self.say(
+            self.ui.paint(
+                "Litestore webhooks: a tour of the whole system on 127.0.0.1 (no AWS account, no Docker)", "bold"
+            )
+        )
         self.step("1. The local runtime and the document's three receivers")
         ca = trustme.CA()
         bundle = ca_bundle(ca, self.workdir / "demo-ca.pem")
@@ -160,9 +176,15 @@ class Tour:
         try:
             with runtime_factory(bundle) as rt:
                 self.api = Client(Target(rt.base_url, rt.admin_token, rt.api_key))
-                self.say(f"   local runtime  {rt.base_url}  (SNS, SQS, DynamoDB on moto; up after {self.elapsed():.1f} s)")
-                self.say("   receivers      HTTPS on 127.0.0.1 with a throwaway CA (trustme) that the delivery client trusts;")
-                self.say("                  each checks signatures with litestore_webhooks.verify and answers 401 to a bad one")
+                self.say(
+                    f"   local runtime  {rt.base_url}  (SNS, SQS, DynamoDB on moto; up after {self.elapsed():.1f} s)"
+                )
+                self.say(
+                    "   receivers      HTTPS on 127.0.0.1 with a throwaway CA (trustme) that the delivery client trusts;"
+                )
+                self.say(
+                    "                  each checks signatures with litestore_webhooks.verify and answers 401 to a bad one"
+                )
                 self.register()
                 self.publish_examples()
                 self.live_table()
@@ -175,16 +197,20 @@ class Tour:
 
     def register(self) -> None:
         assert self.api
-        self.step(f"2. Registering endpoints from {ENDPOINTS_FILE.name} (the document's \"Multiple Endpoints\") "
-                  "with POST /endpoints")
+        self.step(
+            f'2. Registering endpoints from {ENDPOINTS_FILE.name} (the document\'s "Multiple Endpoints") '
+            "with POST /endpoints"
+        )
         self.say("   the document's URLs point at the receivers started above:")
         width = max(len(h.name) for h in self.hooks)
         for hook in self.hooks:
             url = hook.receiver.url(urlsplit(hook.spec["url"]).path or "/")
             created = self.api.post("/endpoints", {**hook.spec, "url": url})
             hook.id = created["id"]
-            self.say(f"   {hook.name.ljust(width)}  {', '.join(hook.spec['events']):<35} "
-                     f"{hook.spec['url']} -> {url}  {hook.id}")
+            self.say(
+                f"   {hook.name.ljust(width)}  {', '.join(hook.spec['events']):<35} "
+                f"{hook.spec['url']} -> {url}  {hook.id}"
+            )
 
     def example(self, name: str) -> dict[str, Any]:
         """The stored catalog's example of `name` (GET /event-types/{name}: the seeded document types)."""
@@ -193,9 +219,12 @@ class Tour:
 
     def publish_examples(self) -> None:
         assert self.api
-        types = [t for t in self.api.get("/event-types")["data"] if t["origin"] in ("document", "derived") and t["examples"]]
-        self.step(f"3. Publishing the document's {len(types)} example events with POST /events "
-                  "(x-api-key), stamped now")
+        types = [
+            t for t in self.api.get("/event-types")["data"] if t["origin"] in ("document", "derived") and t["examples"]
+        ]
+        self.step(
+            f"3. Publishing the document's {len(types)} example events with POST /events (x-api-key), stamped now"
+        )
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for event_type in types:
             event_id = self.publish({**event_type["examples"][0], "timestamp": now})
@@ -203,7 +232,9 @@ class Tour:
             self.say(f"   {event_type['name']:<20} {event_id:<28} accepted -> {', '.join(subscribers)}")
 
     def live_table(self) -> None:
-        self.step("4. Deliveries as they happen (received/verified: the receivers; attempts: GET /endpoints/{id}/attempts)")
+        self.step(
+            "4. Deliveries as they happen (received/verified: the receivers; attempts: GET /endpoints/{id}/attempts)"
+        )
         started = time.monotonic()
         state: dict[str, Any] = {"drawn": 0, "last": {}}
 
@@ -220,17 +251,22 @@ class Tour:
                 key = tuple(row.values())
                 if state["last"].get(row["name"]) != key:
                     state["last"][row["name"]] = key
-                    self.say(f"   +{time.monotonic() - started:4.1f} s  {row['name']:<16} received {row['received']}/"
-                             f"{row['expected']}  verified {row['verified']}  attempts {row['attempts']}  "
-                             f"delivered {row['delivered']}")
+                    self.say(
+                        f"   +{time.monotonic() - started:4.1f} s  {row['name']:<16} received {row['received']}/"
+                        f"{row['expected']}  verified {row['verified']}  attempts {row['attempts']}  "
+                        f"delivered {row['delivered']}"
+                    )
 
         def done() -> bool:
             return all(r["delivered"] == r["expected"] == r["received"] == r["verified"] for r in state["rows"])
 
         def missing() -> str:
-            late = [f"{r['name']} delivered {r['delivered']} and received {r['received']} "
-                    f"({r['verified']} verified) of {r['expected']}" for r in state["rows"] if not (
-                        r["delivered"] == r["expected"] == r["received"] == r["verified"])]
+            late = [
+                f"{r['name']} delivered {r['delivered']} and received {r['received']} "
+                f"({r['verified']} verified) of {r['expected']}"
+                for r in state["rows"]
+                if not (r["delivered"] == r["expected"] == r["received"] == r["verified"])
+            ]
             return "; ".join(late)
 
         self.wait(done, missing, on_poll=draw)
@@ -241,8 +277,10 @@ class Tour:
             if sorted(ids) != sorted(hook.expected):
                 raise DemoFailure(f"{hook.name} received {sorted(ids)}, expected {sorted(hook.expected)}")
         total = sum(len(h.expected) for h in self.hooks)
-        self.say(f"   all {total} deliveries arrived exactly once, signatures verified, "
-                 f"{time.monotonic() - started:.1f} s after publishing")
+        self.say(
+            f"   all {total} deliveries arrived exactly once, signatures verified, "
+            f"{time.monotonic() - started:.1f} s after publishing"
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """Per endpoint: events it must accept, requests received and verified, attempts logged, deliveries."""
@@ -250,14 +288,26 @@ class Tour:
         for hook in self.hooks:
             got = hook.receiver.requests
             statuses = Counter(a["status"] for a in self.attempts(hook))
-            out.append({"name": hook.name, "expected": len(hook.expected), "received": len(got),
-                        "verified": sum(1 for r in got if r.verified), "attempts": sum(statuses.values()),
-                        "delivered": statuses["delivered"]})
+            out.append(
+                {
+                    "name": hook.name,
+                    "expected": len(hook.expected),
+                    "received": len(got),
+                    "verified": sum(1 for r in got if r.verified),
+                    "attempts": sum(statuses.values()),
+                    "delivered": statuses["delivered"],
+                }
+            )
         return out
 
     def table(self, rows: list[dict[str, Any]]) -> None:
-        columns = {"expected": "EVENTS", "received": "RECEIVED", "verified": "VERIFIED", "attempts": "ATTEMPTS",
-                   "delivered": "DELIVERED"}
+        columns = {
+            "expected": "EVENTS",
+            "received": "RECEIVED",
+            "verified": "VERIFIED",
+            "attempts": "ATTEMPTS",
+            "delivered": "DELIVERED",
+        }
         self.say(self.ui.paint(f"   {'ENDPOINT':<18}" + "".join(f"{h:>11}" for h in columns.values()), "bold"))
         for row in rows:
             self.say(f"   {row['name']:<18}" + "".join(f"{row[c]:>11}" for c in columns))
@@ -272,26 +322,35 @@ class Tour:
 
         def poll() -> None:
             mine = sorted((a for a in self.attempts(hook) if a["eventId"] == event_id), key=lambda a: a["at"])
-            for a in mine[skip + len(shown):]:
+            for a in mine[skip + len(shown) :]:
                 shown.append(a)
                 since = (_utc(a["at"]) - _utc(shown[0]["at"])).total_seconds()
-                line = f"   attempt {a['attempt']}  +{since:.1f} s  HTTP {a['httpStatus']}  {self.ui.status(a['status'])}"
+                line = (
+                    f"   attempt {a['attempt']}  +{since:.1f} s  HTTP {a['httpStatus']}  {self.ui.status(a['status'])}"
+                )
                 if a.get("nextRetryAt"):
                     delay = (_utc(a["nextRetryAt"]) - _utc(a["at"])).total_seconds()
                     line += f", next attempt in {delay:.1f} s"
                 self.say(line)
 
-        self.wait(lambda: len(shown) >= count and shown[-1]["status"] == until,
-                  lambda: f"{hook.name} logged {len(shown)} of {count} attempts for {event_id} "
-                          f"(last: {shown[-1]['status'] if shown else 'none'}, wanted {until})", on_poll=poll)
+        self.wait(
+            lambda: len(shown) >= count and shown[-1]["status"] == until,
+            lambda: (
+                f"{hook.name} logged {len(shown)} of {count} attempts for {event_id} "
+                f"(last: {shown[-1]['status'] if shown else 'none'}, wanted {until})"
+            ),
+            on_poll=poll,
+        )
         return shown
 
     def retry_then_recover(self) -> None:
         hook = self.hook(RETRYING)
         policy = RetryPolicy.model_validate(hook.spec.get("retryPolicy", {}))
         self.step(f"5. {hook.name} fails twice (503), then recovers: retried with exponential backoff")
-        self.say(f"   retry policy: maxAttempts {policy.maxAttempts}, initialDelay {policy.initialDelay} ms, "
-                 f"backoffMultiplier {policy.backoffMultiplier:g} (+-20% jitter; the document's defaults)")
+        self.say(
+            f"   retry policy: maxAttempts {policy.maxAttempts}, initialDelay {policy.initialDelay} ms, "
+            f"backoffMultiplier {policy.backoffMultiplier:g} (+-20% jitter; the document's defaults)"
+        )
         hook.receiver.script(Reply(503, body=b"busy"), Reply(503, body=b"busy"))
         hook.refused += 2
         example = self.example("product.purchased")
@@ -301,8 +360,10 @@ class Tour:
         if [a["httpStatus"] for a in attempts] != [503, 503, 200]:
             raise DemoFailure(f"{hook.name}: expected 503, 503, 200; got {[a['httpStatus'] for a in attempts]}")
         gaps = [(_utc(b["at"]) - _utc(a["at"])).total_seconds() for a, b in zip(attempts, attempts[1:])]
-        self.say(f"   delivered on attempt 3; waits between attempts {', '.join(f'{g:.1f} s' for g in gaps)} "
-                 "(SQS delays are whole seconds)")
+        self.say(
+            f"   delivered on attempt 3; waits between attempts {', '.join(f'{g:.1f} s' for g in gaps)} "
+            "(SQS delays are whole seconds)"
+        )
 
     def dead_letter_and_redrive(self) -> None:
         assert self.api
@@ -322,15 +383,19 @@ class Tour:
 
         self.wait(peek, lambda: f"{event_id} not in {hook.name}'s dead-letter queue")
         dead = next(d for d in letters["data"] if d["id"] == event_id)
-        self.say(f"   GET /endpoints/{hook.id}/dead-letters: {dead['event']} {dead['id']} reason={dead['reason']} "
-                 f"lastStatus={dead['lastStatus']} attempts={dead['attempts']}")
+        self.say(
+            f"   GET /endpoints/{hook.id}/dead-letters: {dead['event']} {dead['id']} reason={dead['reason']} "
+            f"lastStatus={dead['lastStatus']} attempts={dead['attempts']}"
+        )
 
         self.step(f"7. {hook.name} is fixed (answers 200 again); redrive its dead letters")
         hook.receiver.default = Reply(200)
         result = self.api.post(f"/endpoints/{hook.id}/dead-letters/redrive")
         self.redriven += result["redriven"]
-        self.say(f"   POST /endpoints/{hook.id}/dead-letters/redrive: redriven {result['redriven']}, "
-                 f"remaining {result['remaining']}")
+        self.say(
+            f"   POST /endpoints/{hook.id}/dead-letters/redrive: redriven {result['redriven']}, "
+            f"remaining {result['remaining']}"
+        )
         if result["redriven"] != 1:
             raise DemoFailure(f"redrive moved {result['redriven']} messages, expected 1")
         self.follow(hook, event_id, "delivered", 1, skip=1)
@@ -352,8 +417,10 @@ class Tour:
             logged = self.attempts(hook)
             delivered = sorted(a["eventId"] for a in logged if a["status"] == "delivered")
             if len(hook.receiver.requests) != hook.due or delivered != sorted(hook.expected):
-                raise DemoFailure(f"{hook.name}: {len(hook.receiver.requests)} requests (expected {hook.due}), "
-                                  f"delivered {delivered}, expected {sorted(hook.expected)}")
+                raise DemoFailure(
+                    f"{hook.name}: {len(hook.receiver.requests)} requests (expected {hook.due}), "
+                    f"delivered {delivered}, expected {sorted(hook.expected)}"
+                )
             statuses.update(a["status"] for a in logged)
         requests = [r for h in self.hooks for r in h.receiver.requests]
         numbers = {
@@ -370,10 +437,17 @@ class Tour:
         self.step("Summary")
         self.table(self.rows())
         self.say()
-        labels = [("eventsPublished", "events published"), ("deliveries", "deliveries (2xx)"),
-                  ("attempts", "attempts (all)"), ("retries", "retries"), ("deadLettered", "dead-lettered"),
-                  ("redriven", "redriven"), ("verified", "signatures verified"),
-                  ("badSignatures", "bad signatures"), ("seconds", "elapsed seconds")]
+        labels = [
+            ("eventsPublished", "events published"),
+            ("deliveries", "deliveries (2xx)"),
+            ("attempts", "attempts (all)"),
+            ("retries", "retries"),
+            ("deadLettered", "dead-lettered"),
+            ("redriven", "redriven"),
+            ("verified", "signatures verified"),
+            ("badSignatures", "bad signatures"),
+            ("seconds", "elapsed seconds"),
+        ]
         for key, label in labels:
             self.say(f"   {label:<20} {numbers[key]}")
         if numbers["badSignatures"] or numbers["verified"] != len(requests):
@@ -411,8 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         import moto  # noqa: F401
         import trustme  # noqa: F401
     except ModuleNotFoundError as exc:
-        print(f"demo: needs the {exc.name} package: pip install 'litestore-webhooks[dev]' (make demo does)",
-              file=sys.stderr)
+        print(
+            f"demo: needs the {exc.name} package: pip install 'litestore-webhooks[dev]' (make demo does)",
+            file=sys.stderr,
+        )
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="litestore-demo-"))
     log_path = workdir / "runtime.log"
@@ -441,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     tour.say("   terminal 3, register it, publish the document's example event, look around:")
     for command in commands[2:]:
         tour.say(f"     {command}")
-    tour.say("   and the web console, the document's \"Settings > Webhooks\" (terminal 1 also prints a link):")
+    tour.say('   and the web console, the document\'s "Settings > Webhooks" (terminal 1 also prints a link):')
     tour.say("     litestore-webhooks --local console")
     if args.json:
         tour.say(json.dumps(numbers))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import heapq
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -51,6 +51,18 @@ class Item:
     status: int = 202
     duplicate: bool = False
     error: ApiError | None = field(default=None, repr=False)
+
+    def valid_id(self) -> str:
+        """The id of an item that passed validation (its envelope gave it one)."""
+        if self.id is None:
+            raise ValueError(f"event {self.index} has no id: it did not pass validation")
+        return self.id
+
+    def valid_event(self) -> str:
+        """The type of an item that passed validation."""
+        if self.event is None:
+            raise ValueError(f"event {self.index} has no type: it did not pass validation")
+        return self.event
 
     def fail(self, error: ApiError) -> None:
         self.status, self.error = error.status, error
@@ -99,11 +111,14 @@ def _validated(index: int, raw: Any, catalog: CatalogSnapshot, *, system: bool =
         return item
     item.id, item.event, item.envelope, item.body = envelope.id, envelope.event, envelope, envelope.body()
     if len(item.body) > r.MAX_EVENT_BYTES:
-        item.fail(ApiError(
-            413, "payload_too_large",
-            f"event is {len(item.body)} bytes as canonical JSON; the limit is {r.MAX_EVENT_BYTES}",
-            {"limit": r.MAX_EVENT_BYTES, "size": len(item.body)},
-        ))
+        item.fail(
+            ApiError(
+                413,
+                "payload_too_large",
+                f"event is {len(item.body)} bytes as canonical JSON; the limit is {r.MAX_EVENT_BYTES}",
+                {"limit": r.MAX_EVENT_BYTES, "size": len(item.body)},
+            )
+        )
     return item
 
 
@@ -126,7 +141,7 @@ def _first_sight(catalog: CatalogStore, items: list[Item]) -> None:
 
     for name in dict.fromkeys(i.event for i in items if not i.error and i.envelope and i.envelope.first_sight):
         try:
-            catalog.write(lifecycle.first_sight(str(name), now=datetime.now(timezone.utc)), None)
+            catalog.write(lifecycle.first_sight(str(name), now=datetime.now(UTC)), None)
             logger.info("event type accepted on first sight", extra={"event_type": name})
         except EventTypeExists:
             pass
@@ -145,12 +160,13 @@ def _accept(settings: Settings, store: Store, items: list[Item], catalog: Catalo
     for item in items:
         if item.error:
             continue
-        if item.id in first:  # same id twice in one request: the later one shares the first's fate
-            repeats.append((item, first[item.id]))
+        event_id = item.valid_id()
+        if event_id in first:  # same id twice in one request: the later one shares the first's fate
+            repeats.append((item, first[event_id]))
             continue
-        first[item.id] = item
+        first[event_id] = item
         try:
-            claim = store.claim_event_id(item.id, token=token, lease_s=CLAIM_LEASE_S)
+            claim = store.claim_event_id(event_id, token=token, lease_s=CLAIM_LEASE_S)
         except _AWS_ERRORS:
             logger.exception("claiming event id failed", extra={"event_id": item.id})
             # The put may have been applied before the error: free it, or retries wait out the lease.
@@ -194,10 +210,12 @@ def _store_and_publish(settings: Settings, store: Store, items: list[Item], toke
         logger.exception("storing events failed", extra={"event_ids": [i.id for i in items]})
         _release(store, items, token, _unavailable("store_failed", "could not store the event; retry"))
         return []
-    errors = bus.publish_batch(settings.topic_arn, [(i.id, i.body.decode("utf-8"), i.event) for i in items])
-    failed = [i for i in items if errors.get(i.id)]
+    errors = bus.publish_batch(
+        settings.topic_arn, [(i.valid_id(), i.body.decode("utf-8"), i.valid_event()) for i in items]
+    )
+    failed = [i for i in items if errors.get(i.valid_id())]
     for item in failed:
-        logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.id]})
+        logger.error("publish failed", extra={"event_id": item.id, "reason": errors[item.valid_id()]})
     _release(store, failed, token, _unavailable("publish_failed", "could not publish the event; retry"))
     return [i for i in items if not i.error]
 
@@ -259,7 +277,7 @@ def accept_batch(settings: Settings, store: Store, raw: Any) -> Outcome:
         raise ValidationFailed(problems)
 
     catalog, snapshot = catalog_of(settings, store)
-    items = [_validated(i, event, snapshot) for i, event in enumerate(events)]
+    items = [_validated(i, event, snapshot) for i, event in enumerate(cast(list, events))]  # a list: checked above
     published = _accept(settings, store, items, catalog)
     results = [item.result() for item in items]
     failures = [item for item in items if item.error]

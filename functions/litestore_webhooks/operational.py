@@ -59,8 +59,10 @@ def publish(settings: Settings, store: Store, event_type: str, data: dict[str, A
     if error is None:
         logger.info("operational event published", extra={"event_id": item.id, "event_type": event_type})
         return True
-    logger.error("operational event not published", extra={"event_type": event_type, "error": str(error),
-                                                            "endpointId": data.get("endpointId")})
+    logger.error(
+        "operational event not published",
+        extra={"event_type": event_type, "error": str(error), "endpointId": data.get("endpointId")},
+    )
     try:
         with single_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1, namespace=r.METRICS_NAMESPACE) as m:
             m.add_dimension(name="event", value=event_type)
@@ -73,5 +75,3 @@ def _present(data: dict[str, Any]) -> dict[str, Any]:
     """Optional fields are absent, not null (the system types' schemas); an error text is cut to the
     schema's 2,048 characters rather than refused."""
     return {k: v[:2048] if k == "lastError" and isinstance(v, str) else v for k, v in data.items() if v is not None}
-
-

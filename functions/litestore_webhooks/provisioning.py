@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -55,12 +55,24 @@ SEALED_SECRETS = "sealedSecrets"  # the endpoint item's SigningSecrets, sealed (
 # apart from the item's own sensitiveHeaders (names, values REDACTED); restore seals them too.
 PLAINTEXT_HEADERS = "sensitiveHeaderValues"
 PLAINTEXT_SECRETS = ("secret", "previousSecrets", PLAINTEXT_HEADERS)
-UPDATABLE = frozenset({
-    "url", "events", "retryPolicy", "timeout", "maxConcurrency", "active", "description", "name",
-    "rateLimit", "headers", "sensitiveHeaders",
-})
-LOCAL_INSECURE_HINT = ("To deliver to http:// or loopback URLs on this machine, restart the local runtime "
-                       "with --allow-insecure-endpoints.")
+UPDATABLE = frozenset(
+    {
+        "url",
+        "events",
+        "retryPolicy",
+        "timeout",
+        "maxConcurrency",
+        "active",
+        "description",
+        "name",
+        "rateLimit",
+        "headers",
+        "sensitiveHeaders",
+    }
+)
+LOCAL_INSECURE_HINT = (
+    "To deliver to http:// or loopback URLs on this machine, restart the local runtime with --allow-insecure-endpoints."
+)
 _HEADER_MAP = TypeAdapter(dict[str, str], config={"strict": True})
 _HEALTH_RESET = {"pausedReason": None, "failingSince": None, "consecutiveFailures": 0}
 
@@ -123,7 +135,9 @@ def load_endpoint(store: Store, endpoint_id: str) -> tuple[Endpoint, EndpointRes
 
 
 def load_endpoint_and_secrets(
-    store: Store, box: SecretBox, endpoint_id: str,
+    store: Store,
+    box: SecretBox,
+    endpoint_id: str,
 ) -> tuple[Endpoint, EndpointResources, SigningSecrets] | None:
     """What a delivery needs, from one consistent read: the endpoint, its AWS ids and its secrets."""
     item = load_endpoint_item(store, endpoint_id)
@@ -185,8 +199,12 @@ def url_rules(settings: Settings, allow_insecure: bool) -> dict[str, Any]:
 
 def _name_taken(name: str, holder: str) -> ApiError:
     """409: names are unique (case and spacing aside), because the CLI and `endpoints apply` go by them."""
-    return ApiError(409, "name_taken", f"an endpoint named {name!r} already exists ({holder}); "
-                    "rename it or use a different name", {"name": name, "endpointId": holder})
+    return ApiError(
+        409,
+        "name_taken",
+        f"an endpoint named {name!r} already exists ({holder}); rename it or use a different name",
+        {"name": name, "endpointId": holder},
+    )
 
 
 def _sensitive_headers(value: Any, plain: Any) -> dict[str, str]:
@@ -194,8 +212,9 @@ def _sensitive_headers(value: Any, plain: Any) -> dict[str, str]:
     try:
         values = _HEADER_MAP.validate_python(value)
     except ValidationError as exc:
-        raise ValidationFailed([{"path": ".".join(map(str, ("sensitiveHeaders", *e["loc"]))),
-                                 "message": e["msg"]} for e in exc.errors()]) from None
+        raise ValidationFailed(
+            [{"path": ".".join(map(str, ("sensitiveHeaders", *e["loc"]))), "message": e["msg"]} for e in exc.errors()]
+        ) from None
     problems = [("sensitiveHeaders", p) for p in map_problems(values, sensitive=True)]
     if isinstance(plain, dict) and not problems:
         problems += [("", p) for p in check_together(plain, values)]
@@ -205,9 +224,12 @@ def _sensitive_headers(value: Any, plain: Any) -> dict[str, str]:
 
 
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
-    return ValidationFailed([
-        {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
-    ])
+    return ValidationFailed(
+        [
+            {"path": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
+            for e in exc.errors()
+        ]
+    )
 
 
 class Provisioner:
@@ -216,8 +238,13 @@ class Provisioner:
     (410, auto-pause) and may not encrypt, passes none. Create seals with it, else with a box
     for the settings' key."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, event_sources: EventSources | None = None,
-                 secrets: SecretBox | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        event_sources: EventSources | None = None,
+        secrets: SecretBox | None = None,
+    ):
         self.settings = settings
         self.store = store or Store(settings)
         self.event_sources = event_sources or current_event_sources()
@@ -238,8 +265,9 @@ class Provisioner:
         box = self.secrets or SecretBox(self.settings.secrets_key_arn)
         sealed = box.seal(endpoint.id, SigningSecrets(secret=spec.secret, sensitiveHeaders=spec.sensitiveHeaders))
         try:
-            self.store.create_endpoint_item({**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}},
-                                            name_key=name_key(endpoint.name))
+            self.store.create_endpoint_item(
+                {**endpoint.to_item(), SEALED_SECRETS: sealed, RESOURCES: {}}, name_key=name_key(endpoint.name)
+            )
         except NameTaken as exc:
             raise _name_taken(endpoint.name, exc.endpoint_id) from None
         try:
@@ -315,9 +343,14 @@ class Provisioner:
         return fixes
 
     # -- internals ---------------------------------------------------------------------
-    def _apply(self, endpoint: Endpoint, res: EndpointResources, revision: dict[str, Any],
-               provision: Callable[[Endpoint, EndpointResources], object],
-               sealed: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Endpoint:
+    def _apply(
+        self,
+        endpoint: Endpoint,
+        res: EndpointResources,
+        revision: dict[str, Any],
+        provision: Callable[[Endpoint, EndpointResources], object],
+        sealed: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    ) -> Endpoint:
         """Resources first (`provision`), the item last: the item is what deliveries read, so it
         never says what the subscription and mapping do not do. An AWS failure on either puts the
         resources back to the stored endpoint and is answered 503, retryable. `sealed`: new sealed
@@ -333,18 +366,24 @@ class Provisioner:
             raise _name_taken(updated.name, exc.endpoint_id) from None
         return updated
 
-    def _rolled_back(self, endpoint: Endpoint, exc: Exception,
-                     provision: Callable[[Endpoint, EndpointResources], object]) -> ApiError:
-        code = exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+    def _rolled_back(
+        self, endpoint: Endpoint, exc: Exception, provision: Callable[[Endpoint, EndpointResources], object]
+    ) -> ApiError:
+        code = (
+            exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+        )
         try:
             provision(endpoint, self._load(endpoint.id)[1])
             left = "nothing was changed"
         except Exception:  # noqa: BLE001 - the first failure is the one to answer; this one is logged
             logger.exception("putting back the resources of a failed update failed", extra={"endpointId": endpoint.id})
             left = "its subscription or event source mapping may still differ from it until the request is retried"
-        return ApiError(503, "provisioning_failed",
-                        f"the endpoint was not updated: changing its AWS resources failed ({code}); {left}; "
-                        "retry the request", {"retryable": True})
+        return ApiError(
+            503,
+            "provisioning_failed",
+            f"the endpoint was not updated: changing its AWS resources failed ({code}); {left}; retry the request",
+            {"retryable": True},
+        )
 
     def _enable_mapping(self, endpoint: Endpoint, res: EndpointResources) -> None:
         """Pause and resume touch the mapping only: events keep buffering in the queue meanwhile."""
@@ -370,7 +409,7 @@ class Provisioner:
 
     def _revised(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint:
         """The endpoint with `changes` applied and validated, stamped with a new updatedAt."""
-        merged = {**endpoint.model_dump(), **changes, "updatedAt": utc_iso(datetime.now(timezone.utc))}
+        merged = {**endpoint.model_dump(), **changes, "updatedAt": utc_iso(datetime.now(UTC))}
         # A stored URL was accepted under the rules of its day; only a new one meets today's.
         allow_insecure = self.settings.allow_insecure or "url" not in changes
         context = url_rules(self.settings, allow_insecure)
@@ -381,8 +420,14 @@ class Provisioner:
         except ValidationError as exc:
             raise _validation_failed(exc) from None
 
-    def _save(self, endpoint: Endpoint, fields: Iterable[str], *, renamed_from: str | None = None,
-              sealed: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+    def _save(
+        self,
+        endpoint: Endpoint,
+        fields: Iterable[str],
+        *,
+        renamed_from: str | None = None,
+        sealed: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    ) -> None:
         """Write only `fields` of the revised endpoint, plus updatedAt (None removes).
 
         Never the whole model: the item was read before this write, and a secret rotation
@@ -400,17 +445,28 @@ class Provisioner:
         if old_key == new_key:
             self.store.update_endpoint_fields_if(endpoint.id, changes, expected)
             return
-        self.store.rename_endpoint(endpoint.id, changes, old_key=old_key, new_key=new_key,  # NameTaken: _apply
-                                   expected=expected)
+        self.store.rename_endpoint(
+            endpoint.id,
+            changes,
+            old_key=old_key,
+            new_key=new_key,  # NameTaken: _apply
+            expected=expected,
+        )
 
     def _claim_name(self, endpoint: Endpoint) -> list[str]:
         """reconcile's part for names: claim an unclaimed one; report one another endpoint holds
         (a duplicate pair made before names were unique) instead of failing."""
         try:
-            return [f"claimed the name {endpoint.name!r}"] if self.store.claim_name(endpoint.id, name_key(endpoint.name)) else []
+            return (
+                [f"claimed the name {endpoint.name!r}"]
+                if self.store.claim_name(endpoint.id, name_key(endpoint.name))
+                else []
+            )
         except NameTaken as exc:
-            return [f"the name {endpoint.name!r} is also {exc.endpoint_id}'s: rename one of them "
-                    f"(PATCH /endpoints/{endpoint.id} with a new name)"]
+            return [
+                f"the name {endpoint.name!r} is also {exc.endpoint_id}'s: rename one of them "
+                f"(PATCH /endpoints/{endpoint.id} with a new name)"
+            ]
 
     def _record(self, endpoint_id: str, before: EndpointResources, after: EndpointResources) -> None:
         if after != before:
@@ -434,7 +490,7 @@ class Provisioner:
     def _ensure_subscription(self, endpoint: Endpoint, res: EndpointResources) -> tuple[str, list[str]]:
         topic, wanted = self.settings.topic_arn, filter_policy(endpoint.events)
         attrs = bus.get_subscription(res.subscription_arn) if res.subscription_arn else None
-        if attrs is not None and attrs.get("Endpoint") == res.queue_arn:
+        if attrs is not None and attrs.get("Endpoint") == res.queue_arn and res.subscription_arn is not None:
             arn, fixes = res.subscription_arn, []
         else:
             fixes = ["subscribed queue to topic" if res.subscription_arn is None else "re-created missing subscription"]
@@ -444,10 +500,10 @@ class Provisioner:
             except ClientError as exc:  # exists unrecorded, with other attributes: adopt and correct it
                 if exc.response.get("Error", {}).get("Code") != "InvalidParameter":
                     raise
-                arn = bus.find_subscription(topic, res.queue_arn)
-                if arn is None:
+                found = bus.find_subscription(topic, res.queue_arn)
+                if found is None:
                     raise
-                attrs = bus.get_subscription(arn) or {}
+                arn, attrs = found, bus.get_subscription(found) or {}
         if bus.filter_policy_of(attrs) != wanted:
             bus.set_filter_policy(arn, wanted)
             fixes.append("reset subscription filter policy")
@@ -472,7 +528,7 @@ class Provisioner:
                 enabled=endpoint.active,
             )
             return mapping_id, ["created event source mapping"]
-        drift = {
+        drift: dict[str, Any] = {
             "enabled": endpoint.active,
             "max_concurrency": endpoint.maxConcurrency,
             "batch_size": r.EVENT_SOURCE.batch_size,

@@ -167,24 +167,40 @@ class Function:
 
 # API Gateway integrations time out at 29 s, so API-facing functions stay under it.
 INGEST_FUNCTION = Function(
-    "IngestFunction", "ingest", "litestore_webhooks.handlers.ingest.handler", 512, 28,
+    "IngestFunction",
+    "ingest",
+    "litestore_webhooks.handlers.ingest.handler",
+    512,
+    28,
     "Validates, stores and publishes store events",
 )
 ADMIN_FUNCTION = Function(
-    "AdminFunction", "admin", "litestore_webhooks.handlers.admin.handler", 512, 28,
+    "AdminFunction",
+    "admin",
+    "litestore_webhooks.handlers.admin.handler",
+    512,
+    28,
     "Admin API: endpoints, attempts, dead letters, replay",
 )
 # One attempt per record, all records of a batch in parallel: the longest endpoint
 # timeout (30 s) plus bookkeeping must fit with margin.
 DELIVERY_FUNCTION = Function(
-    "DeliveryFunction", "delivery", "litestore_webhooks.handlers.delivery.handler", 1024, 60,
+    "DeliveryFunction",
+    "delivery",
+    "litestore_webhooks.handlers.delivery.handler",
+    1024,
+    60,
     "Signs and POSTs events to one endpoint's URL; retries via SQS delays",
 )
 # API Gateway REQUEST authorizer of the console routes: verifies a session token, nothing else.
 # A short suffix: "<prefix>-<suffix>" must fit Lambda's 64 characters for the longest prefix.
 CONSOLE_AUTHORIZER_FUNCTION = Function(
-    "ConsoleAuthorizerFunction", "console-auth", "litestore_webhooks.handlers.console_authorizer.handler",
-    256, 10, "Console routes: admits valid console session tokens (signature, expiry, kind)",
+    "ConsoleAuthorizerFunction",
+    "console-auth",
+    "litestore_webhooks.handlers.console_authorizer.handler",
+    256,
+    10,
+    "Console routes: admits valid console session tokens (signature, expiry, kind)",
 )
 FUNCTIONS: tuple[Function, ...] = (INGEST_FUNCTION, DELIVERY_FUNCTION, ADMIN_FUNCTION, CONSOLE_AUTHORIZER_FUNCTION)
 MAX_ENDPOINT_TIMEOUT_MS = 30_000
@@ -270,8 +286,10 @@ class DerivedName:
 
     def problem(self) -> str | None:
         if len(self.name) > self.max_length:
-            return (f"{self.what} would be named {self.name!r}: {len(self.name)} characters, "
-                    f"and {self.service} names have at most {self.max_length}")
+            return (
+                f"{self.what} would be named {self.name!r}: {len(self.name)} characters, "
+                f"and {self.service} names have at most {self.max_length}"
+            )
         bad = "".join(sorted(set(re.sub(f"[{self.allowed}]", "", self.name))))
         if bad:
             return f"{self.what} would be named {self.name!r}, and {self.service} names may not contain {bad!r}"
@@ -286,15 +304,24 @@ def derived_names(prefix: str) -> tuple[DerivedName, ...]:
     longest endpoint id), each with its service's documented limit."""
     longest_id = ENDPOINT_ID_PREFIX + "x" * (ENDPOINT_ID_LENGTH - len(ENDPOINT_ID_PREFIX))
     return (
-        *(DerivedName(f"the {t.suffix} table", "DynamoDB table", t.name(prefix), 255, "A-Za-z0-9_.-")
-          for t in TABLES),
+        *(DerivedName(f"the {t.suffix} table", "DynamoDB table", t.name(prefix), 255, "A-Za-z0-9_.-") for t in TABLES),
         *(DerivedName(f"the {f.suffix} function", "Lambda function", f.name(prefix), 64, _NAME) for f in FUNCTIONS),
-        *(DerivedName(f"the {f.suffix} function's log group", "CloudWatch Logs log group",
-                      f"/aws/lambda/{f.name(prefix)}", 512, "A-Za-z0-9_./#-") for f in FUNCTIONS),
+        *(
+            DerivedName(
+                f"the {f.suffix} function's log group",
+                "CloudWatch Logs log group",
+                f"/aws/lambda/{f.name(prefix)}",
+                512,
+                "A-Za-z0-9_./#-",
+            )
+            for f in FUNCTIONS
+        ),
         DerivedName("the event topic", "SNS topic", topic_name(prefix), 256, _NAME),
         DerivedName("the alarm topic", "SNS topic", alarm_topic_name(prefix), 256, _NAME),
         DerivedName("an endpoint's queue", "SQS queue", endpoint_queue_name(prefix, longest_id), 80, _NAME),
-        DerivedName("an endpoint's dead-letter queue", "SQS queue", dead_letter_queue_name(prefix, longest_id), 80, _NAME),
+        DerivedName(
+            "an endpoint's dead-letter queue", "SQS queue", dead_letter_queue_name(prefix, longest_id), 80, _NAME
+        ),
     )
 
 
@@ -314,8 +341,9 @@ def check_prefix(prefix: str, names: NameList = derived_names) -> None:
     too_long = [n for n in derived if len(n.name) > n.max_length]
     if too_long:
         worst = max(too_long, key=lambda n: len(n.name) - n.max_length)
-        raise ValueError(f"prefix {prefix!r} is {len(prefix)} characters, at most {max_prefix_length(names)} fit: "
-                         f"{worst.problem()}")
+        raise ValueError(
+            f"prefix {prefix!r} is {len(prefix)} characters, at most {max_prefix_length(names)} fit: {worst.problem()}"
+        )
     for n in derived:
         problem = n.problem()
         if problem:

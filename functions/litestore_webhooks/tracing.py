@@ -33,12 +33,17 @@ class DisabledTracer:
     def _passthrough(function: Callable | None) -> Any:
         return function if function is not None else (lambda fn: fn)
 
-    def capture_lambda_handler(self, lambda_handler: Callable | None = None, capture_response: bool | None = None,
-                               capture_error: bool | None = None) -> Any:
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Any:
         return self._passthrough(lambda_handler)
 
-    def capture_method(self, method: Callable | None = None, capture_response: bool | None = None,
-                       capture_error: bool | None = None) -> Any:
+    def capture_method(
+        self, method: Callable | None = None, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Any:
         return self._passthrough(method)
 
     def put_annotation(self, key: str, value: Any) -> None:

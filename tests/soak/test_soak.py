@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from litestore_webhooks.local.runtime import LocalRuntime
 from tests.test_reliability_faults import (
     CONSERVATION_TYPES,
     Ledger,
@@ -30,6 +28,8 @@ from tests.test_reliability_faults import (
     run_conservation,
 )
 
+from litestore_webhooks.local.runtime import LocalRuntime
+
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 RESULTS = Path(__file__).with_name("results.json")
 CONSERVATION_EVENTS = int(os.environ.get("LSW_SOAK_EVENTS", 2000))
@@ -39,9 +39,10 @@ LOAD_EVENTS = int(os.environ.get("LSW_SOAK_LOAD_EVENTS", 10_000))
 @pytest.fixture(scope="module")
 def results():
     """Figures of this run, written once all soak tests ran (also when one failed)."""
-    found: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                         "platform": platform.platform()},
-                             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    found: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     yield found
     RESULTS.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n")
 
@@ -62,7 +63,9 @@ def test_conservation_full_size(results):
 
 def test_load(results):
     """10,000 events through /events/batch to one endpoint answering 200: all delivered once."""
-    events = [make_event(CONSERVATION_TYPES[i % len(CONSERVATION_TYPES)], f"evt_load_{i:05d}") for i in range(LOAD_EVENTS)]
+    events = [
+        make_event(CONSERVATION_TYPES[i % len(CONSERVATION_TYPES)], f"evt_load_{i:05d}") for i in range(LOAD_EVENTS)
+    ]
     rx = RecordingReceiver()
     try:
         with LocalRuntime(port=0, allow_insecure=True) as rt:
@@ -80,12 +83,22 @@ def test_load(results):
             done_s = max(arrivals.values()) - started
             latency_ms = [(arrivals[e] - publisher.sent_at[e]) * 1000 for e in arrivals]
             figures = {
-                "events": LOAD_EVENTS, "endpoints": 1, "batch_size": 100, "publisher_threads": 4,
-                "ingest_s": round(ingest_s, 1), "ingest_events_per_s": round(LOAD_EVENTS / ingest_s, 1),
-                "all_delivered_after_s": round(done_s, 1), "deliveries_per_s": round(LOAD_EVENTS / done_s, 1),
-                "latency_ms": {"p50": round(_percentile(latency_ms, 50)), "p90": round(_percentile(latency_ms, 90)),
-                               "p99": round(_percentile(latency_ms, 99)), "max": round(max(latency_ms))},
-                **{k: v for k, v in ledger.outcome().items() if k != "missing"}, **ledger.posts_check(),
+                "events": LOAD_EVENTS,
+                "endpoints": 1,
+                "batch_size": 100,
+                "publisher_threads": 4,
+                "ingest_s": round(ingest_s, 1),
+                "ingest_events_per_s": round(LOAD_EVENTS / ingest_s, 1),
+                "all_delivered_after_s": round(done_s, 1),
+                "deliveries_per_s": round(LOAD_EVENTS / done_s, 1),
+                "latency_ms": {
+                    "p50": round(_percentile(latency_ms, 50)),
+                    "p90": round(_percentile(latency_ms, 90)),
+                    "p99": round(_percentile(latency_ms, 99)),
+                    "max": round(max(latency_ms)),
+                },
+                **{k: v for k, v in ledger.outcome().items() if k != "missing"},
+                **ledger.posts_check(),
                 "ingest_answers": dict(publisher.answers),
             }
             results["load"] = figures

@@ -93,8 +93,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/events/<event_id>/resend"): Access.EVENT_WRITE,
 }
 _CHANGES = {Access.CREATE, Access.WRITE, Access.SECRET, Access.EVENT_WRITE}
-_SESSION_MAY = {Access.PUBLIC, Access.CATALOG, Access.LIST, Access.CREATE, Access.READ, Access.WRITE,
-                Access.SECRET, Access.EVENT_READ, Access.EVENT_WRITE, Access.SESSION}
+_SESSION_MAY = {
+    Access.PUBLIC,
+    Access.CATALOG,
+    Access.LIST,
+    Access.CREATE,
+    Access.READ,
+    Access.WRITE,
+    Access.SECRET,
+    Access.EVENT_READ,
+    Access.EVENT_WRITE,
+    Access.SESSION,
+}
 _PUBLIC_RESOURCES = {path for path, _ in r.PUBLIC_ROUTES}
 _CONSOLE_RESOURCES = {path for path, _ in r.CONSOLE_ROUTES}
 

@@ -38,16 +38,30 @@ is complete when `nextCursor` is null."""
 
 
 def for_endpoint(
-    st: Store, endpoint_id: str, *, status: str | None = None, event_type: str | None = None,
-    since: datetime | None = None, until: datetime | None = None, limit: int = 50, cursor: str | None = None,
+    st: Store,
+    endpoint_id: str,
+    *,
+    status: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     common.endpoint_or_404(st, endpoint_id)
     if since and until and since > until:
         raise ValidationFailed([{"path": "query.until", "message": "must not be before since"}])
     match = AttemptMatch(STATUS_FILTERS[status] if status else (), event_type)
-    return common.attempts_page(st.attempts_for_endpoint(
-        endpoint_id, since=_key(since), until=_key(until), match=match, limit=limit, cursor=cursor,
-    ))
+    return common.attempts_page(
+        st.attempts_for_endpoint(
+            endpoint_id,
+            since=_key(since),
+            until=_key(until),
+            match=match,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
 
 
 def _key(moment: datetime | None) -> str | None:
@@ -56,27 +70,51 @@ def _key(moment: datetime | None) -> str | None:
 
 def for_event(st: Store, event_id: str, principal: access.Principal = access.ADMIN) -> dict[str, Any]:
     """Every attempt for an event (that the caller may see), oldest first. No 404: test events are logged but never stored."""
-    items = sorted((i for i in st.attempts_for_event(event_id) if principal.sees(i["endpointId"])),
-                   key=lambda i: i["attemptKey"])
+    items = sorted(
+        (i for i in st.attempts_for_event(event_id) if principal.sees(i["endpointId"])), key=lambda i: i["attemptKey"]
+    )
     return {"data": [common.attempt_view(i) for i in items]}
 
 
-@router.get("/endpoints/<endpoint_id>/attempts", summary="An endpoint's delivery attempts, newest first", tags=_TAGS,
-            description=LISTING)
+@router.get(
+    "/endpoints/<endpoint_id>/attempts",
+    summary="An endpoint's delivery attempts, newest first",
+    tags=_TAGS,
+    description=LISTING,
+)
 def get_endpoint_attempts(  # noqa: ANN201 - a Response annotation would be validated as the body
     endpoint_id: str,
-    status: Annotated[AttemptStatus | None, Query(
-        description="delivered, retry_scheduled or dead_lettered exactly; failed: every unsuccessful attempt "
-                    "(retry_scheduled, dead_lettered and failed test sends)")] = None,
-    event_type: Annotated[str | None, Query(alias="eventType", max_length=100, pattern=EVENT_TYPE_FILTER,
-                                            description='An event type, or "namespace.*"')] = None,
+    status: Annotated[
+        AttemptStatus | None,
+        Query(
+            description="delivered, retry_scheduled or dead_lettered exactly; failed: every unsuccessful attempt "
+            "(retry_scheduled, dead_lettered and failed test sends)"
+        ),
+    ] = None,
+    event_type: Annotated[
+        str | None,
+        Query(
+            alias="eventType", max_length=100, pattern=EVENT_TYPE_FILTER, description='An event type, or "namespace.*"'
+        ),
+    ] = None,
     since: Annotated[IsoTime | None, Query(description="Only attempts at or after this ISO-8601 time")] = None,
     until: Annotated[IsoTime | None, Query(description="Only attempts before this ISO-8601 time")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    return json_response(200, for_endpoint(common.store(), endpoint_id, status=status, event_type=event_type,
-                                           since=since, until=until, limit=limit, cursor=cursor))
+    return json_response(
+        200,
+        for_endpoint(
+            common.store(),
+            endpoint_id,
+            status=status,
+            event_type=event_type,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
 
 
 @router.get("/events/<event_id>/attempts", summary="Every delivery attempt of one event", tags=_TAGS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -23,7 +23,6 @@ from litestore_webhooks.provisioning import (
     load_endpoint_and_secrets,
     load_endpoint_item,
 )
-
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
@@ -101,8 +100,14 @@ def request_headers(item: dict[str, Any]) -> dict[str, str] | None:
     own function from what the log keeps (delivery signs with the attempt's start second)."""
     try:
         timestamp = int(datetime.fromisoformat(item["at"]).timestamp())
-        headers = signature_headers(body=b"", event_id=item["eventId"], event_type=item["eventType"],
-                                    attempt=int(item["attempt"]), secrets=["redacted"], timestamp=timestamp)
+        headers = signature_headers(
+            body=b"",
+            event_id=item["eventId"],
+            event_type=item["eventType"],
+            attempt=int(item["attempt"]),
+            secrets=["redacted"],
+            timestamp=timestamp,
+        )
     except (KeyError, TypeError, ValueError):
         return None  # a record too old or too partial to tell
     headers.update(dict.fromkeys(SIGNATURE_HEADERS, "(redacted)"))
@@ -117,11 +122,11 @@ def attempts_page(p: Page) -> dict[str, Any]:
 
 def utc(moment: datetime) -> datetime:
     """Aware datetimes as UTC; naive ones are taken to be UTC (ISO strings without an offset)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso_only(value: Any) -> Any:

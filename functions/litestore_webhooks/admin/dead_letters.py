@@ -68,7 +68,11 @@ def _receive_all(dlq_url: str, want: int) -> Iterator[list[queues.Message]]:
     deadline = time.monotonic() + BUDGET_S
     seen: set[str] = set()
     while len(seen) < want and time.monotonic() < deadline:
-        batch = [m for m in queues.receive(dlq_url, max_messages=want - len(seen), visibility_s=HOLD_S) if m.message_id not in seen]
+        batch = [
+            m
+            for m in queues.receive(dlq_url, max_messages=want - len(seen), visibility_s=HOLD_S)
+            if m.message_id not in seen
+        ]
         if not batch:
             return
         seen.update(m.message_id for m in batch)
@@ -97,9 +101,13 @@ def redrive(st: Store, endpoint_id: str, ids: list[str] | None) -> dict[str, Any
     keep: list[queues.Message] = []
     for batch in _receive_all(res.dlq_url, queues.depth(res.dlq_url).visible):
         chosen = [m for m in batch if wanted is None or _event_id(m.body) in wanted]
-        outcome = queues.send_batch(res.queue_url, [
-            queues.OutgoingMessage(m.message_id, m.body, {queues.EVENT: m.attributes.get(queues.EVENT)}) for m in chosen
-        ])
+        outcome = queues.send_batch(
+            res.queue_url,
+            [
+                queues.OutgoingMessage(m.message_id, m.body, {queues.EVENT: m.attributes.get(queues.EVENT)})
+                for m in chosen
+            ],
+        )
         sent = [m for m in chosen if outcome[m.message_id] is None]
         queues.delete(res.dlq_url, sent)
         moved, failed = moved + len(sent), failed + len(chosen) - len(sent)
@@ -131,6 +139,10 @@ def post_redrive(endpoint_id: str, request: Annotated[Redrive, BodyParam()] = Re
 @router.delete("/endpoints/<endpoint_id>/dead-letters", summary="Purge dead letters (needs ?confirm=true)", tags=_TAGS)
 def delete_dead_letters(endpoint_id: str, confirm: Annotated[bool, Query()] = False):  # noqa: ANN201
     if not confirm:
-        raise ApiError(400, "confirmation_required", "purging deletes every dead letter for good; add ?confirm=true",
-                       [{"path": "query.confirm", "message": "must be true"}])
+        raise ApiError(
+            400,
+            "confirmation_required",
+            "purging deletes every dead letter for good; add ?confirm=true",
+            [{"path": "query.confirm", "message": "must be true"}],
+        )
     return json_response(200, purge(common.store(), endpoint_id))

@@ -38,39 +38,56 @@ _ASSETS = {
 }
 _POWERTOOLS_FILES = {"swagger-ui-bundle.js": "swagger-ui-bundle.min.js", "swagger-ui.css": "swagger-ui.min.css"}
 # Swagger UI draws its icons as data: images and styles through the CSSOM; no inline script, no eval.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 # core.errors.ApiError.body(): every 4xx answer, request validation (400) included.
 _ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message", "details"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "details": {"type": ["array", "object"]}},
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": ["array", "object"]},
+            },
+        }
+    },
 }
 _ADMIN_LOCAL = {
-    "type": "http", "scheme": "bearer",
+    "type": "http",
+    "scheme": "bearer",
     "description": "Local runtime: the admin token `litestore-webhooks local` printed (Authorization: Bearer ...).",
 }
 # OpenAPI has no SigV4 type: an apiKey scheme on Authorization with AWS's own extension, as
 # API Gateway's OpenAPI exports describe AWS_IAM routes.
 _ADMIN_SIGV4 = {
-    "type": "apiKey", "in": "header", "name": "Authorization", "x-amazon-apigateway-authtype": "awsSigv4",
+    "type": "apiKey",
+    "in": "header",
+    "name": "Authorization",
+    "x-amazon-apigateway-authtype": "awsSigv4",
     "description": "IAM (AWS Signature Version 4 for execute-api) on the deployed stack: callers need "
-                   "execute-api:Invoke on these routes. Swagger UI cannot sign requests; use "
-                   "`litestore-webhooks --stack NAME ...`, or any SigV4 client.",
+    "execute-api:Invoke on these routes. Swagger UI cannot sign requests; use "
+    "`litestore-webhooks --stack NAME ...`, or any SigV4 client.",
 }
 _SCHEMES = {
-    "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
-               "description": "The ingest API key (the stack's ApiKeyId output; `litestore-webhooks local` prints one)."},
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "The ingest API key (the stack's ApiKeyId output; `litestore-webhooks local` prints one).",
+    },
     "consoleSession": {
-        "type": "apiKey", "in": "header", "name": portal.SESSION_HEADER,
+        "type": "apiKey",
+        "in": "header",
+        "name": portal.SESSION_HEADER,
         "description": "A console session (POST /portal/sessions, then POST /console/session). The console calls "
-                       f"these same operations under {r.CONSOLE_API_PREFIX} (GET {r.CONSOLE_API_PREFIX}/endpoints, ...), "
-                       "held to the session's scope; the page may carry it as an HttpOnly cookie instead.",
+        f"these same operations under {r.CONSOLE_API_PREFIX} (GET {r.CONSOLE_API_PREFIX}/endpoints, ...), "
+        "held to the session's scope; the page may carry it as an HttpOnly cookie instead.",
     },
 }
 _SESSION_OPERATIONS = {"/console/session"}
@@ -94,8 +111,14 @@ def _with_ingest(doc: dict[str, Any], servers: list[Any]) -> dict[str, Any]:
     envelope = {"$ref": "#/components/schemas/Envelope"}
     bodies = {
         "/events": envelope,
-        "/events/batch": {"type": "object", "required": ["events"], "additionalProperties": False, "properties": {
-            "events": {"type": "array", "minItems": 1, "maxItems": r.MAX_BATCH_EVENTS, "items": envelope}}},
+        "/events/batch": {
+            "type": "object",
+            "required": ["events"],
+            "additionalProperties": False,
+            "properties": {
+                "events": {"type": "array", "minItems": 1, "maxItems": r.MAX_BATCH_EVENTS, "items": envelope}
+            },
+        },
     }
     # The examples are the seed's (the product document's): the stored catalog is the deployment's own
     # and is served, with every schema, at GET /event-types/openapi.json.
@@ -108,8 +131,10 @@ def _with_ingest(doc: dict[str, Any], servers: list[Any]) -> dict[str, Any]:
             operation["tags"] = ["ingest"]
             operation["security"] = [{"apiKey": []}]
             if path in bodies:
-                operation["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": bodies[path], "example": examples[path]}}}
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": bodies[path], "example": examples[path]}},
+                }
         doc.setdefault("paths", {})[path] = {**doc.get("paths", {}).get(path, {}), **operations}
     doc.setdefault("components", {}).setdefault("schemas", {})["Envelope"] = _envelope_schema()
     return doc
@@ -117,11 +142,16 @@ def _with_ingest(doc: dict[str, Any], servers: list[Any]) -> dict[str, Any]:
 
 def _envelope_schema() -> dict[str, Any]:
     return {
-        "type": "object", "required": ["event", "data"],
+        "type": "object",
+        "required": ["event", "data"],
         "description": "An event as the store sends it; `data` must match the event type's schema (GET /event-types).",
         "properties": {
-            "event": {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": 100,
-                      "description": "An event type of the catalog (GET /event-types)"},
+            "event": {
+                "type": "string",
+                "pattern": f"^{NAME_PATTERN.pattern}$",
+                "maxLength": 100,
+                "description": "An event type of the catalog (GET /event-types)",
+            },
             "id": {"type": "string", "description": "Your id (kept for deduplication); generated when omitted"},
             "timestamp": {"type": "string", "format": "date-time"},
             "data": {"type": "object"},
@@ -142,8 +172,10 @@ def _errors_as_served(doc: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             if "204" in responses:
                 responses["204"] = {"description": "No Content"}
-            responses["4XX"] = {"description": "Refused, in the one error shape",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            responses["4XX"] = {
+                "description": "Refused, in the one error shape",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
     return doc
 
 

@@ -28,6 +28,11 @@ router = Router()
 IDEMPOTENCY_WINDOW_S = 12 * 3600
 
 
+def _without_default(schema: dict[str, Any]) -> None:
+    """The OpenAPI schema shows no default for a field whose default is only a "not given" sentinel."""
+    schema.pop("default", None)
+
+
 class NewEndpoint(EndpointSpec):
     """The document's endpoint config; http:// and loopback URLs only where the deployment allows them."""
 
@@ -36,12 +41,15 @@ class NewEndpoint(EndpointSpec):
     # validates bodies without a pydantic context, so the deployment's URL rules are passed there.
 
     # Same rule as EndpointSpec.name; its "" default is a "not given" sentinel, not a valid example.
-    name: str = Field("", min_length=1, max_length=100,
-                      description="Unique among endpoints, case and spacing aside (else 409 name_taken). "
-                                  "Defaults to the URL's host",
-                      json_schema_extra=lambda schema: schema.pop("default", None))
+    name: str = Field(
+        "",
+        min_length=1,
+        max_length=100,
+        description="Unique among endpoints, case and spacing aside (else 409 name_taken). Defaults to the URL's host",
+        json_schema_extra=_without_default,
+    )
 
-    @model_validator(mode="wrap")
+    @model_validator(mode="wrap")  # type: ignore[misc]  # a wrap validator of a subclass returning its base
     @classmethod
     def _as_provisioning_validates(cls, data: Any, handler: ModelWrapValidatorHandler[EndpointSpec]) -> EndpointSpec:
         if not isinstance(data, dict):  # not a JSON object: pydantic's own type error, as before
@@ -63,7 +71,8 @@ class EndpointChanges(common.Body):
     rateLimit: float | None = Field(None, description="events per second; null removes the limit")
     headers: dict[str, str] | None = Field(None, description="replaced whole; {} removes them")
     sensitiveHeaders: dict[str, str] | None = Field(
-        None, description="replaced whole (values sealed, listed as '[redacted]'); {} removes them")
+        None, description="replaced whole (values sealed, listed as '[redacted]'); {} removes them"
+    )
 
 
 def with_secret(endpoint: Endpoint, secret: str) -> dict[str, Any]:
@@ -106,33 +115,47 @@ def _replay(st: Store, box: SecretBox, holder: dict[str, Any], fingerprint: str)
     if holder.get("fingerprint") != fingerprint:
         raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
     if "result" not in holder:
-        raise ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly")
+        raise ApiError(
+            409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly"
+        )
     endpoint_id = holder["result"]["endpointId"]
     item = st.get_endpoint_item(endpoint_id)
     if item is None:
-        raise ApiError(409, "idempotency_conflict", f"endpoint {endpoint_id}, created with this Idempotency-Key, was deleted")
+        raise ApiError(
+            409, "idempotency_conflict", f"endpoint {endpoint_id}, created with this Idempotency-Key, was deleted"
+        )
     return Endpoint.from_item(item), provisioning.secrets_of(item, box).secret
 
 
-def list_endpoints(st: Store, limit: int, cursor: str | None, principal: access.Principal = access.ADMIN) -> dict[str, Any]:
+def list_endpoints(
+    st: Store, limit: int, cursor: str | None, principal: access.Principal = access.ADMIN
+) -> dict[str, Any]:
     if principal.scoped:  # a console session limited to some endpoints: those, in one page
         assert principal.claims is not None and principal.claims.endpoint_ids is not None
         items = [i for i in map(st.get_endpoint_item, principal.claims.endpoint_ids) if i is not None]
-        return common.page([Endpoint.from_item(i).public_dict() for i in sorted(items, key=lambda i: i["createdAt"])], None)
+        return common.page(
+            [Endpoint.from_item(i).public_dict() for i in sorted(items, key=lambda i: i["createdAt"])], None
+        )
     p = st.list_endpoint_items(limit=limit, cursor=cursor)
     return common.page([Endpoint.from_item(i).public_dict() for i in p.items], p.cursor)
 
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
-           description="A retry with the same key within 12 h returns the same endpoint"),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A retry with the same key within 12 h returns the same endpoint",
+    ),
 ]
 _TAGS = ["endpoints"]
 
 
-@router.post("/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS,
-             status_code=201)
+@router.post(
+    "/endpoints", summary="Create an endpoint; the response carries its secret, once", tags=_TAGS, status_code=201
+)
 def post_endpoint(spec: Annotated[NewEndpoint, BodyParam()], idempotency_key: IdempotencyKey = None):  # noqa: ANN201 - a Response annotation would be validated as the body
     return json_response(201, with_secret(*create(common.provisioner(), spec, idempotency_key)))
 
@@ -152,13 +175,18 @@ def patch_endpoint(endpoint_id: str, changes: Annotated[EndpointChanges, BodyPar
     prov = common.provisioner()
     submitted = changes.model_dump(mode="json", exclude_unset=True)
     updated = prov.update(endpoint_id, submitted)
-    operational.publish(prov.settings, prov.store, system.ENDPOINT_UPDATED,
-                        {**operational.subscription(updated), "changed": sorted(submitted)})
+    operational.publish(
+        prov.settings,
+        prov.store,
+        system.ENDPOINT_UPDATED,
+        {**operational.subscription(updated), "changed": sorted(submitted)},
+    )
     return json_response(200, updated.public_dict())
 
 
-@router.delete("/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS,
-               status_code=204)
+@router.delete(
+    "/endpoints/<endpoint_id>", summary="Delete an endpoint, its queues and subscription", tags=_TAGS, status_code=204
+)
 def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     prov = common.provisioner()
     endpoint, _ = common.endpoint_or_404(prov.store, endpoint_id)
@@ -167,8 +195,11 @@ def delete_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation w
     return Response(status_code=204)
 
 
-@router.post("/endpoints/<endpoint_id>/reconcile", tags=_TAGS,
-             summary="Bring the endpoint's queues, subscription and mapping to what this version makes; lists the fixes")
+@router.post(
+    "/endpoints/<endpoint_id>/reconcile",
+    tags=_TAGS,
+    summary="Bring the endpoint's queues, subscription and mapping to what this version makes; lists the fixes",
+)
 def reconcile_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     fixes = common.provisioner().reconcile(endpoint_id)
     return json_response(200, {"id": endpoint_id, "fixed": [fix.split(": ", 1)[1] for fix in fixes]})
@@ -178,8 +209,9 @@ def reconcile_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotatio
 def pause_endpoint(endpoint_id: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     prov = common.provisioner()
     endpoint = prov.pause(endpoint_id)
-    operational.publish(prov.settings, prov.store, system.ENDPOINT_PAUSED,
-                        {**operational.about(endpoint), "reason": "manual"})
+    operational.publish(
+        prov.settings, prov.store, system.ENDPOINT_PAUSED, {**operational.about(endpoint), "reason": "manual"}
+    )
     return json_response(200, endpoint.public_dict())
 
 

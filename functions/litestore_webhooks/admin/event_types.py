@@ -55,13 +55,18 @@ def _visible(endpoints: list[tuple[str, str, list[str]]]) -> list[tuple[str, str
     return [e for e in endpoints if caller.sees(e[0])]
 
 
-def _view(event_type: EventType, endpoints: list[tuple[str, str, list[str]]] | None = None,
-          names: frozenset[str] | None = None) -> dict[str, Any]:
+def _view(
+    event_type: EventType,
+    endpoints: list[tuple[str, str, list[str]]] | None = None,
+    names: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """A type as answered; with endpoints, which of them receive it (and which hold it against a delete)."""
     body = event_type.to_dict()
     if endpoints is not None and names is not None:
-        body["subscribers"] = [{"id": s.id, "name": s.name, "patterns": list(s.patterns), "holds": s.holds}
-                               for s in subscribers(event_type.name, endpoints, names)]
+        body["subscribers"] = [
+            {"id": s.id, "name": s.name, "patterns": list(s.patterns), "holds": s.holds}
+            for s in subscribers(event_type.name, endpoints, names)
+        ]
     return body
 
 
@@ -73,12 +78,17 @@ def _written(st: CatalogStore, change: Change, expected: EventType | None) -> Ev
 
 @router.get("/event-types", summary="List event types (schemas, examples, versions, deprecation)", tags=_TAGS)
 def get_event_types(  # noqa: ANN201 - a Response annotation would be validated as the body
-    deprecated: Annotated[bool | None, Query(description="Only deprecated (true) or only current (false) types")] = None,
+    deprecated: Annotated[
+        bool | None, Query(description="Only deprecated (true) or only current (false) types")
+    ] = None,
     group: Annotated[str | None, Query(max_length=64, description="Only this group")] = None,
 ):
     types = common.catalog_store().types().values()
-    data = [t.to_dict() for t in types
-            if (deprecated is None or t.deprecated == deprecated) and (group is None or t.group == group)]
+    data = [
+        t.to_dict()
+        for t in types
+        if (deprecated is None or t.deprecated == deprecated) and (group is None or t.group == group)
+    ]
     return json_response(200, common.page(data, None))
 
 
@@ -108,8 +118,11 @@ def post_event_type(draft: Annotated[EventTypeDraft, BodyParam()]):  # noqa: ANN
     return json_response(201, _written(st, change, None).to_dict())
 
 
-@router.patch("/event-types/<name>", tags=_TAGS,
-              summary="Change an event type; a new schema is a new version (force: even if it may refuse events)")
+@router.patch(
+    "/event-types/<name>",
+    tags=_TAGS,
+    summary="Change an event type; a new schema is a new version (force: even if it may refuse events)",
+)
 def patch_event_type(name: str, patch: Annotated[EventTypePatch, BodyParam()], force: Force = False):  # noqa: ANN201
     st = common.catalog_store()
     current = _get(st, name)
@@ -118,8 +131,11 @@ def patch_event_type(name: str, patch: Annotated[EventTypePatch, BodyParam()], f
     return json_response(200, _written(st, change, current).to_dict())
 
 
-@router.post("/event-types/<name>/deprecate", tags=_TAGS,
-             summary="Deprecate an event type: still accepted and delivered, flagged everywhere it shows")
+@router.post(
+    "/event-types/<name>/deprecate",
+    tags=_TAGS,
+    summary="Deprecate an event type: still accepted and delivered, flagged everywhere it shows",
+)
 def post_deprecate(name: str, body: Annotated[DeprecationDraft | None, BodyParam()] = None):  # noqa: ANN201
     st = common.catalog_store()
     current = _get(st, name)
@@ -135,8 +151,12 @@ def post_restore(name: str):  # noqa: ANN201 - a Response annotation would be va
     return json_response(200, _written(st, lifecycle.restore(current, now=common.now()), current).to_dict())
 
 
-@router.delete("/event-types/<name>", status_code=204, tags=_TAGS,
-               summary="Delete an event type no endpoint subscribes to by name (409 names those that do)")
+@router.delete(
+    "/event-types/<name>",
+    status_code=204,
+    tags=_TAGS,
+    summary="Delete an event type no endpoint subscribes to by name (409 names those that do)",
+)
 def delete_event_type(name: str):  # noqa: ANN201 - a Response annotation would be validated as the body
     st = common.catalog_store()
     current = _get(st, name)
@@ -152,8 +172,10 @@ def drafts_of(document: Any) -> tuple[list[EventTypeDraft], Any]:
         unknown = sorted(set(document) - {"eventTypes"})
         entries = document["eventTypes"]
         if unknown or not isinstance(entries, list):
-            raise ValidationFailed([{"path": k, "message": "unknown field"} for k in unknown]
-                                   or [{"path": "eventTypes", "message": "expected array"}])
+            raise ValidationFailed(
+                [{"path": k, "message": "unknown field"} for k in unknown]
+                or [{"path": "eventTypes", "message": "expected array"}]
+            )
         drafts, problems = [], []
         for index, entry in enumerate(entries):
             try:
@@ -166,11 +188,16 @@ def drafts_of(document: Any) -> tuple[list[EventTypeDraft], Any]:
     return openapi.import_openapi(document, now=common.now()), lambda index, draft: openapi.import_path(draft.name)
 
 
-@router.post("/event-types/import", tags=_TAGS,
-             summary="Create or change event types from an OpenAPI 3.1 webhooks document (or {eventTypes: [...]})")
+@router.post(
+    "/event-types/import",
+    tags=_TAGS,
+    summary="Create or change event types from an OpenAPI 3.1 webhooks document (or {eventTypes: [...]})",
+)
 def post_import(  # noqa: ANN201 - a Response annotation would be validated as the body
-    document: Annotated[dict[str, Any], BodyParam(description="An OpenAPI 3.1 document with webhooks, "
-                                                              "or {\"eventTypes\": [EventTypeDraft, ...]}")],
+    document: Annotated[
+        dict[str, Any],
+        BodyParam(description='An OpenAPI 3.1 document with webhooks, or {"eventTypes": [EventTypeDraft, ...]}'),
+    ],
     force: Force = False,
     dry_run: Annotated[bool, Query(alias="dryRun", description="Answer the plan, write nothing")] = False,
 ):

@@ -53,7 +53,9 @@ def show(st: Store, event_id: str, principal: access.Principal = access.ADMIN) -
     return {k: item[k] for k in ("id", "event", "timestamp", "receivedAt")} | {"payload": json.loads(item["body"])}
 
 
-def resend(st: Store, event_id: str, endpoint_ids: list[str], principal: access.Principal = access.ADMIN) -> dict[str, Any]:
+def resend(
+    st: Store, event_id: str, endpoint_ids: list[str], principal: access.Principal = access.ADMIN
+) -> dict[str, Any]:
     """Queue the stored event for each endpoint again; all endpoints are checked before any is sent."""
     item = _stored(st, event_id)
     targets, problems = [], []
@@ -62,15 +64,21 @@ def resend(st: Store, event_id: str, endpoint_ids: list[str], principal: access.
         if found is None:
             problems.append({"path": f"endpointIds[{n}]", "message": f"endpoint {endpoint_id} does not exist"})
         elif not subscribes(found[0].events, item["event"]):
-            problems.append({"path": f"endpointIds[{n}]", "message": f"endpoint {endpoint_id} does not subscribe to {item['event']}"})
+            problems.append(
+                {
+                    "path": f"endpointIds[{n}]",
+                    "message": f"endpoint {endpoint_id} does not subscribe to {item['event']}",
+                }
+            )
         else:
             targets.append(found)
     if problems:
         raise ValidationFailed(problems)
     failed = [endpoint.id for endpoint, res in targets if enqueue(st, endpoint, res, [item])]
     if failed:
-        raise ApiError(503, "send_failed", "could not queue the event for some endpoints; retry them",
-                       {"failed": failed})
+        raise ApiError(
+            503, "send_failed", "could not queue the event for some endpoints; retry them", {"failed": failed}
+        )
     return {"queued": len(targets)}
 
 

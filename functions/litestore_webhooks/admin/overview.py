@@ -50,7 +50,9 @@ def _endpoints(st: Store, principal: access.Principal) -> list[tuple[Endpoint, E
     if principal.claims is not None and principal.claims.endpoint_ids is not None:
         found = (load_endpoint(st, endpoint_id) for endpoint_id in principal.claims.endpoint_ids)
         return sorted((f for f in found if f is not None), key=lambda f: f[0].createdAt)
-    return [(Endpoint.from_item(item), EndpointResources.from_item(item.get(RESOURCES))) for item in st.all_endpoint_items()]
+    return [
+        (Endpoint.from_item(item), EndpointResources.from_item(item.get(RESOURCES))) for item in st.all_endpoint_items()
+    ]
 
 
 def _state(endpoint: Endpoint) -> str:
@@ -60,8 +62,11 @@ def _state(endpoint: Endpoint) -> str:
 
 
 def _one(st: Store, endpoint: Endpoint, res: EndpointResources, since: str, deadline: float) -> dict[str, Any]:
-    attempts, truncated = ([], True) if time.monotonic() > deadline else st.attempt_outcomes(
-        endpoint.id, since=since, limit=MAX_ATTEMPTS_PER_ENDPOINT)
+    attempts, truncated = (
+        ([], True)
+        if time.monotonic() > deadline
+        else st.attempt_outcomes(endpoint.id, since=since, limit=MAX_ATTEMPTS_PER_ENDPOINT)
+    )
     attempts = [a for a in attempts if not a.get("test")]
     counts = dict.fromkeys(SERIES.values(), 0)
     for a in attempts:
@@ -70,14 +75,24 @@ def _one(st: Store, endpoint: Endpoint, res: EndpointResources, since: str, dead
     latencies = sorted(a["durationMs"] for a in attempts if isinstance(a.get("durationMs"), int))
     queue, dlq = queues.depth(res.queue_url), queues.depth(res.dlq_url)
     return {
-        "id": endpoint.id, "name": endpoint.name, "url": endpoint.url, "state": _state(endpoint),
-        "active": endpoint.active, "pausedReason": endpoint.pausedReason, "failingSince": endpoint.failingSince,
+        "id": endpoint.id,
+        "name": endpoint.name,
+        "url": endpoint.url,
+        "state": _state(endpoint),
+        "active": endpoint.active,
+        "pausedReason": endpoint.pausedReason,
+        "failingSince": endpoint.failingSince,
         "consecutiveFailures": endpoint.consecutiveFailures,
-        "attempts": len(attempts), **counts, "successRate": _rate(counts["delivered"], len(attempts)),
+        "attempts": len(attempts),
+        **counts,
+        "successRate": _rate(counts["delivered"], len(attempts)),
         "latencyMs": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99)},
-        "queueDepth": queue.visible + queue.delayed, "inFlight": queue.in_flight,
-        "deadLetterDepth": dlq.visible + dlq.in_flight + dlq.delayed, "truncated": truncated,
-        "_at": [(a["at"], SERIES.get(a.get("status") or "")) for a in attempts], "_latencies": latencies,
+        "queueDepth": queue.visible + queue.delayed,
+        "inFlight": queue.in_flight,
+        "deadLetterDepth": dlq.visible + dlq.in_flight + dlq.delayed,
+        "truncated": truncated,
+        "_at": [(a["at"], SERIES.get(a.get("status") or "")) for a in attempts],
+        "_latencies": latencies,
     }
 
 
@@ -93,7 +108,9 @@ def overview(st: Store, principal: access.Principal, window_text: str) -> dict[s
 
     contexts = [contextvars.copy_context() for _ in endpoints]  # the invocation's log keys (and caller) go along
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        rows = list(pool.map(lambda ctx, f: ctx.run(_one, st, f[0], f[1], utc_iso(since), deadline), contexts, endpoints))
+        rows = list(
+            pool.map(lambda ctx, f: ctx.run(_one, st, f[0], f[1], utc_iso(since), deadline), contexts, endpoints)
+        )
     n = (int(until.timestamp()) - start) // step + 1
     series: dict[str, list[int]] = {name: [0] * n for name in SERIES.values()}
     latencies: list[int] = []
@@ -104,22 +121,31 @@ def overview(st: Store, principal: access.Principal, window_text: str) -> dict[s
                 series[name][min(max(i, 0), n - 1)] += 1
         latencies += row.pop("_latencies")
     latencies.sort()
-    total = {name: sum(r[name] for r in rows) for name in ("attempts", *SERIES.values(), "deadLetterDepth", "queueDepth")}
+    total = {
+        name: sum(r[name] for r in rows) for name in ("attempts", *SERIES.values(), "deadLetterDepth", "queueDepth")
+    }
     return {
-        "window": window_text, "since": utc_iso(since), "until": utc_iso(until),
-        "totals": {**total, "successRate": _rate(total["delivered"], total["attempts"]),
-                   "latencyMs": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99)},
-                   "endpoints": len(rows), "active": sum(r["active"] for r in rows),
-                   "paused": sum(not r["active"] for r in rows),
-                   "failing": sum(bool(r["active"] and r["failingSince"]) for r in rows)},
+        "window": window_text,
+        "since": utc_iso(since),
+        "until": utc_iso(until),
+        "totals": {
+            **total,
+            "successRate": _rate(total["delivered"], total["attempts"]),
+            "latencyMs": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99)},
+            "endpoints": len(rows),
+            "active": sum(r["active"] for r in rows),
+            "paused": sum(not r["active"] for r in rows),
+            "failing": sum(bool(r["active"] and r["failingSince"]) for r in rows),
+        },
         "series": {"bucketSeconds": step, "time": [start + i * step for i in range(n)], **series},
         "endpoints": rows,
         "truncated": any(r["truncated"] for r in rows),
     }
 
 
-@router.get("/stats", summary="Every endpoint's delivery numbers over a window, totals, deliveries over time",
-            tags=["stats"])
+@router.get(
+    "/stats", summary="Every endpoint's delivery numbers over a window, totals, deliveries over time", tags=["stats"]
+)
 def get_overview(  # noqa: ANN201 - a Response annotation would be validated as the body
     window: Annotated[str, Query(max_length=8, description="Nm, Nh or Nd, at most 14d")] = "24h",
 ):

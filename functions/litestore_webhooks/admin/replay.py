@@ -12,7 +12,7 @@ endpoint spread over ~500 s rather than at once, on top of the endpoint's maxCon
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import islice
 from typing import Annotated, Any
 
@@ -42,7 +42,9 @@ class Replay(common.Body):
     events: list[str] | None = Field(None, description='Only these types/patterns ("order.*"), within the subscription')
 
 
-def enqueue(st: Store, endpoint: Endpoint, res: EndpointResources, items: list[dict[str, Any]], *, first_index: int = 0) -> int:
+def enqueue(
+    st: Store, endpoint: Endpoint, res: EndpointResources, items: list[dict[str, Any]], *, first_index: int = 0
+) -> int:
     """Clear the delivered markers of stored `items` for this endpoint and send them to its queue; returns failures."""
     st.clear_delivered_many(endpoint.id, (i["id"] for i in items))
     outgoing = [
@@ -66,8 +68,10 @@ def replay(st: Store, endpoint_id: str, request: Replay) -> dict[str, Any]:
     scan_since = max(since, now - timedelta(days=st.settings.event_retention_days + 1))
     scan_until = min(until, now + timedelta(minutes=1))
     wanted = (
-        i for i in (st.events_between(scan_since, scan_until) if scan_since < scan_until else ())
-        if subscribes(endpoint.events, i["event"]) and (request.events is None or subscribes(request.events, i["event"]))
+        i
+        for i in (st.events_between(scan_since, scan_until) if scan_since < scan_until else ())
+        if subscribes(endpoint.events, i["event"])
+        and (request.events is None or subscribes(request.events, i["event"]))
     )
     deadline = time.monotonic() + REPLAY_BUDGET_S
     queued = failed = 0
@@ -83,6 +87,8 @@ def replay(st: Store, endpoint_id: str, request: Replay) -> dict[str, Any]:
     return {"queued": queued, "failed": failed, "truncated": next_since is not None, "nextSince": next_since}
 
 
-@router.post("/endpoints/<endpoint_id>/replay", summary="Re-deliver stored events to this endpoint only", tags=["replay"])
+@router.post(
+    "/endpoints/<endpoint_id>/replay", summary="Re-deliver stored events to this endpoint only", tags=["replay"]
+)
 def post_replay(endpoint_id: str, request: Annotated[Replay, BodyParam()]):  # noqa: ANN201 - not validated as body
     return json_response(200, replay(common.store(), endpoint_id, request))

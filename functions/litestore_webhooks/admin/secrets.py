@@ -26,11 +26,18 @@ MAX_OVERLAP_S = 7 * 24 * 3600
 
 
 class Rotation(common.Body):
-    overlapSeconds: int = Field(DEFAULT_OVERLAP_S, ge=0, le=MAX_OVERLAP_S,
-                                description="How long the old secret keeps signing too (0: stops at once)")
+    overlapSeconds: int = Field(
+        DEFAULT_OVERLAP_S,
+        ge=0,
+        le=MAX_OVERLAP_S,
+        description="How long the old secret keeps signing too (0: stops at once)",
+    )
     secret: str | None = Field(None, description="Use this secret instead of a generated one")
-    revokePrevious: bool = Field(False, description="Secrets from earlier rotations stop signing now too "
-                                 "(with overlapSeconds 0: only the new secret signs)")
+    revokePrevious: bool = Field(
+        False,
+        description="Secrets from earlier rotations stop signing now too "
+        "(with overlapSeconds 0: only the new secret signs)",
+    )
 
     @field_validator("secret")
     @classmethod
@@ -64,12 +71,24 @@ def rotate(st: Store, box: SecretBox, endpoint_id: str, rotation: Rotation) -> d
         previous.append(PreviousSecret(secret=current.secret, expiresAt=expires))
     previous = sorted(previous, key=lambda p: p.expiresAt)[-MAX_PREVIOUS_SECRETS:]
     secret = rotation.secret or generate_secret()
-    provisioning.save_secrets(st, box, item, current.model_copy(update={"secret": secret, "previousSecrets": previous}),
-                              updatedAt=utc_iso(moment))
-    operational.publish(settings(), st, system.SECRET_ROTATED,
-                        {**operational.about(Endpoint.from_item(item)), "previousSecretExpiresAt": expires})
-    return {"secret": secret, "previousSecretExpiresAt": expires,
-            "previousSecrets": [{"expiresAt": p.expiresAt} for p in previous]}
+    provisioning.save_secrets(
+        st,
+        box,
+        item,
+        current.model_copy(update={"secret": secret, "previousSecrets": previous}),
+        updatedAt=utc_iso(moment),
+    )
+    operational.publish(
+        settings(),
+        st,
+        system.SECRET_ROTATED,
+        {**operational.about(Endpoint.from_item(item)), "previousSecretExpiresAt": expires},
+    )
+    return {
+        "secret": secret,
+        "previousSecretExpiresAt": expires,
+        "previousSecrets": [{"expiresAt": p.expiresAt} for p in previous],
+    }
 
 
 _TAGS = ["secrets"]

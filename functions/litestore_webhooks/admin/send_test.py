@@ -39,12 +39,18 @@ def send_test(st: Store, endpoint_id: str, event_type: str) -> dict[str, Any]:
         names = {doc["name"] for doc in catalog.type_docs()}
         raise ValidationFailed([{"path": "event", "message": unknown_type_message(event_type, names)}])
     if not stored.examples:
-        raise ApiError(409, "no_example", f"event type {event_type!r} has no example to send; add one with "
-                                          f"PATCH /event-types/{event_type} (examples)")
+        raise ApiError(
+            409,
+            "no_example",
+            f"event type {event_type!r} has no example to send; add one with "
+            f"PATCH /event-types/{event_type} (examples)",
+        )
     example = stored.examples[0]
     event_id = "evt_test_" + new_event_id().removeprefix("evt_")
     envelope = {**example, "id": event_id, "timestamp": format_timestamp(common.now())}
-    return delivery.deliver_now(endpoint, secrets, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True)
+    return delivery.deliver_now(
+        endpoint, secrets, canonical_bytes(envelope), event_id, event_type, attempt=1, test=True
+    )
 
 
 @router.post("/endpoints/<endpoint_id>/test", summary="Send a test event now; returns the attempt", tags=["endpoints"])

@@ -82,7 +82,9 @@ def stats(st: Store, endpoint_id: str, window_text: str) -> dict[str, Any]:
     }
 
 
-@router.get("/endpoints/<endpoint_id>/stats", summary="Delivery numbers over a window, queue depths, state", tags=["stats"])
+@router.get(
+    "/endpoints/<endpoint_id>/stats", summary="Delivery numbers over a window, queue depths, state", tags=["stats"]
+)
 def get_stats(  # noqa: ANN201 - a Response annotation would be validated as the body
     endpoint_id: str, window: Annotated[str, Query(max_length=8, description="Nm, Nh or Nd, at most 14d")] = "24h"
 ):

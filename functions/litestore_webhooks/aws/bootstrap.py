@@ -8,7 +8,7 @@ stack uses, so both see identical names, keys, indexes and TTL settings.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from litestore_webhooks import resources as r
@@ -19,10 +19,9 @@ log = logging.getLogger(__name__)
 
 def table_request(table: r.Table, prefix: str) -> dict[str, Any]:
     """CreateTable arguments for one table definition (on-demand, string keys)."""
+
     def key_schema(pk: str, sk: str | None) -> list[dict[str, str]]:
-        return [{"AttributeName": pk, "KeyType": "HASH"}] + (
-            [{"AttributeName": sk, "KeyType": "RANGE"}] if sk else []
-        )
+        return [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
 
     attrs = {table.partition_key, *filter(None, [table.sort_key])}
     for ix in table.indexes:
@@ -88,7 +87,7 @@ def seed_catalog(table: str, ddb: Any = None) -> dict[str, Any]:
     edit or delete (core/event_types/seed.py); what was written and what was kept, and why."""
     from litestore_webhooks.aws.catalog import CatalogStore
 
-    plan = CatalogStore(table, ddb).seed(now=datetime.now(timezone.utc))
+    plan = CatalogStore(table, ddb).seed(now=datetime.now(UTC))
     written = {w.change.event_type.name: w.action for w in plan.writes if w.change.event_type.name not in plan.kept}
     for name, why in sorted(plan.kept.items()):
         log.info("catalog seed kept %s: %s", name, why)

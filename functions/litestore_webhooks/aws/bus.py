@@ -70,9 +70,7 @@ def publish_batch(topic_arn: str, items: Sequence[tuple[str, str, str]]) -> dict
     sns = clients.client("sns")
     outcome: dict[str, str | None] = {}
     for chunk in _chunks(items):
-        entries = [
-            {"Id": str(i), "Message": items[i][1], "MessageAttributes": _attributes(items[i][2])} for i in chunk
-        ]
+        entries = [{"Id": str(i), "Message": items[i][1], "MessageAttributes": _attributes(items[i][2])} for i in chunk]
         try:
             resp = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
         except (ClientError, BotoCoreError) as exc:
@@ -140,10 +138,14 @@ def set_filter_policy(subscription_arn: str, filter_policy: dict[str, Any] | Non
     attrs = subscription_attributes(filter_policy)
     if filter_policy is not None:
         sns.set_subscription_attributes(
-            SubscriptionArn=subscription_arn, AttributeName="FilterPolicyScope", AttributeValue=attrs["FilterPolicyScope"]
+            SubscriptionArn=subscription_arn,
+            AttributeName="FilterPolicyScope",
+            AttributeValue=attrs["FilterPolicyScope"],
         )
     sns.set_subscription_attributes(
-        SubscriptionArn=subscription_arn, AttributeName="FilterPolicy", AttributeValue=attrs.get("FilterPolicy", NO_FILTER_POLICY)
+        SubscriptionArn=subscription_arn,
+        AttributeName="FilterPolicy",
+        AttributeValue=attrs.get("FilterPolicy", NO_FILTER_POLICY),
     )
 
 

@@ -94,8 +94,11 @@ class CatalogStore:
 
     def _query(self, pk: str, **extra: Any) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}}, "ConsistentRead": True, **extra,
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+            **extra,
         }
         while True:
             resp = self.ddb.query(**kwargs)
@@ -137,8 +140,12 @@ class CatalogStore:
         revision = self.revision()
         with _cache_lock:
             cached = _cache
-        if (cached is None or revision is None or (cached.table, cached.revision) != (self.table, revision)
-                or cached.snapshot.accept_unknown != accept_unknown):
+        if (
+            cached is None
+            or revision is None
+            or (cached.table, cached.revision) != (self.table, revision)
+            or cached.snapshot.accept_unknown != accept_unknown
+        ):
             cached = _Cached(self.table, revision, CatalogSnapshot(self.type_docs(), accept_unknown=accept_unknown))
             with _cache_lock:
                 _cache = cached
@@ -146,11 +153,14 @@ class CatalogStore:
 
     # -- writes --------------------------------------------------------------------------
     def _stamp_update(self, now: str) -> dict[str, Any]:
-        return {"Update": {
-            "TableName": self.table, "Key": _key(STAMP, STAMP),
-            "UpdateExpression": "SET revision = :r, changedAt = :at",
-            "ExpressionAttributeValues": {":r": {"S": secrets.token_hex(16)}, ":at": {"S": now}},
-        }}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _key(STAMP, STAMP),
+                "UpdateExpression": "SET revision = :r, changedAt = :at",
+                "ExpressionAttributeValues": {":r": {"S": secrets.token_hex(16)}, ":at": {"S": now}},
+            }
+        }
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         """TransactWriteItems; the cancellation reasons (one per item) when a condition failed."""
@@ -172,13 +182,26 @@ class CatalogStore:
         event_type = change.event_type
         doc = event_type.to_dict()
         if json_size(doc) > MAX_TYPE_BYTES:
-            raise ApiError(400, "validation_failed", "the event type is too large to store",
-                           [{"path": "examples", "message": f"{event_type.name} is {json_size(doc)} bytes as JSON; "
-                                                            f"at most {MAX_TYPE_BYTES} fit: use fewer or smaller examples"}])
+            raise ApiError(
+                400,
+                "validation_failed",
+                "the event type is too large to store",
+                [
+                    {
+                        "path": "examples",
+                        "message": f"{event_type.name} is {json_size(doc)} bytes as JSON; "
+                        f"at most {MAX_TYPE_BYTES} fit: use fewer or smaller examples",
+                    }
+                ],
+            )
         put: dict[str, Any] = {
             "TableName": self.table,
-            "Item": {**_key(TYPES, event_type.name), "doc": {"S": json.dumps(doc, separators=(",", ":"))},
-                     "version": {"N": str(event_type.version)}, "updatedAt": {"S": event_type.updated_at}},
+            "Item": {
+                **_key(TYPES, event_type.name),
+                "doc": {"S": json.dumps(doc, separators=(",", ":"))},
+                "version": {"N": str(event_type.version)},
+                "updatedAt": {"S": event_type.updated_at},
+            },
         }
         if expected is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -187,10 +210,17 @@ class CatalogStore:
             put["ExpressionAttributeValues"] = {":v": {"N": str(expected.version)}, ":u": {"S": expected.updated_at}}
         items: list[dict[str, Any]] = [{"Put": put}]
         if change.version is not None:
-            items.append({"Put": {"TableName": self.table, "Item": {
-                **_key(_versions_pk(event_type.name), _version_sk(change.version.version)),
-                "doc": {"S": json.dumps(change.version.to_dict(), separators=(",", ":"))},
-            }}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            **_key(_versions_pk(event_type.name), _version_sk(change.version.version)),
+                            "doc": {"S": json.dumps(change.version.to_dict(), separators=(",", ":"))},
+                        },
+                    }
+                }
+            )
         return items
 
     def write(self, change: Change, expected: EventType | None) -> None:
@@ -214,16 +244,24 @@ class CatalogStore:
         items = [item for change, expected in changes for item in self._change_items(change, expected)]
         size = sum(len(json.dumps(item)) for item in items)
         if len(items) + 1 > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
-            raise ApiError(400, "validation_failed", "too many event type changes for one atomic write",
-                           [{"path": "", "message": f"{len(changes)} types ({len(items) + 1} items, {size} bytes) "
-                                                    f"exceed one transaction ({MAX_TRANSACTION_ITEMS} items, "
-                                                    f"{MAX_TRANSACTION_BYTES} bytes): apply them in smaller files"}])
+            raise ApiError(
+                400,
+                "validation_failed",
+                "too many event type changes for one atomic write",
+                [
+                    {
+                        "path": "",
+                        "message": f"{len(changes)} types ({len(items) + 1} items, {size} bytes) "
+                        f"exceed one transaction ({MAX_TRANSACTION_ITEMS} items, "
+                        f"{MAX_TRANSACTION_BYTES} bytes): apply them in smaller files",
+                    }
+                ],
+            )
         items.append(self._stamp_update(changes[-1][0].event_type.updated_at))
         reasons = self._transact(items)
         if reasons is None:
             return
-        puts = [(change, expected) for change, expected in changes
-                for _ in range(1 + (change.version is not None))]
+        puts = [(change, expected) for change, expected in changes for _ in range(1 + (change.version is not None))]
         for (change, expected), reason in zip(puts, reasons, strict=False):
             if reason == "ConditionalCheckFailed":
                 name = change.event_type.name
@@ -232,21 +270,31 @@ class CatalogStore:
 
     def delete(self, current: EventType, *, now: str) -> None:
         """Remove the type (while it is still `current`) and its history; a seeded name keeps a tombstone."""
-        items: list[dict[str, Any]] = [{"Delete": {
-            "TableName": self.table, "Key": _key(TYPES, current.name),
-            "ConditionExpression": "version = :v AND updatedAt = :u",
-            "ExpressionAttributeValues": {":v": {"N": str(current.version)}, ":u": {"S": current.updated_at}},
-        }}]
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": _key(TYPES, current.name),
+                    "ConditionExpression": "version = :v AND updatedAt = :u",
+                    "ExpressionAttributeValues": {":v": {"N": str(current.version)}, ":u": {"S": current.updated_at}},
+                }
+            }
+        ]
         if current.origin in ("document", "derived", "system"):
-            items.append({"Put": {"TableName": self.table,
-                                  "Item": {**_key(TOMBSTONES, current.name), "deletedAt": {"S": now}}}})
+            items.append(
+                {"Put": {"TableName": self.table, "Item": {**_key(TOMBSTONES, current.name), "deletedAt": {"S": now}}}}
+            )
         items.append(self._stamp_update(now))
         if self._transact(items) is not None:
             raise CatalogConflict(current.name)
-        keys = [{"pk": item["pk"], "sk": item["sk"]}
-                for item in self._query(_versions_pk(current.name), ProjectionExpression="pk, sk")]
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query(_versions_pk(current.name), ProjectionExpression="pk, sk")
+        ]
         for i in range(0, len(keys), BATCH_WRITE_MAX):
-            write_until_done(self.ddb, {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[i:i + BATCH_WRITE_MAX]]})
+            write_until_done(
+                self.ddb, {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[i : i + BATCH_WRITE_MAX]]}
+            )
 
     # -- the whole table (the local runtime's --state file) --------------------------------
     def dump(self) -> list[dict[str, Any]]:
@@ -263,11 +311,14 @@ class CatalogStore:
         """Make the table hold exactly the saved items (the seed written at start gives way: a seeded
         type the operator had deleted stays deleted), then a new stamp so every snapshot is rebuilt."""
         saved = {(i["pk"]["S"], i["sk"]["S"]) for i in items}
-        stale = [{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in self.dump()
-                 if (i["pk"]["S"], i["sk"]["S"]) not in saved and i["pk"]["S"] != STAMP]
+        stale = [
+            {"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}}
+            for i in self.dump()
+            if (i["pk"]["S"], i["sk"]["S"]) not in saved and i["pk"]["S"] != STAMP
+        ]
         requests = stale + [{"PutRequest": {"Item": item}} for item in items]
         for i in range(0, len(requests), BATCH_WRITE_MAX):
-            write_until_done(self.ddb, {self.table: requests[i:i + BATCH_WRITE_MAX]})
+            write_until_done(self.ddb, {self.table: requests[i : i + BATCH_WRITE_MAX]})
         self._transact([self._stamp_update("restored")])
 
     # -- seed ----------------------------------------------------------------------------

@@ -197,7 +197,13 @@ class LocalEventSources:
         enabled: bool,
     ) -> str:
         mapping = Mapping(
-            str(uuid.uuid4()), queue_arn, function, batch_size, max_batching_window_s, max_concurrency, enabled,
+            str(uuid.uuid4()),
+            queue_arn,
+            function,
+            batch_size,
+            max_batching_window_s,
+            max_concurrency,
+            enabled,
             queues.queue_url(queue_arn.rsplit(":", 1)[-1]),  # the poller receives by URL
         )
         with self.changed:
@@ -213,7 +219,7 @@ class LocalEventSources:
         max_concurrency: int | None = None,
         batch_size: int | None = None,
     ) -> None:
-        changes = {
+        changes: dict[str, Any] = {
             k: v
             for k, v in {"enabled": enabled, "max_concurrency": max_concurrency, "batch_size": batch_size}.items()
             if v is not None

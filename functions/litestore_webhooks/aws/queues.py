@@ -83,7 +83,9 @@ class EndpointQueues:
 
 def _is_missing_queue(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {
-        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NonExistentQueue",
     }
 
 
@@ -104,23 +106,27 @@ def queue_arn(url: str) -> str:
 def queue_policy(arn: str, topic_arn: str | None = None) -> dict[str, Any]:
     """Every request not made over TLS refused (what CDK's enforceSSL writes for a stack's queues);
     with `topic_arn`, our topic, and only it, may deliver into the queue."""
-    statements: list[dict[str, Any]] = [{
-        "Sid": "TlsOnly",
-        "Effect": "Deny",
-        "Principal": {"AWS": "*"},
-        "Action": "sqs:*",
-        "Resource": arn,
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]
-    if topic_arn:
-        statements.append({
-            "Sid": "TopicDelivers",
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "sqs:*",
             "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        })
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    if topic_arn:
+        statements.append(
+            {
+                "Sid": "TopicDelivers",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -160,9 +166,7 @@ def ensure_queue(
         )
     wanted["Policy"] = json.dumps(queue_policy(arn, topic_arn))
     current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    drifted = {
-        k: v for k, v in wanted.items() if k not in current or _normalized(k, current[k]) != _normalized(k, v)
-    }
+    drifted = {k: v for k, v in wanted.items() if k not in current or _normalized(k, current[k]) != _normalized(k, v)}
     if drifted:
         sqs.set_queue_attributes(QueueUrl=url, Attributes=drifted)
         if not fixes:
@@ -247,7 +251,9 @@ def delete(queue_url: str, messages: list[Message]) -> None:
     """Delete received messages, ten per call."""
     sqs = clients.client("sqs")
     for i in range(0, len(messages), BATCH_MAX_ENTRIES):
-        entries = [{"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(messages[i : i + BATCH_MAX_ENTRIES])]
+        entries = [
+            {"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(messages[i : i + BATCH_MAX_ENTRIES])
+        ]
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
 
 
@@ -280,8 +286,12 @@ def send_batch(queue_url: str, messages: list[OutgoingMessage]) -> dict[str, str
         ]
         try:
             resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        except Exception as exc:  # this chunk only: the others' results stand
-            code = exc.response.get("Error", {}).get("Code", "Error") if isinstance(exc, ClientError) else type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 -  # this chunk only: the others' results stand
+            code = (
+                exc.response.get("Error", {}).get("Code", "Error")
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
             outcome.update({m.key: code for m in chunk})
             continue
         for ok in resp.get("Successful", []):
@@ -302,7 +312,11 @@ class Depth:
 
 def depth(queue_url: str) -> Depth:
     """SQS's approximate counts (they lag by up to a minute on AWS)."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
     attrs = clients.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
     visible, in_flight, delayed = (int(attrs.get(n, 0)) for n in names)
     return Depth(visible, in_flight, delayed)
@@ -314,6 +328,9 @@ def purge(queue_url: str) -> bool:
         clients.client("sqs").purge_queue(QueueUrl=queue_url)
         return True
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"}:
+        if exc.response.get("Error", {}).get("Code") in {
+            "AWS.SimpleQueueService.PurgeQueueInProgress",
+            "PurgeQueueInProgress",
+        }:
             return False
         raise

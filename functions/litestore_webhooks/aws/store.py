@@ -82,7 +82,9 @@ _MAX_CLAIM_KEY_BYTES = 1_024  # DynamoDB keys stop at 2,048 bytes; longer name k
 
 def _claim_id(name_key: str) -> str:
     raw = name_key.encode("utf-8")
-    return NAME_CLAIM_PREFIX + (name_key if len(raw) <= _MAX_CLAIM_KEY_BYTES else "sha256:" + hashlib.sha256(raw).hexdigest())
+    return NAME_CLAIM_PREFIX + (
+        name_key if len(raw) <= _MAX_CLAIM_KEY_BYTES else "sha256:" + hashlib.sha256(raw).hexdigest()
+    )
 
 
 class NameTaken(Exception):
@@ -212,10 +214,14 @@ class Store:
             names[f"#e{i}"] = name
             values[f":e{i}"] = _ser.serialize(value)
             condition += f" AND #e{i} = :e{i}"
-        expr = " ".join(p for p in (
-            "SET " + ", ".join(sets) if sets else "",
-            "REMOVE " + ", ".join(removes) if removes else "",
-        ) if p)
+        expr = " ".join(
+            p
+            for p in (
+                "SET " + ", ".join(sets) if sets else "",
+                "REMOVE " + ", ".join(removes) if removes else "",
+            )
+            if p
+        )
         kwargs: dict[str, Any] = {
             "TableName": self.settings.endpoints_table,
             "Key": to_ddb({"id": endpoint_id}),
@@ -274,8 +280,12 @@ class Store:
             return
         own_claim = self._release_claim(endpoint_id, name_key)
         try:
-            self._transact([{"Delete": {"TableName": self.settings.endpoints_table, "Key": to_ddb({"id": endpoint_id})}},
-                            own_claim])
+            self._transact(
+                [
+                    {"Delete": {"TableName": self.settings.endpoints_table, "Key": to_ddb({"id": endpoint_id})}},
+                    own_claim,
+                ]
+            )
         except _Cancelled as exc:
             if exc.reasons[1] != "ConditionalCheckFailed":
                 raise exc.error from None
@@ -288,8 +298,13 @@ class Store:
     # endpoint is gone or now has another name.
     def create_endpoint_item(self, item: dict[str, Any], *, name_key: str) -> None:
         """Write a new endpoint and claim its name, both or neither; NameTaken names the holder."""
-        put = {"Put": {"TableName": self.settings.endpoints_table, "Item": to_ddb(item),
-                       "ConditionExpression": "attribute_not_exists(id)"}}
+        put = {
+            "Put": {
+                "TableName": self.settings.endpoints_table,
+                "Item": to_ddb(item),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
         for attempt in range(2):
             try:
                 self._transact([put, self._new_claim(item["id"], name_key)])
@@ -303,8 +318,15 @@ class Store:
                 break
         raise NameTaken(self._claim_holder(name_key) or "", item.get("name", ""))
 
-    def rename_endpoint(self, endpoint_id: str, fields: dict[str, Any], *, old_key: str, new_key: str,
-                        expected: dict[str, Any] | None = None) -> None:
+    def rename_endpoint(
+        self,
+        endpoint_id: str,
+        fields: dict[str, Any],
+        *,
+        old_key: str,
+        new_key: str,
+        expected: dict[str, Any] | None = None,
+    ) -> None:
         """update_endpoint_fields(_if `expected`) for a change of name: claims the new one and releases the old one with it."""
         update = {"Update": self._update_request(endpoint_id, fields, expected or {})}
         release: dict[str, Any] | None = self._release_claim(endpoint_id, old_key)
@@ -357,8 +379,10 @@ class Store:
             return False
         try:
             self.ddb.delete_item(
-                TableName=self.settings.endpoints_table, Key=to_ddb({"id": _claim_id(name_key)}),
-                ConditionExpression="endpointId = :holder", ExpressionAttributeValues=to_ddb({":holder": holder}),
+                TableName=self.settings.endpoints_table,
+                Key=to_ddb({"id": _claim_id(name_key)}),
+                ConditionExpression="endpointId = :holder",
+                ExpressionAttributeValues=to_ddb({":holder": holder}),
             )
         except ClientError as exc:
             if not _is_conditional_failure(exc):
@@ -367,21 +391,25 @@ class Store:
 
     def _new_claim(self, endpoint_id: str, name_key: str) -> dict[str, Any]:
         """A transaction's Put of the name's claim for this endpoint: only if free or already its own."""
-        return {"Put": {
-            "TableName": self.settings.endpoints_table,
-            "Item": to_ddb({"id": _claim_id(name_key), "endpointId": endpoint_id}),
-            "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
-            "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
-        }}
+        return {
+            "Put": {
+                "TableName": self.settings.endpoints_table,
+                "Item": to_ddb({"id": _claim_id(name_key), "endpointId": endpoint_id}),
+                "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
+                "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
+            }
+        }
 
     def _release_claim(self, endpoint_id: str, name_key: str) -> dict[str, Any]:
         """A transaction's Delete of the name's claim, if it is this endpoint's (a missing one is fine)."""
-        return {"Delete": {
-            "TableName": self.settings.endpoints_table,
-            "Key": to_ddb({"id": _claim_id(name_key)}),
-            "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
-            "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
-        }}
+        return {
+            "Delete": {
+                "TableName": self.settings.endpoints_table,
+                "Key": to_ddb({"id": _claim_id(name_key)}),
+                "ConditionExpression": "attribute_not_exists(id) OR endpointId = :me",
+                "ExpressionAttributeValues": to_ddb({":me": endpoint_id}),
+            }
+        }
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
@@ -402,8 +430,9 @@ class Store:
         start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        p = self._filtered_page(self.ddb.scan, kwargs, limit=limit, read_budget=ENDPOINT_READ_BUDGET,
-                                key_of=lambda i: {"id": i["id"]})
+        p = self._filtered_page(
+            self.ddb.scan, kwargs, limit=limit, read_budget=ENDPOINT_READ_BUDGET, key_of=lambda i: {"id": i["id"]}
+        )
         return Page(sorted(p.items, key=lambda i: i.get("createdAt", "")), p.cursor)
 
     def all_endpoint_items(self) -> Iterator[dict[str, Any]]:
@@ -430,8 +459,11 @@ class Store:
         """
         now = time.time() if now is None else now
         item = {
-            "key": f"evt#{event_id}", "expiresAt": int(now + self.settings.idempotency_window_s),
-            "token": token, "state": CLAIM_PENDING, "leaseUntil": int(now + lease_s),
+            "key": f"evt#{event_id}",
+            "expiresAt": int(now + self.settings.idempotency_window_s),
+            "token": token,
+            "state": CLAIM_PENDING,
+            "leaseUntil": int(now + lease_s),
         }
         try:
             self.ddb.put_item(
@@ -477,7 +509,9 @@ class Store:
                 raise
 
     # -- admin idempotency keys -------------------------------------------------------
-    def claim_admin_key(self, key: str, fingerprint: str, *, window_s: int, now: float | None = None) -> dict[str, Any] | None:
+    def claim_admin_key(
+        self, key: str, fingerprint: str, *, window_s: int, now: float | None = None
+    ) -> dict[str, Any] | None:
         """Reserve an Idempotency-Key ("adm#<key>") for `window_s`; None if ours, else the live holder's item."""
         now = time.time() if now is None else now
         item = {"key": f"adm#{key}", "fingerprint": fingerprint, "expiresAt": int(now + window_s)}
@@ -493,7 +527,9 @@ class Store:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-        resp = self.ddb.get_item(TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"adm#{key}"}), ConsistentRead=True)
+        resp = self.ddb.get_item(
+            TableName=self.settings.idempotency_table, Key=to_ddb({"key": f"adm#{key}"}), ConsistentRead=True
+        )
         return from_ddb(resp["Item"]) if "Item" in resp else None
 
     def complete_admin_key(self, key: str, result: dict[str, Any]) -> None:
@@ -562,10 +598,14 @@ class Store:
         found: set[str] = set()
         for i in range(0, len(wanted), BATCH_GET_MAX):
             keys = [to_ddb({"key": self._marker_key(endpoint_id, e)}) for e in wanted[i : i + BATCH_GET_MAX]]
-            request: dict[str, Any] | None = {self.settings.idempotency_table: {
-                "Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"},
-                "ConsistentRead": consistent,
-            }}
+            request: dict[str, Any] | None = {
+                self.settings.idempotency_table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "#k",
+                    "ExpressionAttributeNames": {"#k": "key"},
+                    "ConsistentRead": consistent,
+                }
+            }
             while request:
                 resp = self.ddb.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self.settings.idempotency_table, []):
@@ -625,8 +665,20 @@ class Store:
     # -- attempt log -------------------------------------------------------------------
     # What an attempt record holds (delivery._attempt_record builds it); absent values (no
     # HTTP status after a refused connection, ...) are not stored and read back as null.
-    ATTEMPT_FIELDS = ("endpointId", "eventId", "eventType", "attempt", "at", "status", "httpStatus", "error",
-                      "durationMs", "responseExcerpt", "nextRetryAt", "test")
+    ATTEMPT_FIELDS = (
+        "endpointId",
+        "eventId",
+        "eventType",
+        "attempt",
+        "at",
+        "status",
+        "httpStatus",
+        "error",
+        "durationMs",
+        "responseExcerpt",
+        "nextRetryAt",
+        "test",
+    )
 
     def attempt_item(self, attempt: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
         """Complete an attempt record (endpointId, eventId, attempt, at, ...) with keys and TTL."""
@@ -638,8 +690,10 @@ class Store:
 
     def put_attempt_items(self, items: list[dict[str, Any]], *, markers: Iterable[dict[str, Any]] = ()) -> None:
         """Write attempt records; `markers` (marker_item) ride along in the same BatchWriteItem calls."""
-        self._batch_write_tables([(self.settings.attempts_table, it) for it in items]
-                                 + [(self.settings.idempotency_table, m) for m in markers])
+        self._batch_write_tables(
+            [(self.settings.attempts_table, it) for it in items]
+            + [(self.settings.idempotency_table, m) for m in markers]
+        )
 
     def attempts_for_endpoint(
         self,
@@ -685,8 +739,13 @@ class Store:
         if "FilterExpression" not in kwargs:
             resp = self.ddb.query(**kwargs, Limit=limit)
             return Page([from_ddb(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey")))
-        return self._filtered_page(self.ddb.query, kwargs, limit=limit, read_budget=read_budget,
-                                   key_of=lambda i: {"endpointId": endpoint_id, "attemptKey": i["attemptKey"]})
+        return self._filtered_page(
+            self.ddb.query,
+            kwargs,
+            limit=limit,
+            read_budget=read_budget,
+            key_of=lambda i: {"endpointId": endpoint_id, "attemptKey": i["attemptKey"]},
+        )
 
     def attempts_for_event(self, event_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -712,7 +771,10 @@ class Store:
             "TableName": self.settings.attempts_table,
             "KeyConditionExpression": "#p = :p AND attemptKey >= :since",
             "ProjectionExpression": ", ".join(f"#o{i}" for i in range(len(self.OUTCOME_FIELDS))),
-            "ExpressionAttributeNames": {"#p": "endpointId", **{f"#o{i}": f for i, f in enumerate(self.OUTCOME_FIELDS)}},
+            "ExpressionAttributeNames": {
+                "#p": "endpointId",
+                **{f"#o{i}": f for i, f in enumerate(self.OUTCOME_FIELDS)},
+            },
             "ExpressionAttributeValues": to_ddb({":p": endpoint_id, ":since": since}),
             "ScanIndexForward": False,
         }
@@ -728,8 +790,7 @@ class Store:
 
     # -- shared ------------------------------------------------------------------------
     @staticmethod
-    def _filtered_page(read: Any, kwargs: dict[str, Any], *, limit: int, read_budget: int,
-                       key_of: Any) -> Page:
+    def _filtered_page(read: Any, kwargs: dict[str, Any], *, limit: int, read_budget: int, key_of: Any) -> Page:
         """Up to `limit` items of a Query/Scan with a FilterExpression (applied by DynamoDB after
         its Limit): reads on in doubling chunks until it has them or has read `read_budget` items.
         A full page's cursor resumes after its last item (`key_of` gives that item's table key)."""

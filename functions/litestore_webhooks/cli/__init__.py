@@ -25,8 +25,18 @@ from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError, Output
 
 PROG = "litestore-webhooks"
-_GLOBAL_DEFAULTS = {"local": False, "local_port": None, "url": None, "stack": None, "region": None,
-                    "admin_token": None, "api_key": None, "json": False, "verbose": False, "no_color": False}
+_GLOBAL_DEFAULTS = {
+    "local": False,
+    "local_port": None,
+    "url": None,
+    "stack": None,
+    "region": None,
+    "admin_token": None,
+    "api_key": None,
+    "json": False,
+    "verbose": False,
+    "no_color": False,
+}
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, as a shell reports `git log | head` or `ls | head`
 
 
@@ -77,14 +87,24 @@ def _common() -> argparse.ArgumentParser:
     """Global options; SUPPRESS defaults so a value given before the command survives the subparser."""
     common = Parser(add_help=False)
     g = common.add_argument_group("target (pick one)")
-    g.add_argument("--local", action="store_true", default=argparse.SUPPRESS,
-                   help="the local runtime that is up (`--local PORT`: the one on that port), via the profile "
-                        "`litestore-webhooks local` writes")
+    g.add_argument(
+        "--local",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="the local runtime that is up (`--local PORT`: the one on that port), via the profile "
+        "`litestore-webhooks local` writes",
+    )
     g.add_argument("--local-port", type=_port, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     g.add_argument("--url", default=argparse.SUPPRESS, help="API base URL (env LITESTORE_WEBHOOKS_URL)")
-    g.add_argument("--stack", default=argparse.SUPPRESS, metavar="NAME",
-                   help="deployed CloudFormation stack; admin calls signed with SigV4 from your AWS credentials")
-    g.add_argument("--region", default=argparse.SUPPRESS, help="the stack's AWS region (default: AWS_REGION, the profile's)")
+    g.add_argument(
+        "--stack",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="deployed CloudFormation stack; admin calls signed with SigV4 from your AWS credentials",
+    )
+    g.add_argument(
+        "--region", default=argparse.SUPPRESS, help="the stack's AWS region (default: AWS_REGION, the profile's)"
+    )
     g.add_argument("--admin-token", default=argparse.SUPPRESS, help="env LITESTORE_WEBHOOKS_ADMIN_TOKEN")
     g.add_argument("--api-key", default=argparse.SUPPRESS, help="ingest key (env LITESTORE_WEBHOOKS_API_KEY)")
     o = common.add_argument_group("output")
@@ -100,12 +120,15 @@ def build_parser() -> Parser:
     def add(sub: argparse._SubParsersAction, name: str, helptext: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=helptext, description=helptext, parents=[common])
 
-    parser = Parser(prog=PROG, parents=[common],
-                    description="Operate Litestore webhooks: endpoints, events, attempts, dead letters, replays.",
-                    epilog="examples:\n  litestore-webhooks --local endpoints list\n"
-                           "  litestore-webhooks --stack LitestoreWebhooks dlq redrive ep_...\n"
-                           "  litestore-webhooks replay 'Order Processing' --since yesterday --until today",
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(
+        prog=PROG,
+        parents=[common],
+        description="Operate Litestore webhooks: endpoints, events, attempts, dead letters, replays.",
+        epilog="examples:\n  litestore-webhooks --local endpoints list\n"
+        "  litestore-webhooks --stack LitestoreWebhooks dlq redrive ep_...\n"
+        "  litestore-webhooks replay 'Order Processing' --since yesterday --until today",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     endpoints.register(sub, add)
@@ -126,7 +149,9 @@ def run_local(ctx: Context) -> int:
     except ModuleNotFoundError as exc:
         if exc.name == "litestore_webhooks.local.cli":
             raise CliError("the local runtime is not part of this installation") from None
-        raise CliError(f"the local runtime needs the {exc.name} package: pip install 'litestore-webhooks[dev]'") from None
+        raise CliError(
+            f"the local runtime needs the {exc.name} package: pip install 'litestore-webhooks[dev]'"
+        ) from None
     parser = Parser(prog=PROG)
     local_cli.add_parser(parser.add_subparsers(dest="command", required=True))
     return local_cli.run(parser.parse_args(["local", *ctx.args.passthrough])) or 0

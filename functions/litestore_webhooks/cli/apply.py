@@ -31,13 +31,20 @@ _PLAN_COLUMNS = [("action", "ACTION"), ("name", "NAME"), ("id", "ID"), ("changes
 
 def register(cmds: argparse._SubParsersAction, add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(cmds, "apply", "create/update (and with --prune delete) endpoints to match FILE")
-    p.add_argument("file", type=Path, metavar="FILE",
-                   help="JSON (or the document's JS literal): a webhooks array, one webhookConfig, or {\"webhooks\": [...]}")
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help='JSON (or the document\'s JS literal): a webhooks array, one webhookConfig, or {"webhooks": [...]}',
+    )
     p.add_argument("--prune", action="store_true", help="also delete endpoints that are not in FILE")
     p.add_argument("--yes", action="store_true", help="apply without asking")
-    p.add_argument("--send-sensitive-headers", action="store_true",
-                   help="send the file's sensitiveHeaders even where their names match the stored ones "
-                        "(their values cannot be read back to compare)")
+    p.add_argument(
+        "--send-sensitive-headers",
+        action="store_true",
+        help="send the file's sensitiveHeaders even where their names match the stored ones "
+        "(their values cannot be read back to compare)",
+    )
     p.set_defaults(func=run)
 
 
@@ -61,11 +68,16 @@ def run(ctx: Context) -> int:
     steps, unmanaged = plan(ctx, entries, specs, existing, prune=a.prune)
     pending = [s for s in steps if s.action != "unchanged"]
     if not ctx.out.as_json:
-        ctx.out.table([{**s.public(), "changes": ", ".join(s.changes)} for s in steps], _PLAN_COLUMNS,
-                      status_column="action", empty="no endpoints in the file")
+        ctx.out.table(
+            [{**s.public(), "changes": ", ".join(s.changes)} for s in steps],
+            _PLAN_COLUMNS,
+            status_column="action",
+            empty="no endpoints in the file",
+        )
         counts = {kind: sum(s.action == kind for s in steps) for kind in ("create", "update", "delete", "unchanged")}
-        ctx.out.line("plan: " + ", ".join(f"{n} to {k}" if k != "unchanged" else f"{n} unchanged"
-                                          for k, n in counts.items()))
+        ctx.out.line(
+            "plan: " + ", ".join(f"{n} to {k}" if k != "unchanged" else f"{n} unchanged" for k, n in counts.items())
+        )
         if unmanaged:
             ctx.out.note(f"{unmanaged} endpoint(s) not in {a.file} are left alone (--prune deletes them)")
     if pending:
@@ -79,8 +91,10 @@ def run(ctx: Context) -> int:
         ctx.out.line(f"applied {len(pending)} change(s)")
         for step in pending:
             if step.action == "create" and "secret" not in step.body:
-                ctx.out.note(f"{step.name} ({step.id}) got a generated secret: "
-                             f"{ctx.command('endpoints', 'secret', str(step.id))}")
+                ctx.out.note(
+                    f"{step.name} ({step.id}) got a generated secret: "
+                    f"{ctx.command('endpoints', 'secret', str(step.id))}"
+                )
     return 0
 
 
@@ -116,7 +130,9 @@ def load(path: Path) -> tuple[list[dict[str, Any]], list[Any]]:
             dupes.add(first_named[key])
         first_named.setdefault(key, spec.name)
     if dupes:
-        raise CliError(f"{path}: endpoint names must be unique (case and spacing aside); repeated: {', '.join(sorted(dupes))}")
+        raise CliError(
+            f"{path}: endpoint names must be unique (case and spacing aside); repeated: {', '.join(sorted(dupes))}"
+        )
     return entries, specs
 
 
@@ -132,8 +148,9 @@ def _invalid(path: Path, exc: ValidationError, *, many: bool) -> CliError:
     return CliError(f"{path}: {first['path'] or 'document'}: {first['message']}{extra}", details=problems)
 
 
-def plan(ctx: Context, entries: list[dict[str, Any]], specs: list[Any], existing: list[dict[str, Any]],
-         *, prune: bool) -> tuple[list[Step], int]:
+def plan(
+    ctx: Context, entries: list[dict[str, Any]], specs: list[Any], existing: list[dict[str, Any]], *, prune: bool
+) -> tuple[list[Step], int]:
     """Steps in file order, then deletions; also how many existing endpoints are left unmanaged.
 
     Entries are matched to endpoints by name first (compared as the API compares names), all of
@@ -149,16 +166,21 @@ def plan(ctx: Context, entries: list[dict[str, Any]], specs: list[Any], existing
     for spec in specs:
         named = by_key.get(name_key(spec.name), [])
         if len(named) > 1:
-            raise CliError(f"{len(named)} existing endpoints are named {spec.name!r} "
-                           f"({', '.join(e['id'] for e in named)}); rename or delete all but one")
+            raise CliError(
+                f"{len(named)} existing endpoints are named {spec.name!r} "
+                f"({', '.join(e['id'] for e in named)}); rename or delete all but one"
+            )
         matched.append(unmatched.pop(named[0]["id"]) if named else None)
     for n, spec in enumerate(specs):
         if matched[n] is None:
             same_url = next((e for e in unmatched.values() if e.get("url") == spec.url), None)
             matched[n] = unmatched.pop(same_url["id"]) if same_url else None
-    steps = [_diff(ctx, spec, current) if current else
-             Step("create", spec.name, changes=["new"], body={**entry, "name": spec.name})
-             for entry, spec, current in zip(entries, specs, matched)]
+    steps = [
+        _diff(ctx, spec, current)
+        if current
+        else Step("create", spec.name, changes=["new"], body={**entry, "name": spec.name})
+        for entry, spec, current in zip(entries, specs, matched)
+    ]
     deletions = [Step("delete", e.get("name") or e["url"], e["id"], ["removed"]) for e in unmatched.values()]
     return steps + (deletions if prune else []), 0 if prune else len(deletions)
 
@@ -244,7 +266,7 @@ def js_literal_to_json(text: str) -> str:
             j, chars = i + 1, []
             while j < n and text[j] != c:
                 if text[j] == "\\" and j + 1 < n:
-                    chars.append(text[j + 1] if text[j + 1] == "'" else text[j:j + 2])
+                    chars.append(text[j + 1] if text[j + 1] == "'" else text[j : j + 2])
                     j += 2
                     continue
                 chars.append('\\"' if text[j] == '"' else text[j])

@@ -85,20 +85,30 @@ def local_profile(port: int | None) -> LocalProfile:
         for profile in running:
             if profile.port == port:
                 return profile
-        raise CliError(f"no local runtime on port {port}" + (f"; running: {listed}" if running else
-                                                              "; none is running"))
+        raise CliError(
+            f"no local runtime on port {port}" + (f"; running: {listed}" if running else "; none is running")
+        )
     if not running:
-        raise CliError(f"no local runtime is running (no profile in {profile_dir()}); "
-                       "start one with `litestore-webhooks local`")
+        raise CliError(
+            f"no local runtime is running (no profile in {profile_dir()}); start one with `litestore-webhooks local`"
+        )
     if len(running) > 1:
-        raise CliError(f"{len(running)} local runtimes are running, on ports {listed}; "
-                       "pick one with --local PORT", exit_code=2)
+        raise CliError(
+            f"{len(running)} local runtimes are running, on ports {listed}; pick one with --local PORT", exit_code=2
+        )
     return running[0]
 
 
-def resolve_target(*, local: bool, url: str | None, stack: str | None,
-                   admin_token: str | None, api_key: str | None, local_port: int | None = None,
-                   region: str | None = None) -> Target:
+def resolve_target(
+    *,
+    local: bool,
+    url: str | None,
+    stack: str | None,
+    admin_token: str | None,
+    api_key: str | None,
+    local_port: int | None = None,
+    region: str | None = None,
+) -> Target:
     """Pick the target from flags, then environment; explicit tokens beat the local profile."""
     env = os.environ
     chosen = [name for name, on in (("--local", local), ("--url", url), ("--stack", stack)) if on]
@@ -116,12 +126,17 @@ def resolve_target(*, local: bool, url: str | None, stack: str | None,
             raise CliError(f"stack {stack} has no ApiUrl output (outputs: {', '.join(outputs) or 'none'})")
         key_id = outputs.get("ApiKeyId")
         lookup = (lambda: api_key_value(key_id, region)) if key_id else None
-        return Target(outputs["ApiUrl"], api_key=api_key, api_key_lookup=lookup,
-                      sigv4_region=_region_for(outputs["ApiUrl"], region))
+        return Target(
+            outputs["ApiUrl"],
+            api_key=api_key,
+            api_key_lookup=lookup,
+            sigv4_region=_region_for(outputs["ApiUrl"], region),
+        )
     url = url or env.get("LITESTORE_WEBHOOKS_URL")
     if not url:
-        raise CliError("no API to talk to: pass --local, --url URL or --stack NAME "
-                       "(or set LITESTORE_WEBHOOKS_URL)", exit_code=2)
+        raise CliError(
+            "no API to talk to: pass --local, --url URL or --stack NAME (or set LITESTORE_WEBHOOKS_URL)", exit_code=2
+        )
     return Target(url, admin_token, api_key)
 
 
@@ -182,8 +197,9 @@ class Client:
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None, ingest: bool = False) -> Any:
+    def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None, ingest: bool = False
+    ) -> Any:
         """Parsed JSON of a 2xx response (None for 204); CliError for anything else."""
         if isinstance(body, dict) and isinstance(body.get("secret"), str):
             self._secrets.add(body["secret"])
@@ -197,16 +213,25 @@ class Client:
         except ValueError:
             raise CliError(f"{method} {response.url}: HTTP {response.status_code} with a non-JSON body") from None
 
-    def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-             ingest: bool = False, auth: bool = True) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        ingest: bool = False,
+        auth: bool = True,
+    ) -> requests.Response:
         """The response, whatever its status (`auth=False`: with no credentials at all); CliError
         only when there is none (no connection, a timeout)."""
         url = self.target.url.rstrip("/") + path
         query = {k: ("true" if v is True else v) for k, v in (params or {}).items() if v is not None}
         headers, signer = self._auth(ingest) if auth else ({}, None)
         try:
-            return self.session.request(method, url, params=query, json=body, headers=headers,
-                                        auth=signer, timeout=TIMEOUT)
+            return self.session.request(
+                method, url, params=query, json=body, headers=headers, auth=signer, timeout=TIMEOUT
+            )
         except requests.ConnectionError as exc:
             hint = "; is `litestore-webhooks local` running?" if self.target.local else ""
             raise CliError(f"cannot connect to {self.target.url} ({_reason(exc)}){hint}") from None
@@ -245,8 +270,9 @@ class Client:
             if not target.api_key and target.api_key_lookup:
                 target.api_key = target.api_key_lookup()
             if not target.api_key:
-                raise CliError("publishing needs an API key: pass --api-key or set LITESTORE_WEBHOOKS_API_KEY",
-                               exit_code=2)
+                raise CliError(
+                    "publishing needs an API key: pass --api-key or set LITESTORE_WEBHOOKS_API_KEY", exit_code=2
+                )
             return {"x-api-key": target.api_key}, None
         if target.sigv4_region:
             self._sigv4 = self._sigv4 or SigV4(target.sigv4_region)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import webbrowser
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.times import seconds
@@ -20,14 +21,24 @@ DEFAULT_TTL = "8h"  # an operator's working day (console.links.OPERATOR_TTL_S); 
 
 def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p = add(sub, "console", "open the web console in a browser (a single-use link to a new session)")
-    p.add_argument("--ttl", type=seconds, default=seconds(DEFAULT_TTL), metavar="SPAN",
-                   help=f"how long the session lasts: seconds or 30m, 8h, 7d (default {DEFAULT_TTL}, at most 7d)")
+    p.add_argument(
+        "--ttl",
+        type=seconds,
+        default=seconds(DEFAULT_TTL),
+        metavar="SPAN",
+        help=f"how long the session lasts: seconds or 30m, 8h, 7d (default {DEFAULT_TTL}, at most 7d)",
+    )
     p.add_argument("--read-only", action="store_true", help="a session that changes nothing and sees no secret")
-    p.add_argument("--endpoint", action="append", metavar="ENDPOINT",
-                   help="only this endpoint (id or exact name; repeat for more); default: every endpoint")
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="ENDPOINT",
+        help="only this endpoint (id or exact name; repeat for more); default: every endpoint",
+    )
     p.add_argument("--no-open", action="store_true", help="print the link instead of opening a browser")
-    p.add_argument("--revoke-all", action="store_true",
-                   help="rotate the console key instead: every link and session stops working")
+    p.add_argument(
+        "--revoke-all", action="store_true", help="rotate the console key instead: every link and session stops working"
+    )
     p.set_defaults(func=run)
 
 
@@ -47,8 +58,10 @@ def run(ctx: Context) -> int:
     scope = "read-only, " if session["readOnly"] else ""
     scope += f"{len(session['endpointIds'])} endpoint(s)" if session["endpointIds"] else "every endpoint"
     opened = not a.no_open and _open(session["url"])
-    ctx.out.line(("Opened the console in your browser" if opened else "Open the console") + f" ({scope}, "
-                 f"until {session['expiresAt']}; the link works once):")
+    ctx.out.line(
+        ("Opened the console in your browser" if opened else "Open the console") + f" ({scope}, "
+        f"until {session['expiresAt']}; the link works once):"
+    )
     ctx.out.line(f"  {session['url']}")
     return 0
 

@@ -20,8 +20,17 @@ class Context:
     @cached_property
     def client(self) -> Client:
         a = self.args
-        return Client(resolve_target(local=a.local, url=a.url, stack=a.stack, admin_token=a.admin_token,
-                                     api_key=a.api_key, local_port=a.local_port, region=a.region))
+        return Client(
+            resolve_target(
+                local=a.local,
+                url=a.url,
+                stack=a.stack,
+                admin_token=a.admin_token,
+                api_key=a.api_key,
+                local_port=a.local_port,
+                region=a.region,
+            )
+        )
 
     def command(self, *words: str) -> str:
         """An admin command line to run next, for people: with the target flags this one was given (what
@@ -49,8 +58,9 @@ class Context:
         if not found:
             raise CliError(f"no endpoint named {ref!r} (give its id, ep_..., or its exact name)")
         if len(found) > 1:
-            raise CliError(f"{len(found)} endpoints are named {ref!r}; give the id: "
-                           + ", ".join(e["id"] for e in found))
+            raise CliError(
+                f"{len(found)} endpoints are named {ref!r}; give the id: " + ", ".join(e["id"] for e in found)
+            )
         return found[0]["id"]
 
     def endpoint_names(self) -> dict[str, str]:

@@ -12,8 +12,15 @@ from litestore_webhooks.cli.output import CliError
 from litestore_webhooks.cli.times import iso, parse_when
 
 Add = Callable[..., argparse.ArgumentParser]
-_DLQ_COLUMNS = [("id", "ID"), ("event", "EVENT"), ("reason", "REASON"), ("lastStatus", "LAST STATUS"),
-                ("attempts", "ATTEMPTS"), ("firstAttemptAt", "FIRST"), ("lastAttemptAt", "LAST")]
+_DLQ_COLUMNS = [
+    ("id", "ID"),
+    ("event", "EVENT"),
+    ("reason", "REASON"),
+    ("lastStatus", "LAST STATUS"),
+    ("attempts", "ATTEMPTS"),
+    ("firstAttemptAt", "FIRST"),
+    ("lastAttemptAt", "LAST"),
+]
 _REDRIVE_BATCH = 100  # ids per request: each request scans the queue once
 _PEEK_MAX = 1000  # the most dead letters one peek returns (admin/dead_letters.PEEK_MAX)
 _PROGRESS_STEPS = 1000
@@ -26,7 +33,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p = add(cmds, "list", "peek at dead letters (nothing is consumed)")
     p.add_argument("endpoint")
     choice = p.add_mutually_exclusive_group()
-    choice.add_argument("--limit", type=positive, help=f"at most this many (default 50; one peek shows up to {_PEEK_MAX:,})")
+    choice.add_argument(
+        "--limit", type=positive, help=f"at most this many (default 50; one peek shows up to {_PEEK_MAX:,})"
+    )
     choice.add_argument("--all", action="store_true", help=f"every one (up to {_PEEK_MAX:,}, the most one peek shows)")
     p.set_defaults(func=list_dead)
 
@@ -67,8 +76,7 @@ def list_dead(ctx: Context) -> int:
     if count is not None:
         ctx.out.note(f"about {count} message(s) in the dead-letter queue")
     if (a.all or (a.limit or 0) > _PEEK_MAX) and count and count > len(data):
-        ctx.out.note(f"showing {len(data)}: one peek shows at most {_PEEK_MAX:,}; "
-                     "redrive or purge to get to the rest")
+        ctx.out.note(f"showing {len(data)}: one peek shows at most {_PEEK_MAX:,}; redrive or purge to get to the rest")
     return 0
 
 
@@ -78,8 +86,17 @@ def show(ctx: Context) -> int:
     if item is None:
         raise CliError(f"dead letter {ctx.args.id} not found among the first {_PEEK_MAX:,} of {ctx.args.endpoint}")
     if not ctx.emit(item):
-        keys = ("id", "messageId", "event", "reason", "lastStatus", "lastError", "attempts",
-                "firstAttemptAt", "lastAttemptAt")
+        keys = (
+            "id",
+            "messageId",
+            "event",
+            "reason",
+            "lastStatus",
+            "lastError",
+            "attempts",
+            "firstAttemptAt",
+            "lastAttemptAt",
+        )
         ctx.out.fields([(key, item.get(key)) for key in keys])
         ctx.out.note(f"payload and every attempt: {ctx.command('events', 'attempts', str(item.get('id')))}")
     return 0
@@ -92,7 +109,7 @@ def redrive(ctx: Context) -> int:
     ids = ctx.args.ids
     total = {"redriven": 0, "remaining": 0, "failed": 0}
     if ids:
-        batches = [ids[i:i + _REDRIVE_BATCH] for i in range(0, len(ids), _REDRIVE_BATCH)]
+        batches = [ids[i : i + _REDRIVE_BATCH] for i in range(0, len(ids), _REDRIVE_BATCH)]
         with ctx.out.progress(len(ids), "redriving") as bar:
             for batch in batches:
                 _add(total, ctx.client.post(path, {"ids": batch}))
@@ -161,6 +178,8 @@ def replay(ctx: Context) -> int:
     if not ctx.emit(total):
         ctx.out.line(f"queued {total['queued']} event(s) received from {iso(a.since)} to {iso(a.until)}")
     if total["failed"]:
-        raise CliError(f"{total['failed']} event(s) could not be queued; run the same replay again "
-                       "(receivers drop duplicates by event id)")
+        raise CliError(
+            f"{total['failed']} event(s) could not be queued; run the same replay again "
+            "(receivers drop duplicates by event id)"
+        )
     return 0

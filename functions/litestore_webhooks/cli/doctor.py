@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from litestore_webhooks.cli.client import REGION_HINT, Client
 from litestore_webhooks.cli.context import Context
@@ -40,7 +41,9 @@ class Check:
 def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(sub, "doctor", "check the target step by step: API, credentials, API key, catalog (and a test send)")
     p.add_argument("--endpoint", metavar="ENDPOINT", help="also send a test event to this endpoint (id or name)")
-    p.add_argument("--event", metavar="TYPE", help="the test event's type (default: the first the endpoint subscribes to)")
+    p.add_argument(
+        "--event", metavar="TYPE", help="the test event's type (default: the first the endpoint subscribes to)"
+    )
     p.set_defaults(func=run)
 
 
@@ -76,22 +79,31 @@ def diagnose(ctx: Context) -> list[Check]:
     if not reachable.ok:
         rest = ("admin access", "API key", "event catalog") + (("test send",) if a.endpoint else ())
         return checks + [Check(name, SKIPPED, "the API is not reachable") for name in rest]
-    admin, _ = _step("admin access", lambda: client.get("/endpoints", limit=1),
-                     lambda _: "an admin route answered (GET /endpoints)", _admin_hint(a))
+    admin, _ = _step(
+        "admin access",
+        lambda: client.get("/endpoints", limit=1),
+        lambda _: "an admin route answered (GET /endpoints)",
+        _admin_hint(a),
+    )
     checks += [admin, _api_key(client, a)]
     if not admin.ok:
-        return checks + [Check(name, SKIPPED, "needs admin access")
-                         for name in ("event catalog",) + (("test send",) if a.endpoint else ())]
-    catalog, types = _step("event catalog", lambda: client.get("/event-types"),
-                           lambda found: f"{len(found.get('data', []))} event types", None)
+        return checks + [
+            Check(name, SKIPPED, "needs admin access")
+            for name in ("event catalog",) + (("test send",) if a.endpoint else ())
+        ]
+    catalog, types = _step(
+        "event catalog",
+        lambda: client.get("/event-types"),
+        lambda found: f"{len(found.get('data', []))} event types",
+        None,
+    )
     checks.append(catalog)
     if a.endpoint:
         checks.append(_test_send(ctx, types or {}))
     return checks
 
 
-def _step(name: str, call: Callable[[], Any], describe: Callable[[Any], str],
-          hint: str | None) -> tuple[Check, Any]:
+def _step(name: str, call: Callable[[], Any], describe: Callable[[Any], str], hint: str | None) -> tuple[Check, Any]:
     """A check of one API call, and what the call returned (None when it failed)."""
     try:
         found = call()
@@ -129,8 +141,10 @@ def _reachable(client: Client) -> Check:
 
 def _admin_hint(a: argparse.Namespace) -> str:
     if a.stack:
-        return ("your AWS identity needs execute-api:Invoke on the stack's AdminApiArn output "
-                "(docs/deploy.md, \"Admin access\")")
+        return (
+            "your AWS identity needs execute-api:Invoke on the stack's AdminApiArn output "
+            '(docs/deploy.md, "Admin access")'
+        )
     return "check --admin-token (or LITESTORE_WEBHOOKS_ADMIN_TOKEN)"
 
 
@@ -139,14 +153,19 @@ def _api_key(client: Client, a: argparse.Namespace) -> Check:
     try:
         response = client.send("POST", "/events", body=PROBE_EVENT, ingest=True)
     except CliError as exc:
-        return Check("API key", FAILED, exc.message,
-                     "the stack's ApiKeyId output names it" if a.stack else None)
+        return Check("API key", FAILED, exc.message, "the stack's ApiKeyId output names it" if a.stack else None)
     if response.status_code == 400:
-        return Check("API key", OK, "accepted: ingest refused the deliberately invalid probe event (400), "
-                                    "so nothing was published")
+        return Check(
+            "API key",
+            OK,
+            "accepted: ingest refused the deliberately invalid probe event (400), so nothing was published",
+        )
     error = client.failure(response) if not response.ok else None
-    hint = ("the key must belong to the stack's usage plan (ApiKeyId output)" if a.stack
-            else "check --api-key (or LITESTORE_WEBHOOKS_API_KEY)")
+    hint = (
+        "the key must belong to the stack's usage plan (ApiKeyId output)"
+        if a.stack
+        else "check --api-key (or LITESTORE_WEBHOOKS_API_KEY)"
+    )
     detail = f"the probe event got HTTP {response.status_code}" + (f": {error.message}" if error else "")
     return Check("API key", FAILED, detail, hint if response.status_code in (401, 403) else None)
 
@@ -156,19 +175,33 @@ def _test_send(ctx: Context, catalog: dict[str, Any]) -> Check:
 
     try:
         endpoint = ctx.client.get(ctx.endpoint_path(ctx.args.endpoint))
-        types = [t["name"] for t in catalog.get("data", [])
-                 if any(matches(p, t["name"]) for p in endpoint.get("events", []))]
+        types = [
+            t["name"] for t in catalog.get("data", []) if any(matches(p, t["name"]) for p in endpoint.get("events", []))
+        ]
         event = ctx.args.event or (types[0] if types else None)
         if event is None:
-            return Check("test send", FAILED, f"{endpoint['name']} subscribes to no event type in the catalog",
-                         "pass --event TYPE")
+            return Check(
+                "test send",
+                FAILED,
+                f"{endpoint['name']} subscribes to no event type in the catalog",
+                "pass --event TYPE",
+            )
         attempt = ctx.client.post(ctx.endpoint_path(endpoint["id"], "/test"), {"event": event})
     except CliError as exc:
         return Check("test send", FAILED, exc.message)
     what = f"{event} to {endpoint['name']} ({endpoint['url']})"
     if attempt.get("status") == "delivered":
-        return Check("test send", OK, f"{what}: delivered, HTTP {attempt.get('httpStatus')} in "
-                                      f"{attempt.get('durationMs')} ms", attempt=attempt)
+        return Check(
+            "test send",
+            OK,
+            f"{what}: delivered, HTTP {attempt.get('httpStatus')} in {attempt.get('durationMs')} ms",
+            attempt=attempt,
+        )
     reason = attempt.get("error") or f"HTTP {attempt.get('httpStatus')}"
-    return Check("test send", FAILED, f"{what}: {reason} after {attempt.get('durationMs')} ms",
-                 f"litestore-webhooks attempts {endpoint['id']} --status failed", attempt=attempt)
+    return Check(
+        "test send",
+        FAILED,
+        f"{what}: {reason} after {attempt.get('durationMs')} ms",
+        f"litestore-webhooks attempts {endpoint['id']} --status failed",
+        attempt=attempt,
+    )

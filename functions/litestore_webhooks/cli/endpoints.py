@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from litestore_webhooks.cli import apply
 from litestore_webhooks.cli.context import Context
@@ -14,10 +15,22 @@ from litestore_webhooks.cli.times import seconds, when
 Add = Callable[..., argparse.ArgumentParser]
 
 ENDPOINT_COLUMNS = [("id", "ID"), ("name", "NAME"), ("url", "URL"), ("events", "EVENTS"), ("status", "STATUS")]
-ATTEMPT_COLUMNS = [("at", "AT"), ("eventId", "EVENT"), ("eventType", "TYPE"), ("attempt", "#"),
-                   ("status", "STATUS"), ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
-_RETRY_FLAGS = {"max_attempts": "maxAttempts", "backoff_multiplier": "backoffMultiplier",
-                "initial_delay": "initialDelay", "max_delay": "maxDelay"}
+ATTEMPT_COLUMNS = [
+    ("at", "AT"),
+    ("eventId", "EVENT"),
+    ("eventType", "TYPE"),
+    ("attempt", "#"),
+    ("status", "STATUS"),
+    ("httpStatus", "HTTP"),
+    ("durationMs", "MS"),
+    ("error", "ERROR"),
+]
+_RETRY_FLAGS = {
+    "max_attempts": "maxAttempts",
+    "backoff_multiplier": "backoffMultiplier",
+    "initial_delay": "initialDelay",
+    "max_delay": "maxDelay",
+}
 _PAUSED_BY = {"manual": "manual", "gone": "gone", "auto_disabled": "auto-disabled"}
 
 
@@ -37,8 +50,13 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "create", "register an endpoint; prints its secret once")
     p.add_argument("endpoint_url", metavar="URL", help="HTTPS URL that receives the webhooks")
-    p.add_argument("--events", action="append", required=True, metavar="TYPES",
-                   help='event types or patterns, comma-separated or repeated ("*", "order.*", "review.created")')
+    p.add_argument(
+        "--events",
+        action="append",
+        required=True,
+        metavar="TYPES",
+        help='event types or patterns, comma-separated or repeated ("*", "order.*", "review.created")',
+    )
     p.add_argument("--name")
     p.add_argument("--secret", help="your own signing secret (default: a generated whsec_ secret)")
     p.add_argument("--inactive", action="store_true", help="create it paused")
@@ -64,19 +82,26 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(func=delete)
 
-    for name, helptext, func in (("pause", "stop deliveries (events queue up)", pause),
-                                 ("resume", "resume deliveries", resume),
-                                 ("secret", "print the current signing secret", secret)):
+    for name, helptext, func in (
+        ("pause", "stop deliveries (events queue up)", pause),
+        ("resume", "resume deliveries", resume),
+        ("secret", "print the current signing secret", secret),
+    ):
         p = add(cmds, name, helptext)
         p.add_argument("endpoint")
         p.set_defaults(func=func)
 
     p = add(cmds, "rotate-secret", "new secret; the old one keeps signing during the overlap")
     p.add_argument("endpoint")
-    p.add_argument("--overlap", type=seconds, metavar="SPAN", help="how long the old secret keeps signing (default 24h)")
+    p.add_argument(
+        "--overlap", type=seconds, metavar="SPAN", help="how long the old secret keeps signing (default 24h)"
+    )
     p.add_argument("--secret", help="use this secret instead of a generated one")
-    p.add_argument("--revoke-previous", action="store_true",
-                   help="secrets from earlier rotations stop signing now (with --overlap 0: only the new one signs)")
+    p.add_argument(
+        "--revoke-previous",
+        action="store_true",
+        help="secrets from earlier rotations stop signing now (with --overlap 0: only the new one signs)",
+    )
     p.set_defaults(func=rotate_secret)
 
     p = add(cmds, "test", "send the catalog's example event (marked test) through real delivery")
@@ -88,8 +113,11 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(sub, "attempts", "delivery attempts to an endpoint, newest first")
     p.add_argument("endpoint")
-    p.add_argument("--status", metavar="STATUS",
-                   help="failed (every unsuccessful attempt), delivered, retry_scheduled or dead_lettered")
+    p.add_argument(
+        "--status",
+        metavar="STATUS",
+        help="failed (every unsuccessful attempt), delivered, retry_scheduled or dead_lettered",
+    )
     p.add_argument("--event-type", metavar="TYPE", help='an event type or "namespace.*", e.g. order.*')
     p.add_argument("--since", type=when, metavar="WHEN", help="ISO time or 30m, 24h, 7d, yesterday")
     p.add_argument("--until", type=when, metavar="WHEN", help="only attempts before this time (same forms)")
@@ -123,11 +151,21 @@ def _spec_flags(p: argparse.ArgumentParser) -> None:
 
 def _header_flags(p: argparse.ArgumentParser, *, replacing: str) -> None:
     p.add_argument("--rate-limit", type=float, metavar="PER_S", help="at most this many events per second")
-    p.add_argument("--header", action="append", metavar="NAME=VALUE", default=[],
-                   help=f"a custom header sent with every delivery; repeat for more{replacing}")
-    p.add_argument("--sensitive-header", action="append", metavar="NAME[=VALUE]", default=[],
-                   help="a header whose value is stored encrypted and never shown, e.g. Authorization; "
-                        f"without =VALUE it is asked for (not echoed, not in shell history){replacing}")
+    p.add_argument(
+        "--header",
+        action="append",
+        metavar="NAME=VALUE",
+        default=[],
+        help=f"a custom header sent with every delivery; repeat for more{replacing}",
+    )
+    p.add_argument(
+        "--sensitive-header",
+        action="append",
+        metavar="NAME[=VALUE]",
+        default=[],
+        help="a header whose value is stored encrypted and never shown, e.g. Authorization; "
+        f"without =VALUE it is asked for (not echoed, not in shell history){replacing}",
+    )
 
 
 def _headers(values: list[str], *, sensitive: bool) -> dict[str, str]:
@@ -152,8 +190,12 @@ def _retry(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _common_fields(args: argparse.Namespace) -> dict[str, Any]:
-    body = {"description": args.description, "timeout": args.timeout, "maxConcurrency": args.max_concurrency,
-            "rateLimit": args.rate_limit}
+    body = {
+        "description": args.description,
+        "timeout": args.timeout,
+        "maxConcurrency": args.max_concurrency,
+        "rateLimit": args.rate_limit,
+    }
     body = {key: value for key, value in body.items() if value is not None}
     for key, flag, sensitive in (("headers", "header", False), ("sensitiveHeaders", "sensitive_header", True)):
         if getattr(args, flag):
@@ -182,21 +224,33 @@ def status_of(endpoint: dict[str, Any]) -> str:
 def _retry_text(policy: dict[str, Any] | None) -> str:
     if not policy:
         return "-"
-    return (f"{policy.get('maxAttempts')} attempts, x{policy.get('backoffMultiplier')} from "
-            f"{policy.get('initialDelay')} ms, max {policy.get('maxDelay')} ms")
+    return (
+        f"{policy.get('maxAttempts')} attempts, x{policy.get('backoffMultiplier')} from "
+        f"{policy.get('initialDelay')} ms, max {policy.get('maxDelay')} ms"
+    )
 
 
 def show_endpoint(ctx: Context, e: dict[str, Any]) -> None:
-    ctx.out.fields([
-        ("id", e.get("id")), ("name", e.get("name")), ("url", e.get("url")), ("events", e.get("events")),
-        ("status", status_of(e)), ("description", e.get("description")),
-        ("retry", _retry_text(e.get("retryPolicy"))), ("timeout", f"{e.get('timeout')} ms"),
-        ("maxConcurrency", e.get("maxConcurrency")),
-        ("rateLimit", f"{e['rateLimit']:g}/s" if e.get("rateLimit") is not None else "-"),
-        ("headers", _headers_text(e)), ("failingSince", e.get("failingSince")),
-        ("consecutiveFailures", e.get("consecutiveFailures")),
-        ("createdAt", e.get("createdAt")), ("updatedAt", e.get("updatedAt")),
-    ], status_key="status")
+    ctx.out.fields(
+        [
+            ("id", e.get("id")),
+            ("name", e.get("name")),
+            ("url", e.get("url")),
+            ("events", e.get("events")),
+            ("status", status_of(e)),
+            ("description", e.get("description")),
+            ("retry", _retry_text(e.get("retryPolicy"))),
+            ("timeout", f"{e.get('timeout')} ms"),
+            ("maxConcurrency", e.get("maxConcurrency")),
+            ("rateLimit", f"{e['rateLimit']:g}/s" if e.get("rateLimit") is not None else "-"),
+            ("headers", _headers_text(e)),
+            ("failingSince", e.get("failingSince")),
+            ("consecutiveFailures", e.get("consecutiveFailures")),
+            ("createdAt", e.get("createdAt")),
+            ("updatedAt", e.get("updatedAt")),
+        ],
+        status_key="status",
+    )
 
 
 def list_endpoints(ctx: Context) -> int:
@@ -307,15 +361,29 @@ def rotate_secret(ctx: Context) -> int:
     result = ctx.client.post(ctx.endpoint_path(endpoint_id, "/secret/rotate"), body)
     if ctx.emit(result):
         return 0
-    ctx.out.line(f"rotated the secret of {endpoint_id}; the previous one keeps signing until "
-                 f"{result.get('previousSecretExpiresAt')}")
+    ctx.out.line(
+        f"rotated the secret of {endpoint_id}; the previous one keeps signing until "
+        f"{result.get('previousSecretExpiresAt')}"
+    )
     ctx.out.note(f"print the new secret with: {ctx.command('endpoints', 'secret', endpoint_id)}")
     return 0
 
 
 def show_attempt(ctx: Context, attempt: dict[str, Any]) -> None:
-    keys = ("endpointId", "eventId", "eventType", "attempt", "at", "status", "httpStatus", "durationMs",
-            "error", "responseExcerpt", "nextRetryAt", "test")
+    keys = (
+        "endpointId",
+        "eventId",
+        "eventType",
+        "attempt",
+        "at",
+        "status",
+        "httpStatus",
+        "durationMs",
+        "error",
+        "responseExcerpt",
+        "nextRetryAt",
+        "test",
+    )
     ctx.out.fields([(key, attempt.get(key)) for key in keys], status_key="status")
 
 
@@ -356,14 +424,24 @@ def stats(ctx: Context) -> int:
     latency = s.get("latencyMs") or {}
     p50, p99 = latency.get("p50"), latency.get("p99")
     classes = s.get("byStatusClass") or {}
-    ctx.out.fields([
-        ("window", s.get("window")), ("attempts", s.get("attempts")), ("delivered", s.get("delivered")),
-        ("failed", s.get("failed")),
-        ("byStatusClass", ", ".join(f"{k}: {v}" for k, v in classes.items()) or None),
-        ("latency p50/p99", "no deliveries yet" if p50 is None and p99 is None and not s.get("attempts") else
-         f"{'–' if p50 is None else p50} / {'–' if p99 is None else p99} ms"),
-        ("queueDepth", s.get("queueDepth")), ("inFlight", s.get("inFlight")),
-        ("deadLetterDepth", s.get("deadLetterDepth")),
-        ("status", status_of(s)),
-    ], status_key="status")
+    ctx.out.fields(
+        [
+            ("window", s.get("window")),
+            ("attempts", s.get("attempts")),
+            ("delivered", s.get("delivered")),
+            ("failed", s.get("failed")),
+            ("byStatusClass", ", ".join(f"{k}: {v}" for k, v in classes.items()) or None),
+            (
+                "latency p50/p99",
+                "no deliveries yet"
+                if p50 is None and p99 is None and not s.get("attempts")
+                else f"{'–' if p50 is None else p50} / {'–' if p99 is None else p99} ms",
+            ),
+            ("queueDepth", s.get("queueDepth")),
+            ("inFlight", s.get("inFlight")),
+            ("deadLetterDepth", s.get("deadLetterDepth")),
+            ("status", status_of(s)),
+        ],
+        status_key="status",
+    )
     return 0

@@ -20,8 +20,15 @@ from litestore_webhooks.cli.context import Context
 from litestore_webhooks.cli.output import CliError
 
 Add = Callable[..., argparse.ArgumentParser]
-TYPE_COLUMNS = [("name", "TYPE"), ("version", "V"), ("mode", "MODE"), ("status", "STATUS"), ("origin", "ORIGIN"),
-                ("group", "GROUP"), ("description", "DESCRIPTION")]
+TYPE_COLUMNS = [
+    ("name", "TYPE"),
+    ("version", "V"),
+    ("mode", "MODE"),
+    ("status", "STATUS"),
+    ("origin", "ORIGIN"),
+    ("group", "GROUP"),
+    ("description", "DESCRIPTION"),
+]
 VERSION_COLUMNS = [("version", "V"), ("createdAt", "CREATED"), ("forced", "FORCED"), ("change", "CHANGE")]
 PLAN_COLUMNS = [("action", "ACTION"), ("name", "TYPE"), ("changes", "CHANGES")]
 
@@ -31,7 +38,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     cmds = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     p = add(cmds, "list", "list event types")
-    p.add_argument("--deprecated", action=argparse.BooleanOptionalAction, help="only deprecated (or only current) types")
+    p.add_argument(
+        "--deprecated", action=argparse.BooleanOptionalAction, help="only deprecated (or only current) types"
+    )
     p.add_argument("--group")
     p.set_defaults(func=list_types)
 
@@ -49,7 +58,9 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("name", metavar="TYPE")
     p.add_argument("--description")
     _content_flags(p)
-    p.add_argument("--force", action="store_true", help="apply a schema change that may refuse events the current version accepted")
+    p.add_argument(
+        "--force", action="store_true", help="apply a schema change that may refuse events the current version accepted"
+    )
     p.set_defaults(func=update)
 
     p = add(cmds, "deprecate", "deprecate an event type (still accepted and delivered, flagged)")
@@ -76,8 +87,12 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
     p.set_defaults(func=export)
 
     p = add(cmds, "apply", "create/update event types to match FILE (shows the plan first)")
-    p.add_argument("file", type=Path, metavar="FILE",
-                   help='an OpenAPI 3.1 document with webhooks (what export writes), or {"eventTypes": [...]}')
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help='an OpenAPI 3.1 document with webhooks (what export writes), or {"eventTypes": [...]}',
+    )
     p.add_argument("--force", action="store_true", help="apply schema changes that may refuse events")
     p.add_argument("--yes", action="store_true", help="apply without asking")
     p.set_defaults(func=apply)
@@ -126,28 +141,51 @@ def _row(t: dict[str, Any]) -> dict[str, Any]:
 
 def list_types(ctx: Context) -> int:
     a = ctx.args
-    params = {k: v for k, v in (("deprecated", None if a.deprecated is None else str(a.deprecated).lower()),
-                                ("group", a.group)) if v is not None}
+    params = {
+        k: v
+        for k, v in (("deprecated", None if a.deprecated is None else str(a.deprecated).lower()), ("group", a.group))
+        if v is not None
+    }
     result = ctx.client.get("/event-types", **params)
     if not ctx.emit(result):
-        ctx.out.table([_row(t) for t in result.get("data", [])], TYPE_COLUMNS, status_column="status",
-                      empty="no event types")
+        ctx.out.table(
+            [_row(t) for t in result.get("data", [])], TYPE_COLUMNS, status_column="status", empty="no event types"
+        )
     return 0
 
 
 def _show(ctx: Context, t: dict[str, Any]) -> None:
     deprecation = t.get("deprecation") or {}
-    ctx.out.fields([
-        ("name", t.get("name")), ("description", t.get("description")), ("status", _row(t)["status"]),
-        ("deprecation", " ".join(filter(None, [deprecation.get("message"),
-                                               deprecation.get("replacement") and f"(use {deprecation['replacement']})"]))
-         or None),
-        ("version", t.get("version")), ("mode", t.get("mode")), ("origin", t.get("origin")), ("group", t.get("group")),
-        ("examples", len(t.get("examples", []))),
-        ("subscribers", ", ".join(s["name"] for s in t["subscribers"]) if "subscribers" in t else None),
-        ("createdAt", t.get("createdAt")), ("updatedAt", t.get("updatedAt")),
-        ("schema", json.dumps(t.get("schema"), separators=(",", ":"))),
-    ], status_key="status")
+    ctx.out.fields(
+        [
+            ("name", t.get("name")),
+            ("description", t.get("description")),
+            ("status", _row(t)["status"]),
+            (
+                "deprecation",
+                " ".join(
+                    filter(
+                        None,
+                        [
+                            deprecation.get("message"),
+                            deprecation.get("replacement") and f"(use {deprecation['replacement']})",
+                        ],
+                    )
+                )
+                or None,
+            ),
+            ("version", t.get("version")),
+            ("mode", t.get("mode")),
+            ("origin", t.get("origin")),
+            ("group", t.get("group")),
+            ("examples", len(t.get("examples", []))),
+            ("subscribers", ", ".join(s["name"] for s in t["subscribers"]) if "subscribers" in t else None),
+            ("createdAt", t.get("createdAt")),
+            ("updatedAt", t.get("updatedAt")),
+            ("schema", json.dumps(t.get("schema"), separators=(",", ":"))),
+        ],
+        status_key="status",
+    )
 
 
 def show(ctx: Context) -> int:
@@ -241,7 +279,9 @@ def apply(ctx: Context) -> int:
     if not ctx.out.as_json:
         ctx.out.table(rows, PLAN_COLUMNS, status_column="action", empty="no event types in the file")
         counts = {k: sum(r["action"] == k for r in rows) for k in ("create", "update", "unchanged")}
-        ctx.out.line(f"plan: {counts['create']} to create, {counts['update']} to update, {counts['unchanged']} unchanged")
+        ctx.out.line(
+            f"plan: {counts['create']} to create, {counts['update']} to update, {counts['unchanged']} unchanged"
+        )
         if plan.get("absent"):
             ctx.out.note(f"{len(plan['absent'])} event type(s) not in {a.file} are left alone")
     applied = None

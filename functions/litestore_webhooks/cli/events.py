@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from litestore_webhooks import resources as r
 from litestore_webhooks.cli.client import seg
@@ -14,8 +15,16 @@ from litestore_webhooks.cli.endpoints import more, positive
 from litestore_webhooks.cli.output import CliError
 
 Add = Callable[..., argparse.ArgumentParser]
-_EVENT_ATTEMPT_COLUMNS = [("at", "AT"), ("endpointId", "ENDPOINT"), ("endpointName", "NAME"), ("attempt", "#"),
-                          ("status", "STATUS"), ("httpStatus", "HTTP"), ("durationMs", "MS"), ("error", "ERROR")]
+_EVENT_ATTEMPT_COLUMNS = [
+    ("at", "AT"),
+    ("endpointId", "ENDPOINT"),
+    ("endpointName", "NAME"),
+    ("attempt", "#"),
+    ("status", "STATUS"),
+    ("httpStatus", "HTTP"),
+    ("durationMs", "MS"),
+    ("error", "ERROR"),
+]
 _RESULT_COLUMNS = [("id", "ID"), ("event", "EVENT"), ("state", "STATE"), ("problem", "PROBLEM")]
 
 
@@ -25,15 +34,21 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "publish", "publish events through the ingest API (uses the API key)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("file", nargs="?", metavar="FILE",
-                     help='one envelope {"event","id"?,"timestamp"?,"data"}, or {"events": [...]}; - reads stdin')
+    src.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help='one envelope {"event","id"?,"timestamp"?,"data"}, or {"events": [...]}; - reads stdin',
+    )
     src.add_argument("--type", metavar="TYPE", help="event type, with --data")
     p.add_argument("--data", metavar="JSON", help="the event's data object (JSON, or @file)")
     p.add_argument("--id", help="event id, for idempotent retries (default: assigned by the API)")
-    p.epilog = (f"A FILE may hold any number of events: they go out in batches of up to {r.MAX_BATCH_EVENTS} "
-                f"events and {r.MAX_BATCH_BODY_BYTES:,} bytes, one after the other. Give every event an id "
-                "so a failed run can simply be repeated: the API answers duplicates without publishing again. "
-                "It prints the totals, then a row per rejected event (-v: a row per event).")
+    p.epilog = (
+        f"A FILE may hold any number of events: they go out in batches of up to {r.MAX_BATCH_EVENTS} "
+        f"events and {r.MAX_BATCH_BODY_BYTES:,} bytes, one after the other. Give every event an id "
+        "so a failed run can simply be repeated: the API answers duplicates without publishing again. "
+        "It prints the totals, then a row per rejected event (-v: a row per event)."
+    )
     p.set_defaults(func=publish)
 
     p = add(cmds, "show", "a stored event and its payload")
@@ -49,10 +64,10 @@ def register(sub: argparse._SubParsersAction, add: Add) -> None:
 
     p = add(cmds, "resend", "deliver a stored event again to chosen endpoints only")
     p.add_argument("event_id", metavar="EVENT_ID")
-    p.add_argument("--endpoint", action="append", required=True, metavar="ENDPOINT",
-                   help="endpoint id or name; repeat for several")
+    p.add_argument(
+        "--endpoint", action="append", required=True, metavar="ENDPOINT", help="endpoint id or name; repeat for several"
+    )
     p.set_defaults(func=resend)
-
 
 
 def _read_json(source: str, label: str, *, is_path: bool) -> Any:
@@ -100,14 +115,18 @@ def publish(ctx: Context) -> int:
     rejected = [r for r in rows if r["state"] == "rejected"]
     if not ctx.emit(result):
         counts = {state: sum(r["state"] == state for r in rows) for state in ("accepted", "duplicate", "rejected")}
-        ctx.out.line(f"{len(rows)} events: {counts['accepted']} accepted, {counts['duplicate']} duplicates, "
-                     f"{counts['rejected']} rejected")
+        ctx.out.line(
+            f"{len(rows)} events: {counts['accepted']} accepted, {counts['duplicate']} duplicates, "
+            f"{counts['rejected']} rejected"
+        )
         shown = rows if ctx.out.verbose else rejected
         if shown:
             ctx.out.table(shown, _RESULT_COLUMNS, status_column="state")
     if rejected:
-        raise CliError(f"{len(rejected)} of {len(events)} event(s) rejected; first: {rejected[0]['problem']}",
-                       details=[r.get("error") for r in rejected])
+        raise CliError(
+            f"{len(rejected)} of {len(events)} event(s) rejected; first: {rejected[0]['problem']}",
+            details=[r.get("error") for r in rejected],
+        )
     return 0
 
 
@@ -145,8 +164,10 @@ def _publish_in_batches(ctx: Context, events: list[dict[str, Any]]) -> list[dict
                     raise
                 if not refused_whole:
                     accepted = sum(1 for x in results if _state(x) != "rejected")
-                    exc.message = (f"{exc.message}; stopped at event {first} of {len(events)} "
-                                   f"({accepted} accepted before it; publishing again with ids is safe)")
+                    exc.message = (
+                        f"{exc.message}; stopped at event {first} of {len(events)} "
+                        f"({accepted} accepted before it; publishing again with ids is safe)"
+                    )
                     raise
                 items = exc.details
             results += [{**item, "index": first + int(item.get("index", n))} for n, item in enumerate(items)]
@@ -184,8 +205,12 @@ def attempts(ctx: Context) -> int:
         return 0
     rows = page.get("data", [])
     names = ctx.endpoint_names() if rows else {}
-    ctx.out.table([{**row, "endpointName": names.get(row.get("endpointId"), "(deleted)")} for row in rows],
-                  _EVENT_ATTEMPT_COLUMNS, status_column="status", empty="no attempts yet")
+    ctx.out.table(
+        [{**row, "endpointName": names.get(row.get("endpointId"), "(deleted)")} for row in rows],
+        _EVENT_ATTEMPT_COLUMNS,
+        status_column="status",
+        empty="no attempts yet",
+    )
     more(ctx, page)
     return 0
 

@@ -79,8 +79,15 @@ def cell(value: Any) -> str:
 
 
 class Output:
-    def __init__(self, *, as_json: bool, verbose: bool, no_color: bool,
-                 stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        as_json: bool,
+        verbose: bool,
+        no_color: bool,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
         self.as_json = as_json
         self.verbose = verbose
         self.out = stdout or sys.stdout
@@ -112,8 +119,14 @@ class Output:
         """A hint for people (stderr, so it never pollutes piped output)."""
         self.err.write(self.paint(text, "dim") + "\n")
 
-    def table(self, rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]],
-              *, status_column: str | None = None, empty: str = "(none)") -> None:
+    def table(
+        self,
+        rows: Iterable[dict[str, Any]],
+        columns: Sequence[tuple[str, str]],
+        *,
+        status_column: str | None = None,
+        empty: str = "(none)",
+    ) -> None:
         """Aligned columns; ``columns`` are (key, header) pairs; long cells are cut unless -v."""
         cells = [[self._cut(cell(row.get(key))) for key, _ in columns] for row in rows]
         if not cells:
@@ -127,7 +140,7 @@ class Output:
             parts = []
             for i, text in enumerate(row):
                 padded = text.ljust(widths[i])
-                parts.append(self.status(text) + padded[len(text):] if keys[i] == status_column else padded)
+                parts.append(self.status(text) + padded[len(text) :] if keys[i] == status_column else padded)
             self.line(Painted("  ".join(parts).rstrip()))
 
     def fields(self, pairs: Sequence[tuple[str, Any]], *, status_key: str | None = None) -> None:

@@ -57,8 +57,13 @@ def write_local_profile(url: str, api_key: str, admin_token: str, *, pid: int | 
     folder = profile_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{port}.json"
-    body = {"url": url, "apiKey": api_key, "adminToken": admin_token, "port": port,
-            "pid": os.getpid() if pid is None else pid}
+    body = {
+        "url": url,
+        "apiKey": api_key,
+        "adminToken": admin_token,
+        "port": port,
+        "pid": os.getpid() if pid is None else pid,
+    }
     write_private(path, json.dumps(body, indent=2) + "\n")
     return path
 

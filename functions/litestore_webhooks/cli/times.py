@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -13,7 +13,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     """An aware UTC datetime; naive ISO input is taken as UTC. "24h" means 24 hours ago;
     "today"/"yesterday" are UTC midnights, so ``--since yesterday --until today`` is one day."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     word = text.strip().lower()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if word == "now":
@@ -31,13 +31,13 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         raise argparse.ArgumentTypeError(
             f"invalid time {text!r}: use ISO-8601 (2024-01-15T10:00:00Z) or 30m, 24h, 7d, today, yesterday"
         ) from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
     """The API's timestamp format: UTC with a Z suffix."""
     spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def when(text: str) -> str:

@@ -25,10 +25,21 @@ _JS, _CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
 # (docs/console.md lists versions and licences).
 VENDOR_SCRIPTS = ("preact.umd.js", "hooks.umd.js", "htm.umd.js", "uPlot.iife.min.js")
 STYLES = ("uPlot.min.css", "console.css")
-APP_MODULES = ("app.js", "api.js", "ui.js", "overview.js", "endpoints.js", "endpoint.js", "events.js", "catalog.js",
-               "vendor.js")
+APP_MODULES = (
+    "app.js",
+    "api.js",
+    "ui.js",
+    "overview.js",
+    "endpoints.js",
+    "endpoint.js",
+    "events.js",
+    "catalog.js",
+    "vendor.js",
+)
 FILES: dict[str, str] = {
-    **dict.fromkeys(VENDOR_SCRIPTS, _JS), **dict.fromkeys(APP_MODULES, _JS), **dict.fromkeys(STYLES, _CSS),
+    **dict.fromkeys(VENDOR_SCRIPTS, _JS),
+    **dict.fromkeys(APP_MODULES, _JS),
+    **dict.fromkeys(STYLES, _CSS),
     "icon.svg": "image/svg+xml",
 }
 # Who may frame the console: any page, so a store can embed a portal link in an iframe. Safe:
@@ -58,8 +69,10 @@ def version() -> str:
 
 def csp(origin: str, assets: str) -> str:
     src = f"{origin}{assets}/"
-    return (f"default-src 'none'; script-src {src}; style-src {src}; img-src {src} data:; connect-src 'self'; "
-            f"base-uri 'none'; form-action 'none'; frame-ancestors {FRAME_ANCESTORS}")
+    return (
+        f"default-src 'none'; script-src {src}; style-src {src}; img-src {src} data:; connect-src 'self'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors {FRAME_ANCESTORS}"
+    )
 
 
 def page(origin: str, base: str) -> Response:

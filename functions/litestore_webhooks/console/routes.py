@@ -41,17 +41,27 @@ _ENDPOINT_ID = re.compile(ENDPOINT_ID_PATTERN)
 class NewSession(common.Body):
     model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is not a boolean here
 
-    ttl: int = Field(portal.DEFAULT_TTL_S, ge=portal.MIN_TTL_S, le=portal.MAX_TTL_S,
-                     description="Seconds the link, and the session it opens, stay valid (default 1 h, at most 7 days)")
+    ttl: int = Field(
+        portal.DEFAULT_TTL_S,
+        ge=portal.MIN_TTL_S,
+        le=portal.MAX_TTL_S,
+        description="Seconds the link, and the session it opens, stay valid (default 1 h, at most 7 days)",
+    )
     readOnly: bool = Field(False, description="The session changes nothing and sees no secret")
-    endpointIds: list[str] | None = Field(None, min_length=1, max_length=portal.MAX_SCOPED_ENDPOINTS,
-                                          description="Only these endpoints (default: every endpoint)")
+    endpointIds: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=portal.MAX_SCOPED_ENDPOINTS,
+        description="Only these endpoints (default: every endpoint)",
+    )
 
 
 class Exchange(common.Body):
     mode: Literal["cookie", "header"] = Field(
-        "cookie", description="cookie: an HttpOnly cookie; header: the session token in the answer, for a page "
-                              "that keeps it in memory (a cross-site iframe, where a SameSite=Strict cookie is never sent)")
+        "cookie",
+        description="cookie: an HttpOnly cookie; header: the session token in the answer, for a page "
+        "that keeps it in memory (a cross-site iframe, where a SameSite=Strict cookie is never sent)",
+    )
 
 
 def _iso(epoch_s: int) -> str:
@@ -88,23 +98,35 @@ def console_url(token: str | None = None) -> str:
 
 
 def session_view(claims: portal.Claims) -> dict[str, Any]:
-    return {"kind": claims.kind, "readOnly": claims.read_only,
-            "endpointIds": list(claims.endpoint_ids) if claims.endpoint_ids is not None else None,
-            "expiresAt": _iso(claims.expires_at)}
+    return {
+        "kind": claims.kind,
+        "readOnly": claims.read_only,
+        "endpointIds": list(claims.endpoint_ids) if claims.endpoint_ids is not None else None,
+        "expiresAt": _iso(claims.expires_at),
+    }
 
 
 def mint(st: Any, request: NewSession, *, now: int) -> dict[str, Any]:
     """A single-use portal link for `request`'s scope (every endpoint id must exist)."""
     ids = tuple(dict.fromkeys(request.endpointIds)) if request.endpointIds is not None else None
-    missing = [{"path": f"endpointIds[{n}]", "message": f"endpoint {e} does not exist"}
-               for n, e in enumerate(ids or ()) if not _ENDPOINT_ID.match(e) or st.get_endpoint_item(e) is None]
+    missing = [
+        {"path": f"endpointIds[{n}]", "message": f"endpoint {e} does not exist"}
+        for n, e in enumerate(ids or ())
+        if not _ENDPOINT_ID.match(e) or st.get_endpoint_item(e) is None
+    ]
     if missing:
         raise ValidationFailed(missing)
     claims = portal.new_link(now, request.ttl, read_only=request.readOnly, endpoint_ids=ids)
     token = portal.sign(claims, _key())
-    logger.info("portal link minted", extra={"linkId": claims.id, "readOnly": claims.read_only,
-                                             "endpoints": len(ids) if ids is not None else "all",
-                                             "caller": _event().request_context.identity.user_arn})
+    logger.info(
+        "portal link minted",
+        extra={
+            "linkId": claims.id,
+            "readOnly": claims.read_only,
+            "endpoints": len(ids) if ids is not None else "all",
+            "caller": _event().request_context.identity.user_arn,
+        },
+    )
     return {"url": console_url(token), "token": token, **session_view(claims)}
 
 
@@ -112,18 +134,27 @@ def _cookie(value: str, max_age: int) -> str:
     """The session cookie. Secure wherever the page came over https (always on AWS); not over
     http://127.0.0.1, where WebKit browsers drop Secure cookies (Chromium and Firefox keep them)."""
     origin, base = _origin_and_base()
-    secure = "" if origin.startswith("http://") and origin.split("//", 1)[1].rsplit(":", 1)[0] in _LOOPBACK else "; Secure"
+    secure = (
+        "" if origin.startswith("http://") and origin.split("//", 1)[1].rsplit(":", 1)[0] in _LOOPBACK else "; Secure"
+    )
     return f"{portal.COOKIE_NAME}={value}; Path={base}/console; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
 
-@router.post("/portal/sessions", summary="Mint a portal link: a console session for embedding, single use",
-             tags=["console"], status_code=201)
+@router.post(
+    "/portal/sessions",
+    summary="Mint a portal link: a console session for embedding, single use",
+    tags=["console"],
+    status_code=201,
+)
 def post_portal_session(request: Annotated[NewSession, BodyParam()] = NewSession()):  # noqa: ANN201 - not the body
     return json_response(201, mint(common.store(), request, now=int(time.time())))
 
 
-@router.post("/portal/key/rotate", summary="Rotate the console signing key: every portal link and session stops working",
-             tags=["console"])
+@router.post(
+    "/portal/key/rotate",
+    summary="Rotate the console signing key: every portal link and session stops working",
+    tags=["console"],
+)
 def post_rotate_key():  # noqa: ANN201
     try:
         console_key.rotate(settings().console_key_secret)

@@ -152,7 +152,7 @@ def _enc_dict(d: dict) -> str:
 
 def _shown(text: str, limit: int, unit: str) -> str:
     """Client text cut for an error message or path, so the answer stays small."""
-    return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} {unit})"
+    return text if len(text) <= limit else f"{text[: limit // 2]}...({len(text)} {unit})"
 
 
 def _join_key(path: str, key: str) -> str:

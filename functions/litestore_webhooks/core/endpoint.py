@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
@@ -140,8 +140,11 @@ class _Configured(_Model):
                 f"{PACE_WINDOW_S:g} s one delivery may pace: raise rateLimit to at least "
                 f"{min_rate_limit(self.maxConcurrency):g} or lower maxConcurrency to at most "
                 f"{max(2, max_concurrency_for(self.rateLimit))}"
-                + ("" if max_concurrency_for(self.rateLimit) >= 2 else
-                   f" (and rateLimit to at least {min_rate_limit(2):g}, the lowest maxConcurrency being 2)")
+                + (
+                    ""
+                    if max_concurrency_for(self.rateLimit) >= 2
+                    else f" (and rateLimit to at least {min_rate_limit(2):g}, the lowest maxConcurrency being 2)"
+                )
             )
         return self
 
@@ -240,12 +243,17 @@ class Endpoint(_Configured):
     def from_spec(cls, spec: EndpointSpec, *, now: datetime | None = None) -> Endpoint:
         """A new endpoint (fresh id, createdAt = updatedAt = now) for an already-validated spec; its secret
         and its sensitive header values stay in the spec."""
-        stamp = utc_iso(now or datetime.now(timezone.utc))
+        stamp = utc_iso(now or datetime.now(UTC))
         fields = spec.model_dump(exclude={"secret", "sensitiveHeaders"})
-        return cls.model_validate({
-            **fields, "createdAt": stamp, "updatedAt": stamp,
-            "sensitiveHeaders": custom_headers.redacted(spec.sensitiveHeaders),
-        }, context=_STORED)
+        return cls.model_validate(
+            {
+                **fields,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "sensitiveHeaders": custom_headers.redacted(spec.sensitiveHeaders),
+            },
+            context=_STORED,
+        )
 
     def public_dict(self) -> dict[str, Any]:
         """camelCase JSON for API responses and listings."""

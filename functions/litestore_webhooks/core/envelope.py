@@ -11,8 +11,8 @@ import heapq
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from litestore_webhooks.core.canonical import canonical_bytes
 from litestore_webhooks.core.errors import ValidationFailed, shown_key
@@ -57,13 +57,13 @@ class Envelope:
 
 
 def new_event_id() -> str:
-    """"evt_" + 26 lowercase base32 chars (128 random bits): unguessable and ID_PATTERN-safe."""
+    """ "evt_" + 26 lowercase base32 chars (128 random bits): unguessable and ID_PATTERN-safe."""
     return "evt_" + base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
 
 
 def format_timestamp(moment: datetime) -> str:
     """An aware datetime as YYYY-MM-DDTHH:MM:SS.fffZ: event timestamps and every stored time."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _span(delta: timedelta) -> str:
@@ -99,7 +99,7 @@ def build_envelope(
     """
     if not isinstance(raw, dict):
         raise ValidationFailed([_problem("", "expected object")])
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problems: list[dict[str, str]] = []
 
     event = raw.get("event")
@@ -108,8 +108,13 @@ def build_envelope(
     elif not isinstance(event, str):
         problems.append(_problem("event", "expected string"))
     elif is_operational(event) and not system:
-        problems.append(_problem("event", f"{event!r:.100} is in the webhooks.* namespace, reserved for the "
-                                          "system's own operational events: publish under your own namespace"))
+        problems.append(
+            _problem(
+                "event",
+                f"{event!r:.100} is in the webhooks.* namespace, reserved for the "
+                "system's own operational events: publish under your own namespace",
+            )
+        )
     elif system and not is_operational(event):
         problems.append(_problem("event", f"{event!r:.100} is not an operational event type (webhooks.*)"))
     elif event not in catalog and (system or not catalog.accept_unknown):
@@ -157,5 +162,12 @@ def build_envelope(
     if problems:
         raise ValidationFailed(problems[:MAX_PROBLEMS])
     assert verdict is not None
-    return Envelope(event=event, id=event_id, timestamp=timestamp, data=data, version=verdict.version,
-                    deprecated=verdict.deprecated, first_sight=verdict.first_sight)
+    return Envelope(  # no problems: event is a known type's name and data an object
+        event=cast(str, event),
+        id=event_id,
+        timestamp=timestamp,
+        data=cast("dict[str, Any]", data),
+        version=verdict.version,
+        deprecated=verdict.deprecated,
+        first_sight=verdict.first_sight,
+    )

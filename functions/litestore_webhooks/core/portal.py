@@ -65,10 +65,18 @@ class Claims:
     endpoint_ids: tuple[str, ...] | None = None  # None: every endpoint
 
     def to_json(self) -> str:
-        return json.dumps({
-            "v": 1, "kind": self.kind, "jti": self.id, "iat": self.issued_at, "exp": self.expires_at,
-            "ro": self.read_only, "eps": list(self.endpoint_ids) if self.endpoint_ids is not None else None,
-        }, separators=(",", ":"))
+        return json.dumps(
+            {
+                "v": 1,
+                "kind": self.kind,
+                "jti": self.id,
+                "iat": self.issued_at,
+                "exp": self.expires_at,
+                "ro": self.read_only,
+                "eps": list(self.endpoint_ids) if self.endpoint_ids is not None else None,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Claims:
@@ -82,10 +90,19 @@ class Claims:
             raise TokenError("malformed", "token claims have the wrong fields")
         eps = raw["eps"]
         valid = (
-            raw["kind"] in (LINK, SESSION) and isinstance(raw["jti"], str) and 0 < len(raw["jti"]) <= 64
-            and all(type(raw[k]) is int for k in ("iat", "exp")) and type(raw["ro"]) is bool
-            and (eps is None or (isinstance(eps, list) and len(eps) <= MAX_SCOPED_ENDPOINTS
-                                 and all(isinstance(e, str) and _ENDPOINT_ID.match(e) for e in eps)))
+            raw["kind"] in (LINK, SESSION)
+            and isinstance(raw["jti"], str)
+            and 0 < len(raw["jti"]) <= 64
+            and all(type(raw[k]) is int for k in ("iat", "exp"))
+            and type(raw["ro"]) is bool
+            and (
+                eps is None
+                or (
+                    isinstance(eps, list)
+                    and len(eps) <= MAX_SCOPED_ENDPOINTS
+                    and all(isinstance(e, str) and _ENDPOINT_ID.match(e) for e in eps)
+                )
+            )
         )
         if not valid:
             raise TokenError("malformed", "token claims have the wrong types")
@@ -95,8 +112,9 @@ class Claims:
         return self.endpoint_ids is None or endpoint_id in self.endpoint_ids
 
 
-def new_link(now: int, ttl_s: int = DEFAULT_TTL_S, *, read_only: bool = False,
-             endpoint_ids: tuple[str, ...] | None = None) -> Claims:
+def new_link(
+    now: int, ttl_s: int = DEFAULT_TTL_S, *, read_only: bool = False, endpoint_ids: tuple[str, ...] | None = None
+) -> Claims:
     """Claims of a fresh single-use portal link (ttl already validated by the caller)."""
     return Claims(LINK, secrets.token_urlsafe(18), now, now + ttl_s, read_only, endpoint_ids)
 
@@ -164,4 +182,3 @@ def token_from_headers(headers: Mapping[str, str]) -> tuple[str | None, bool]:
 def csrf_ok(headers: Mapping[str, str]) -> bool:
     """A cookie-carried call must come from the console's own code (it sends CSRF_HEADER: 1)."""
     return any(k.lower() == CSRF_HEADER.lower() and v.strip() == "1" for k, v in headers.items())
-

@@ -123,7 +123,8 @@ class _Resolver:
             if not self._slots.wait_for(lambda: self._has_slot(host), timeout_s):
                 busy = self._in_flight.get(host, 0) >= self.per_host
                 raise _LookupTimeout(
-                    f"{DNS_TIMEOUT} ({self.per_host} earlier lookups of this host are still unanswered)" if busy
+                    f"{DNS_TIMEOUT} ({self.per_host} earlier lookups of this host are still unanswered)"
+                    if busy
                     else f"{DNS_TIMEOUT} ({self.total} lookups of other hosts are still unanswered)"
                 )
             self._in_flight[host] = self._in_flight.get(host, 0) + 1
@@ -305,9 +306,17 @@ class Sender:
         response = None
         try:
             response = pool.urlopen(
-                "POST", target, body=body, headers=headers, retries=False, redirect=False,
-                timeout=Timeout(total=remaining_s), preload_content=False, decode_content=False,
-                release_conn=False, assert_same_host=False,
+                "POST",
+                target,
+                body=body,
+                headers=headers,
+                retries=False,
+                redirect=False,
+                timeout=Timeout(total=remaining_s),
+                preload_content=False,
+                decode_content=False,
+                release_conn=False,
+                assert_same_host=False,
             )
             data = response.read(EXCERPT_BYTES + 1)
         except Exception as exc:  # noqa: BLE001 - every transport failure becomes an error code
@@ -363,7 +372,11 @@ class Sender:
                 return pool
             if scheme == "https":
                 pool = _PinnedHTTPSPool(
-                    host, port, maxsize=self.pool_size, ssl_context=self._ssl, pinned_ip=ip,
+                    host,
+                    port,
+                    maxsize=self.pool_size,
+                    ssl_context=self._ssl,
+                    pinned_ip=ip,
                 )
             else:
                 pool = _PinnedHTTPPool(host, port, maxsize=self.pool_size, pinned_ip=ip)

@@ -15,14 +15,37 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from litestore_webhooks import api
 from litestore_webhooks import resources as r
 from litestore_webhooks.admin import (
-    access, attempts, dead_letters, docs, endpoints, event_types, events, overview, replay, secrets, send_test, stats,
+    access,
+    attempts,
+    dead_letters,
+    docs,
+    endpoints,
+    event_types,
+    events,
+    overview,
+    replay,
+    secrets,
+    send_test,
+    stats,
 )
 from litestore_webhooks.console import routes as console
 from litestore_webhooks.core.errors import ApiError
 
 logger = Logger()
 app = api.resolver(docs.TITLE)
-for module in (event_types, endpoints, send_test, secrets, attempts, events, dead_letters, replay, stats, overview, console):
+for module in (
+    event_types,
+    endpoints,
+    send_test,
+    secrets,
+    attempts,
+    events,
+    dead_letters,
+    replay,
+    stats,
+    overview,
+    console,
+):
     app.include_router(module.router)
 docs.install(app)
 _MOUNT = f"{r.CONSOLE_API_PREFIX}/{{proxy+}}"

@@ -33,5 +33,11 @@ def handler(event: dict[str, Any], context: Any) -> None:
     except Exception as exc:  # report every failure to CloudFormation instead of hanging it
         log.exception("seeding the catalog failed")
         status, reason = "FAILED", f"{type(exc).__name__}: {exc}"
-    respond(event, context, status, f"{reason} (log stream {getattr(context, 'log_stream_name', '')})", data,
-            physical_id="catalog-seed")
+    respond(
+        event,
+        context,
+        status,
+        f"{reason} (log stream {getattr(context, 'log_stream_name', '')})",
+        data,
+        physical_id="catalog-seed",
+    )

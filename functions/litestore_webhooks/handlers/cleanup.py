@@ -43,8 +43,12 @@ IN_USE_FIRST_DELAY_S = 1.0
 IN_USE_MAX_DELAY_S = 20.0
 
 _GONE = {
-    "NotFound", "NotFoundException", "ResourceNotFoundException",
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidParameter",
+    "NotFound",
+    "NotFoundException",
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "InvalidParameter",
 }
 
 
@@ -118,8 +122,9 @@ def _delete_mapping(lambda_client: Any, uuid: str, deadline: Deadline, sleep: Ca
         delay = min(IN_USE_MAX_DELAY_S, delay * 2)
 
 
-def remove_mappings(lambda_client: Any, function_arn: str, deadline: Deadline,
-                    sleep: Callable[[float], None] = time.sleep) -> int:
+def remove_mappings(
+    lambda_client: Any, function_arn: str, deadline: Deadline, sleep: Callable[[float], None] = time.sleep
+) -> int:
     try:
         mappings = [
             mapping
@@ -160,8 +165,13 @@ def remove_queues(sqs: Any, prefix: str) -> int:
     return removed
 
 
-def cleanup(props: dict[str, Any], clients: dict[str, Any] | None = None, *, deadline: Deadline | None = None,
-            sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+def cleanup(
+    props: dict[str, Any],
+    clients: dict[str, Any] | None = None,
+    *,
+    deadline: Deadline | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, int]:
     clients = clients or make_clients()
     deadline = deadline or Deadline(15 * 60)
     prefix = props["Prefix"]
@@ -174,21 +184,32 @@ def cleanup(props: dict[str, Any], clients: dict[str, Any] | None = None, *, dea
     }
 
 
-def respond(event: dict[str, Any], context: Any, status: str, reason: str, data: dict | None = None,
-            physical_id: str = "runtime-resources") -> None:
+def respond(
+    event: dict[str, Any],
+    context: Any,
+    status: str,
+    reason: str,
+    data: dict | None = None,
+    physical_id: str = "runtime-resources",
+) -> None:
     """Answer CloudFormation through the request's pre-signed ResponseURL (also the catalog seed's answer)."""
-    body = json.dumps({
-        "Status": status,
-        "Reason": reason[:3000],
-        "PhysicalResourceId": event.get("PhysicalResourceId") or f"{event['ResourceProperties'].get('Prefix')}-{physical_id}",
-        "StackId": event["StackId"],
-        "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"],
-        "NoEcho": False,
-        "Data": {k: str(v) for k, v in (data or {}).items()},
-    }).encode()
-    req = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT",
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:3000],
+            "PhysicalResourceId": event.get("PhysicalResourceId")
+            or f"{event['ResourceProperties'].get('Prefix')}-{physical_id}",
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "NoEcho": False,
+            "Data": {k: str(v) for k, v in (data or {}).items()},
+        }
+    ).encode()
+    req = urllib.request.Request(  # noqa: S310 - CloudFormation's pre-signed https URL
+        event["ResponseURL"],
+        data=body,
+        method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
     )
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - CloudFormation pre-signed S3 URL

@@ -29,9 +29,12 @@ EXCHANGE = ("/console/session", "POST")
 def policy(principal: str, effect: str, method_arn: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "principalId": principal,
-        "policyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn},
-        ]},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn},
+            ],
+        },
     }
     if context:
         answer["context"] = context
@@ -53,15 +56,16 @@ def decide(event: dict[str, Any], key: bytes, now: int) -> dict[str, Any]:
     exchange = (event.get("resource"), (event.get("httpMethod") or "").upper()) == EXCHANGE
     allowed = (claims.kind == portal.LINK) == exchange and (not via_cookie or portal.csrf_ok(headers))
     if not allowed:
-        logger.info("console token denied", extra={"kind": claims.kind, "resource": event.get("resource"),
-                                                   "cookie": via_cookie})
+        logger.info(
+            "console token denied", extra={"kind": claims.kind, "resource": event.get("resource"), "cookie": via_cookie}
+        )
         return policy(f"console:{claims.id}", "Deny", arn)
-    return policy(f"console:{claims.id}", "Allow", arn,
-                  {"claims": claims.to_json(), "via": "cookie" if via_cookie else "header"})
+    return policy(
+        f"console:{claims.id}", "Allow", arn, {"claims": claims.to_json(), "via": "cookie" if via_cookie else "header"}
+    )
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # An unreadable key raises KeyUnavailable: API Gateway answers 500 and lets nobody in.
     return decide(event, console_key.current(settings().console_key_secret), int(time.time()))
-

@@ -40,18 +40,30 @@ def _answer(outcome: ingest.Outcome) -> Response:
     return api.json_response(outcome.status, outcome.body)
 
 
-@app.post("/events", summary="Publish one event", responses={
-    202: {"description": "Accepted"}, 200: {"description": "Duplicate id: already accepted"}, **_ERRORS,
-})
+@app.post(
+    "/events",
+    summary="Publish one event",
+    responses={
+        202: {"description": "Accepted"},
+        200: {"description": "Duplicate id: already accepted"},
+        **_ERRORS,
+    },
+)
 @tracer.capture_method
 def post_event():  # noqa: ANN201
     cfg = settings()
     return _answer(ingest.accept_event(cfg, Store(cfg), api.json_body(app, max_bytes=r.MAX_EVENT_BYTES)))
 
 
-@app.post("/events/batch", summary=f"Publish 1-{r.MAX_BATCH_EVENTS} events", responses={
-    202: {"description": "All accepted"}, 207: {"description": "Some accepted; one result per event"}, **_ERRORS,
-})
+@app.post(
+    "/events/batch",
+    summary=f"Publish 1-{r.MAX_BATCH_EVENTS} events",
+    responses={
+        202: {"description": "All accepted"},
+        207: {"description": "Some accepted; one result per event"},
+        **_ERRORS,
+    },
+)
 @tracer.capture_method
 def post_batch():  # noqa: ANN201
     cfg = settings()

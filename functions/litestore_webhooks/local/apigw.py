@@ -101,6 +101,7 @@ class ApiRefusal(Exception):
 
 def _allows(policy: dict[str, Any], method_arn: str) -> bool:
     """IAM evaluation as API Gateway applies an authorizer's policy: an explicit Deny wins, then an Allow."""
+
     def matches(statement: dict[str, Any]) -> bool:
         resources = statement.get("Resource") or []
         for pattern in [resources] if isinstance(resources, str) else resources:
@@ -144,8 +145,9 @@ class ApiServer:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
-                                        name="lsw-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5}, name="lsw-api", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -174,11 +176,24 @@ class ApiServer:
     def run_authorizer(self, event: dict[str, Any]) -> dict[str, Any]:
         """The console authorizer on the REQUEST authorizer event API Gateway would send for this
         proxy event: its context for requestContext.authorizer, or the error response (as ApiRefusal)."""
-        method_arn = (f"arn:aws:execute-api:{region()}:{LOCAL_ACCOUNT}:local/{STAGE}/"
-                      f"{event['httpMethod']}{event['path']}")
-        request = {k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                                         "queryStringParameters", "multiValueQueryStringParameters",
-                                         "pathParameters", "stageVariables", "requestContext")}
+        method_arn = (
+            f"arn:aws:execute-api:{region()}:{LOCAL_ACCOUNT}:local/{STAGE}/{event['httpMethod']}{event['path']}"
+        )
+        request = {
+            k: event[k]
+            for k in (
+                "resource",
+                "path",
+                "httpMethod",
+                "headers",
+                "multiValueHeaders",
+                "queryStringParameters",
+                "multiValueQueryStringParameters",
+                "pathParameters",
+                "stageVariables",
+                "requestContext",
+            )
+        }
         request.update(type="REQUEST", methodArn=method_arn)
         authorizer = load_handler(r.CONSOLE_AUTHORIZER_FUNCTION)
         assert authorizer is not None
@@ -188,21 +203,31 @@ class ApiServer:
                 answer = invoke(authorizer, request, context)
         except Exception as exc:
             if str(exc) == "Unauthorized":
-                raise ApiRefusal(error_response(401, "unauthorized", "console routes need a valid console session "
-                                                "(it is missing, expired, forged, or its key was rotated)")) from None
+                raise ApiRefusal(
+                    error_response(
+                        401,
+                        "unauthorized",
+                        "console routes need a valid console session "
+                        "(it is missing, expired, forged, or its key was rotated)",
+                    )
+                ) from None
             log.exception("console authorizer raised")
             raise ApiRefusal(error_response(500, "authorizer_failure", "the console authorizer failed")) from None
         if not _allows(answer.get("policyDocument") or {}, method_arn):
             raise ApiRefusal(error_response(403, "forbidden", "this console token may not call this route"))
-        return {"principalId": answer.get("principalId"), **{k: str(v) for k, v in (answer.get("context") or {}).items()}}
+        return {
+            "principalId": answer.get("principalId"),
+            **{k: str(v) for k, v in (answer.get("context") or {}).items()},
+        }
 
-    def handle(self, method: str, raw_path: str, header_pairs: list[tuple[str, str]], body: bytes,
-               source_ip: str) -> dict[str, Any]:
+    def handle(
+        self, method: str, raw_path: str, header_pairs: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> dict[str, Any]:
         """One request as API Gateway would process it; returns a proxy response dict."""
         split = urlsplit(raw_path)
         path = split.path or "/"
         if path == f"/{STAGE}" or path.startswith(f"/{STAGE}/"):
-            path = path[len(STAGE) + 1:] or "/"
+            path = path[len(STAGE) + 1 :] or "/"
         found = resolve(path, method)
         if isinstance(found, int):
             code = "not_found" if found == 404 else "method_not_allowed"
@@ -235,8 +260,17 @@ class ApiServer:
             log.exception("%s handler raised", route.function.suffix)
             return error_response(502, "internal_error", "Internal server error")
 
-    def proxy_event(self, method: str, path: str, route: Route, params: dict[str, str],
-                    header_pairs: list[tuple[str, str]], query: str, body: bytes, source_ip: str) -> dict[str, Any]:
+    def proxy_event(
+        self,
+        method: str,
+        path: str,
+        route: Route,
+        params: dict[str, str],
+        header_pairs: list[tuple[str, str]],
+        query: str,
+        body: bytes,
+        source_ip: str,
+    ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
         # API Gateway tells the function how the client connected; here always plain http.
@@ -333,5 +367,5 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's own signature
         log.debug("api %s " + format, self.client_address[0], *args)

@@ -24,23 +24,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="API port on 127.0.0.1 (default 8080)")
     parser.add_argument("--api-key", help="x-api-key for ingest routes (default: generated, printed)")
     parser.add_argument("--admin-token", help="Bearer token for admin routes (default: generated, printed)")
-    parser.add_argument("--allow-insecure-endpoints", action="store_true",
-                        help="let endpoints use http:// and loopback addresses (local only)")
-    parser.add_argument("--accept-unknown-event-types", action="store_true",
-                        help="accept event types the catalog lacks, recorded as accept-mode types on first sight "
-                             "(the stack's acceptUnknownEventTypes)")
+    parser.add_argument(
+        "--allow-insecure-endpoints",
+        action="store_true",
+        help="let endpoints use http:// and loopback addresses (local only)",
+    )
+    parser.add_argument(
+        "--accept-unknown-event-types",
+        action="store_true",
+        help="accept event types the catalog lacks, recorded as accept-mode types on first sight "
+        "(the stack's acceptUnknownEventTypes)",
+    )
     parser.add_argument("--ca-bundle", help="extra CA file the delivery client trusts (e.g. a test CA)")
-    parser.add_argument("--state", metavar="FILE", help="save endpoints, the event-type catalog and undelivered messages here on exit; "
-                        "restore them on start (default: in memory only)")
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="save endpoints, the event-type catalog and undelivered messages here on exit; "
+        "restore them on start (default: in memory only)",
+    )
     parser.add_argument("--pretty", action="store_true", help="readable logs instead of Lambda's JSON lines")
-    parser.add_argument("--log-level", type=str.lower, choices=("debug", "info", "warning", "error"), default=None,
-                        help="of the runtime and the functions (default: $POWERTOOLS_LOG_LEVEL, else info); "
-                             "no level logs a secret")
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=("debug", "info", "warning", "error"),
+        default=None,
+        help="of the runtime and the functions (default: $POWERTOOLS_LOG_LEVEL, else info); no level logs a secret",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "local", help="run the whole system on this machine (moto-backed, no AWS account)",
+        "local",
+        help="run the whole system on this machine (moto-backed, no AWS account)",
         description="Serve the API on 127.0.0.1 and deliver webhooks, with moto standing in for AWS.",
     )
     add_arguments(parser)
@@ -73,9 +88,14 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     runtime = LocalRuntime(
-        port=args.port, api_key=args.api_key, admin_token=args.admin_token,
-        allow_insecure=args.allow_insecure_endpoints, ca_bundle=args.ca_bundle,
-        state_file=args.state, pretty=args.pretty, log_level=level,
+        port=args.port,
+        api_key=args.api_key,
+        admin_token=args.admin_token,
+        allow_insecure=args.allow_insecure_endpoints,
+        ca_bundle=args.ca_bundle,
+        state_file=args.state,
+        pretty=args.pretty,
+        log_level=level,
         accept_unknown_event_types=args.accept_unknown_event_types,
     )
     try:
@@ -83,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         runtime.stop()
         if exc.errno == errno.EADDRINUSE:
-            reason = (f"port {args.port} on 127.0.0.1 is already in use (another `litestore-webhooks local`?); "
-                      "pick a free one with --port")
+            reason = (
+                f"port {args.port} on 127.0.0.1 is already in use (another `litestore-webhooks local`?); "
+                "pick a free one with --port"
+            )
         else:
             reason = exc.strerror or str(exc)
         print(f"error: cannot start: {reason}", file=sys.stderr, flush=True)  # for people, not a log line

@@ -8,10 +8,10 @@ import importlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -68,7 +68,7 @@ class LambdaContext:
         self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
 
     @classmethod
-    def for_function(cls, fn: r.Function, prefix: str) -> "LambdaContext":
+    def for_function(cls, fn: r.Function, prefix: str) -> LambdaContext:
         return cls(fn.name(prefix), fn.memory_mb, function_arn(fn, prefix), fn.timeout_s)
 
     def get_remaining_time_in_millis(self) -> int:

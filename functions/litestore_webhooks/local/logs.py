@@ -22,14 +22,35 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 SERVICE = "litestore-webhooks"  # POWERTOOLS_SERVICE_NAME: the functions' Powertools logger
 TIME_FORMAT = "%H:%M:%S"
 # Keys every line carries that a person reading a terminal does not need (the function is shown by name).
-_ROUTINE = {"level", "location", "message", "timestamp", "service", "cold_start", "function_name",
-            "function_memory_size", "function_arn", "function_request_id", "correlation_id", "sampling_rate",
-            "xray_trace_id", "exception", "exception_name", "stack_trace"}
+_ROUTINE = {
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+    "sampling_rate",
+    "xray_trace_id",
+    "exception",
+    "exception_name",
+    "stack_trace",
+}
 # Libraries whose DEBUG lines carry request bodies or route arguments (endpoint secrets, tokens):
 # never below INFO, whatever --log-level says.
-QUIET = {"botocore": logging.WARNING, "boto3": logging.WARNING, "s3transfer": logging.WARNING,
-         "urllib3": logging.INFO, "aws_lambda_powertools": logging.INFO, "moto": logging.INFO,
-         "werkzeug": logging.WARNING}
+QUIET = {
+    "botocore": logging.WARNING,
+    "boto3": logging.WARNING,
+    "s3transfer": logging.WARNING,
+    "urllib3": logging.INFO,
+    "aws_lambda_powertools": logging.INFO,
+    "moto": logging.INFO,
+    "werkzeug": logging.WARNING,
+}
 
 
 class PrettyFormatter(LambdaPowertoolsFormatter):

@@ -141,10 +141,14 @@ def _queue_messages(environ: dict[str, Any], start_response: Callable[..., Any])
     q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     account, region, name = (q.get(k, [""])[0] for k in ("account", "region", "queue"))
     queue = sqs_backends[account][region].queues.get(name) if account and region else None
-    messages = [] if queue is None else [
-        {"Body": m.body, "MessageAttributes": {k: dict(v) for k, v in m.message_attributes.items()}}
-        for m in list(queue._messages)
-    ]
+    messages = (
+        []
+        if queue is None
+        else [
+            {"Body": m.body, "MessageAttributes": {k: dict(v) for k, v in m.message_attributes.items()}}
+            for m in list(queue._messages)
+        ]
+    )
     body = json.dumps(messages).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -272,8 +276,11 @@ class MotoProcess:
             args.append("--no-sqs-fix")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self._line: list[bytes] = []
-        self._reader = threading.Thread(target=lambda: self._line.append(self.proc.stdout.readline()),  # type: ignore[union-attr]
-                                        name="lsw-moto-start", daemon=True)
+        self._reader = threading.Thread(
+            target=lambda: self._line.append(self.proc.stdout.readline()),  # type: ignore[union-attr]
+            name="lsw-moto-start",
+            daemon=True,
+        )
         self._reader.start()
 
     def ready(self) -> str:
@@ -331,7 +338,9 @@ def moto_server(mode: MotoMode, port: int = 0) -> MotoServer | MotoProcess:
     return MotoProcess(port) if mode == "process" else MotoServer(port)
 
 
-def peek_messages(queue_name: str, *, account: str, region: str, endpoint_url: str | None = None) -> list[dict[str, Any]]:
+def peek_messages(
+    queue_name: str, *, account: str, region: str, endpoint_url: str | None = None
+) -> list[dict[str, Any]]:
     """Every message still in a queue of the runtime's moto, including in-flight and delayed
     ones (ReceiveMessage cannot page through those), as {"Body", "MessageAttributes"}."""
     base = endpoint_url or os.environ["AWS_ENDPOINT_URL"]

@@ -26,8 +26,14 @@ log = logging.getLogger(__name__)
 
 POLL_WAIT_S = 1  # WaitTimeSeconds per receive; bounds how late a stop or change is noticed
 RECORD_ATTRIBUTES = (
-    "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
-    "SequenceNumber", "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader",
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
 )
 
 
@@ -148,8 +154,11 @@ class MappingWorker:
         while not self._stop.is_set():
             with self._as_function():
                 messages += sqs.receive_message(
-                    QueueUrl=m.queue_url, MaxNumberOfMessages=min(10, m.batch_size - len(messages)),
-                    WaitTimeSeconds=POLL_WAIT_S, AttributeNames=["All"], MessageAttributeNames=["All"],
+                    QueueUrl=m.queue_url,
+                    MaxNumberOfMessages=min(10, m.batch_size - len(messages)),
+                    WaitTimeSeconds=POLL_WAIT_S,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
                 ).get("Messages", [])
             if not messages or len(messages) >= m.batch_size or time.monotonic() >= deadline:
                 break
@@ -183,8 +192,10 @@ class MappingWorker:
         for i in range(0, len(messages), 10):
             sqs.change_message_visibility_batch(
                 QueueUrl=self.mapping.queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": msg["ReceiptHandle"], "VisibilityTimeout": 0}
-                         for n, msg in enumerate(messages[i : i + 10])],
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": msg["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for n, msg in enumerate(messages[i : i + 10])
+                ],
             )
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:

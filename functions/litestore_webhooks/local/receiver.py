@@ -205,9 +205,11 @@ def describe(request: Request, reply: Reply) -> str:
     doc = doc if isinstance(doc, dict) else {}
     verdict = {True: "signature ok", False: f"signature INVALID ({request.problem})", None: "signature not checked"}
     status = 401 if request.verified is False else reply.status
-    return (f"{time.strftime('%H:%M:%S', time.localtime(request.at))} {request.method} {request.path} "
-            f"{doc.get('event', '?')} {doc.get('id', '?')} attempt={h.get('x-litestore-delivery-attempt', '?')} "
-            f"{verdict[request.verified]} -> {status}")
+    return (
+        f"{time.strftime('%H:%M:%S', time.localtime(request.at))} {request.method} {request.path} "
+        f"{doc.get('event', '?')} {doc.get('id', '?')} attempt={h.get('x-litestore-delivery-attempt', '?')} "
+        f"{verdict[request.verified]} -> {status}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

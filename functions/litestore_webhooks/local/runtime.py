@@ -114,7 +114,7 @@ class LocalRuntime:
         if delivery is None or load_handler(r.INGEST_FUNCTION) is None:
             raise RuntimeError("the ingest and delivery handlers are required")
         moto_url = self._moto.ready()
-        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=5).close()
+        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=5).close()  # noqa: S310 - our own moto URL
         self._set_env(self._aws_env(moto_url))
         clients.reset()
         config.settings.cache_clear()
@@ -199,7 +199,9 @@ class LocalRuntime:
             # Never POWERTOOLS_DEV: it prints whole API events, credentials included (local/logs.py).
             "POWERTOOLS_DEV": None,
             "POWERTOOLS_METRICS_DISABLED": "true" if self.pretty else None,  # EMF blobs: not for reading
-            "POWERTOOLS_LOG_LEVEL": self.log_level.upper() if self.log_level else os.environ.get("POWERTOOLS_LOG_LEVEL"),
+            "POWERTOOLS_LOG_LEVEL": self.log_level.upper()
+            if self.log_level
+            else os.environ.get("POWERTOOLS_LOG_LEVEL"),
         }
 
     def _set_env(self, values: Mapping[str, str | None]) -> None:
@@ -222,8 +224,12 @@ class LocalRuntime:
     def banner(self) -> str:
         """The one startup message: where the API is, the credentials, what to try next."""
         url = self.base_url
-        endpoint = {"name": "My receiver", "url": "https://your-app.example/webhooks/litestore",
-                    "events": ["*"], "secret": "your-webhook-secret"}
+        endpoint = {
+            "name": "My receiver",
+            "url": "https://your-app.example/webhooks/litestore",
+            "events": ["*"],
+            "secret": "your-webhook-secret",
+        }
         if self.allow_insecure:
             endpoint["url"] = "http://127.0.0.1:3000/webhooks/litestore"
         lines = [

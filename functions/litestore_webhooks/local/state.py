@@ -66,8 +66,9 @@ def save(path: Path) -> dict[str, int]:
         endpoints.append({"item": item, "queue": queued, "deadLetters": dead})
     # Endpoint secrets: owner-only, as the CLI profile.
     catalog = [item for item in CatalogStore(cfg.event_types_table).dump() if item["pk"]["S"] != STAMP]
-    write_private(path, json.dumps({"version": VERSION, "endpoints": endpoints, "catalog": catalog}, indent=1,
-                                   default=_number))
+    write_private(
+        path, json.dumps({"version": VERSION, "endpoints": endpoints, "catalog": catalog}, indent=1, default=_number)
+    )
     return {"endpoints": len(endpoints), "messages": messages, "catalogItems": len(catalog)}
 
 

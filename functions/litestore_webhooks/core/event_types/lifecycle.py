@@ -148,7 +148,9 @@ def new_event_type(
         updated_at=stamp,
         seed_digest=seed_digest,
     )
-    version = SchemaVersion(name=draft.name, version=1, data_schema=draft.data_schema, created_at=stamp, change="created")
+    version = SchemaVersion(
+        name=draft.name, version=1, data_schema=draft.data_schema, created_at=stamp, change="created"
+    )
     return Change(event_type, version, None, tuple(draft.content()))
 
 
@@ -159,7 +161,9 @@ def create(body: Any, *, existing: Collection[str], now: datetime) -> Change:
 
 def first_sight(name: str, *, now: datetime) -> Change:
     """An unknown type the stack accepts on first sight: `accept` mode, any object, marked as such."""
-    draft = EventTypeDraft(name=name, description=FIRST_SIGHT_DESCRIPTION, data_schema=FIRST_SIGHT_SCHEMA, mode="accept")
+    draft = EventTypeDraft(
+        name=name, description=FIRST_SIGHT_DESCRIPTION, data_schema=FIRST_SIGHT_SCHEMA, mode="accept"
+    )
     return new_event_type(draft, existing=(), now=now, origin="first-sight")
 
 
@@ -362,8 +366,10 @@ def _plan_one(
         return PlannedChange("create", new_event_type(draft, existing=set(names) - {draft.name}, now=now))
     if current.origin == "system":  # an export lists them: taking it back in changes nothing, or is refused
         stored = current.content()
-        if any(value != stored[key] for key, value in draft.content().items()) or \
-                draft.deprecation != current.draft().deprecation:
+        if (
+            any(value != stored[key] for key, value in draft.content().items())
+            or draft.deprecation != current.draft().deprecation
+        ):
             raise SystemEventType(current.name, "changed through the API")
         return PlannedChange("unchanged", Change(current))
     problems = _replacement_problems(draft.deprecation, draft.name, names)

@@ -300,7 +300,9 @@ class DataValidator:
         try:
             self._map = jsonschema_rs.validator_map_for(schema, **_OPTIONS)
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
-            raise SchemaRefused([{"path": "schema", "message": f"cannot be compiled: {str(exc).splitlines()[0]}"}])
+            raise SchemaRefused(
+                [{"path": "schema", "message": f"cannot be compiled: {str(exc).splitlines()[0]}"}]
+            ) from None
         self._root = self._map["#"]
         self._own: dict[str, jsonschema_rs.Validator] = {}
         self._patterns: dict[str, jsonschema_rs.Validator] = {}
